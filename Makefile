@@ -1,0 +1,44 @@
+# Footfall: the commands a developer and CI use. Every target installs and starts what it needs.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+VENV := .venv
+PY := $(VENV)/bin/python
+DURATION ?= 0
+CAMERAS ?= config/demo_store.json
+CHANNEL ?= channel_1
+
+.PHONY: help venv services triton triton-install gstreamer cameras test run bench stop
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
+
+venv:  ## the project venv (.venv), redone when pyproject.toml changes
+	@hack/venv.sh
+
+services:  ## PostgreSQL and Redis at the configured URLs, started or installed when needed
+	@hack/services.sh up
+
+triton-install:  ## the Triton server venv and binary, cached under ~/.cache/footfall
+	@hack/triton.sh install
+
+triton:  ## start Triton on 127.0.0.1 (gRPC 8001, HTTP 8000, metrics 8002) serving models/
+	@hack/triton.sh start
+
+gstreamer:  ## GStreamer's RTSP server from Debian, for the camera simulator
+	@hack/install-gstreamer.sh
+
+cameras: gstreamer  ## four simulated cameras on 127.0.0.1:8554-8557 (demo config)
+	@hack/cameras.sh start-demo
+
+test: venv services triton-install  ## set everything up and run the tests
+	$(PY) -m pytest
+
+run: venv services triton cameras  ## detection + gender through Triton on a simulated camera; DURATION=s (0 = until Ctrl+C)
+	$(VENV)/bin/footfall detect --cameras $(CAMERAS) --channel $(CHANNEL) --duration $(DURATION)
+
+bench: venv triton-install  ## print the inference performance numbers
+	$(PY) bench/inference_bench.py
+
+stop:  ## stop the Triton server and simulated cameras started by make
+	-@hack/triton.sh stop
+	-@hack/cameras.sh stop-all

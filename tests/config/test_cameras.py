@@ -1,0 +1,137 @@
+"""The store config: real files, credentials from the environment, masking everywhere."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from footfall_worker.config import ConfigError, RtspUrl, load_store_config, mask_credentials
+from footfall_worker.config.cameras import parse_store_config
+
+STORE_FILE = Path("input/cameras_config/kidsplaza_thanhxuan.json")
+DEMO_FILE = Path("config/demo_store.json")
+CREDENTIALS = {"FOOTFALL_CAMERA_USERNAME": "admin", "FOOTFALL_CAMERA_PASSWORD": "s3cr:et@/x"}
+
+
+def minimal(**source: object) -> dict:
+    return {
+        "store_id": "s1",
+        "store_name": "Store",
+        "channels": [{"id": "channel_1", "name": "door", "source": {"host": "127.0.0.1", "channel": 1, **source}}],
+    }
+
+
+def test_store_config_has_the_four_dahua_channels(repo_root: Path) -> None:
+    store = load_store_config(repo_root / STORE_FILE)
+    assert store.store_id == "kidsplaza_thanhxuan"
+    assert [(c.id, c.name) for c in store.channels] == [
+        ("channel_1", "ben_ngoai_cam_phai"),
+        ("channel_2", "ben_ngoai_cam_giua"),
+        ("channel_3", "ben_trong_thu_ngan"),
+        ("channel_4", "ben_trong_cua_vao"),
+    ]
+    urls = [c.url(CREDENTIALS) for c in store.channels]
+    assert [u.masked for u in urls] == [
+        f"rtsp://***@14.177.236.96:554/cam/realmonitor?channel={n}&subtype=0" for n in range(1, 5)
+    ]
+
+
+def test_store_config_file_holds_no_credentials(repo_root: Path) -> None:
+    text = (repo_root / STORE_FILE).read_text()
+    assert "@" not in text
+    # The file only names the environment variables that hold the login.
+    assert json.loads(text)["credentials"] == {
+        "username_env": "FOOTFALL_CAMERA_USERNAME",
+        "password_env": "FOOTFALL_CAMERA_PASSWORD",
+    }
+
+
+def test_credentials_are_percent_encoded_and_only_revealed_on_demand(repo_root: Path) -> None:
+    url = load_store_config(repo_root / STORE_FILE).channel("channel_3").url(CREDENTIALS)
+    assert url.reveal() == "rtsp://admin:s3cr%3Aet%40%2Fx@14.177.236.96:554/cam/realmonitor?channel=3&subtype=0"
+    for shown in (str(url), repr(url), f"{url}", url.masked):
+        assert "s3cr" not in shown and "admin" not in shown
+
+
+def test_missing_credentials_name_the_variable_not_a_value(repo_root: Path) -> None:
+    channel = load_store_config(repo_root / STORE_FILE).channel("channel_1")
+    with pytest.raises(ConfigError, match="FOOTFALL_CAMERA_PASSWORD") as error:
+        channel.url({"FOOTFALL_CAMERA_USERNAME": "admin"})
+    assert "admin" not in str(error.value)
+
+
+def test_demo_config_points_every_channel_at_loopback(repo_root: Path) -> None:
+    store = load_store_config(repo_root / DEMO_FILE)
+    assert [c.id for c in store.channels] == ["channel_1", "channel_2", "channel_3", "channel_4"]
+    assert {c.source.host for c in store.channels} == {"127.0.0.1"}
+    assert [c.url().reveal() for c in store.channels] == [
+        f"rtsp://127.0.0.1:{8553 + n}/cam/realmonitor?channel={n}&subtype=0" for n in range(1, 5)
+    ]
+
+
+def test_sub_stream_and_explicit_path() -> None:
+    assert parse_store_config(minimal(subtype=1)).channels[0].url().reveal().endswith("channel=1&subtype=1")
+    config = minimal()
+    config["channels"][0]["source"] = {"host": "cam.local", "port": 8554, "path": "/live/ch1"}
+    assert parse_store_config(config).channels[0].url().reveal() == "rtsp://cam.local:8554/live/ch1"
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "expected"),
+    [
+        ({"port": 70000}, "channels[0].source.port", "less than or equal to 65535"),
+        ({"port": "x"}, "channels[0].source.port", "valid integer"),
+        ({"host": "admin:pw@10.0.0.1"}, "channels[0].source.host", "no credentials"),
+        ({"channel": None}, "channels[0].source", "exactly one of 'channel'"),
+        ({"path": "/x"}, "channels[0].source", "exactly one of 'channel'"),
+        ({"subtype": 2}, "channels[0].source.subtype", "0 or 1"),
+        ({"colour": "red"}, "channels[0].source.colour", "Extra inputs are not permitted"),
+    ],
+)
+def test_bad_source_fields_are_named_with_what_was_expected(change: dict, field: str, expected: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        parse_store_config(minimal(**change), origin="store.json")
+    message = str(error.value)
+    assert f"store.json: {field}:" in message
+    assert expected in message
+    assert "pw" not in message
+
+
+def test_duplicate_channels_are_rejected() -> None:
+    config = minimal()
+    config["channels"].append(dict(config["channels"][0], name="other"))
+    with pytest.raises(ConfigError, match="channel id 'channel_1' appears twice"):
+        parse_store_config(config)
+    config["channels"][1] = dict(config["channels"][0], id="channel_2")
+    with pytest.raises(ConfigError, match="'channel_1' and 'channel_2' read the same stream"):
+        parse_store_config(config)
+
+
+def test_unknown_timezone_and_bad_ids_are_rejected() -> None:
+    with pytest.raises(ConfigError, match="timezone: expected an IANA time zone"):
+        parse_store_config({**minimal(), "timezone": "Mars/Olympus"})
+    config = minimal()
+    config["channels"][0]["id"] = "Channel 1"
+    with pytest.raises(ConfigError, match=r"channels\[0\]\.id: String should match pattern"):
+        parse_store_config(config)
+
+
+def test_malformed_json_reports_line_and_column(tmp_path: Path) -> None:
+    path = tmp_path / "store.json"
+    path.write_text('{"store_id": "s1",\n  "channels": [,]}')
+    with pytest.raises(ConfigError, match=r"store.json: not valid JSON at line 2 column 16"):
+        load_store_config(path)
+    with pytest.raises(ConfigError, match="cannot read the store config"):
+        load_store_config(tmp_path / "missing.json")
+
+
+def test_masking_covers_urls_inside_any_message() -> None:
+    message = "open failed: rtsp://admin:pw@10.0.0.1:554/a and http://u@h/b; rtsp://h:554/c stays"
+    assert mask_credentials(message) == "open failed: rtsp://***@10.0.0.1:554/a and http://***@h/b; rtsp://h:554/c stays"
+    assert "pw" not in repr(RtspUrl("rtsp://admin:pw@h/x"))
+    assert mask_credentials("host 'admin:pw@10.0.0.1' is bad") == "host '***@10.0.0.1' is bad"
+
+
+def test_config_round_trips_through_json(repo_root: Path) -> None:
+    store = load_store_config(repo_root / STORE_FILE)
+    assert parse_store_config(json.loads(store.model_dump_json())) == store

@@ -1,0 +1,277 @@
+"""The store's camera configuration: which channels exist and how to reach each one.
+
+Credentials never live in these files. A channel names the environment variables that hold them (in
+Kubernetes they are filled from a Secret); the URL with credentials is only built on demand and prints
+masked everywhere.
+"""
+
+import ipaddress
+import json
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal, Self
+from urllib.parse import quote
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+
+from footfall_worker.config.masking import mask_credentials
+
+# Kubernetes-label-safe identifiers: channel and store ids end up in labels, Redis keys and table rows.
+IDENTIFIER_PATTERN = r"^[a-z0-9]([a-z0-9_-]{0,61}[a-z0-9])?$"
+_HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
+DAHUA_PATH = "/cam/realmonitor"
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot be used; the message names the file, the field and what was expected."""
+
+
+class CameraCredentials(BaseModel):
+    """A camera login. `SecretStr` keeps the password out of reprs and logs."""
+
+    model_config = ConfigDict(frozen=True)
+
+    username: str = Field(min_length=1)
+    password: SecretStr
+
+
+class CredentialsRef(BaseModel):
+    """Where a channel's credentials come from: the names of two environment variables.
+
+    In a cluster the operator fills these from a Kubernetes Secret (`secretKeyRef`); locally they come from
+    the shell. The values themselves are never written into a config file, a manifest or a status.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    username_env: str = Field(default="FOOTFALL_CAMERA_USERNAME", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    password_env: str = Field(default="FOOTFALL_CAMERA_PASSWORD", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+    def resolve(self, environ: Mapping[str, str] | None = None) -> CameraCredentials:
+        """Read the credentials from `environ` (default: the process environment).
+
+        Raises:
+            ConfigError: a variable is unset or empty; the message names the variable, never a value.
+        """
+        env = os.environ if environ is None else environ
+        missing = [name for name in (self.username_env, self.password_env) if not env.get(name)]
+        if missing:
+            raise ConfigError(
+                f"camera credentials: environment variable(s) {', '.join(missing)} not set; "
+                "they hold the camera login (in Kubernetes, from the channel's Secret)"
+            )
+        return CameraCredentials(username=env[self.username_env], password=SecretStr(env[self.password_env]))
+
+
+class RtspUrl:
+    """A stream URL that may carry credentials; `str()` and `repr()` are always masked.
+
+    Only `reveal()` gives the real URL, and only the code that opens the stream should call it.
+    """
+
+    __slots__ = ("_url",)
+
+    def __init__(self, url: str) -> None:
+        self._url = url
+
+    def reveal(self) -> str:
+        return self._url
+
+    @property
+    def masked(self) -> str:
+        return mask_credentials(self._url)
+
+    def __str__(self) -> str:
+        return self.masked
+
+    def __repr__(self) -> str:
+        return f"RtspUrl({self.masked!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, RtspUrl) and other._url == self._url
+
+    def __hash__(self) -> int:
+        return hash(self._url)
+
+
+class CameraSource(BaseModel):
+    """How to reach one camera stream: a Dahua channel (`channel`, `subtype`) or an explicit `path`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    host: str
+    port: int = Field(default=554, ge=1, le=65535)
+    channel: int | None = Field(default=None, ge=1, le=256, description="Dahua channel number")
+    subtype: Literal[0, 1] = Field(default=0, description="Dahua stream: 0 main, 1 sub")
+    path: str | None = Field(default=None, description="any other RTSP path, with its query")
+
+    @field_validator("host")
+    @classmethod
+    def _host_is_address_or_name(cls, host: str) -> str:
+        if "@" in host or "/" in host:
+            raise ValueError("expected a bare host name or IP address (no credentials, scheme or path)")
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            if not _HOSTNAME.match(host):
+                raise ValueError(f"expected a host name or IP address, got {host!r}") from None
+        return host
+
+    @field_validator("path")
+    @classmethod
+    def _path_is_absolute(cls, path: str | None) -> str | None:
+        if path is not None and (not path.startswith("/") or "@" in path or any(c.isspace() for c in path)):
+            raise ValueError("expected an absolute RTSP path starting with '/' (no spaces, no credentials)")
+        return path
+
+    @model_validator(mode="after")
+    def _channel_or_path(self) -> Self:
+        if (self.channel is None) == (self.path is None):
+            raise ValueError("expected exactly one of 'channel' (a Dahua channel number) or 'path'")
+        return self
+
+    @property
+    def path_and_query(self) -> str:
+        if self.path is not None:
+            return self.path
+        return f"{DAHUA_PATH}?channel={self.channel}&subtype={self.subtype}"
+
+    def url(self, credentials: CameraCredentials | None = None) -> RtspUrl:
+        """Build the stream URL, with percent-encoded credentials when given."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        userinfo = ""
+        if credentials is not None:
+            password = credentials.password.get_secret_value()
+            userinfo = f"{quote(credentials.username, safe='')}:{quote(password, safe='')}@"
+        return RtspUrl(f"rtsp://{userinfo}{host}:{self.port}{self.path_and_query}")
+
+
+class ChannelConfig(BaseModel):
+    """One camera channel of a store."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(pattern=IDENTIFIER_PATTERN, description="unique within the store, e.g. channel_1")
+    name: str = Field(min_length=1, max_length=128)
+    description: str = ""
+    source: CameraSource
+    credentials: CredentialsRef | None = None
+
+    def url(self, environ: Mapping[str, str] | None = None) -> RtspUrl:
+        """The stream URL with credentials resolved from the environment when the channel declares any."""
+        credentials = self.credentials.resolve(environ) if self.credentials else None
+        return self.source.url(credentials)
+
+
+class StoreConfig(BaseModel):
+    """A store and its channels.
+
+    `source_defaults` and `credentials` at the top apply to every channel that does not set its own, so a
+    store behind one NVR names its host once.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    store_id: str = Field(pattern=IDENTIFIER_PATTERN)
+    store_name: str = Field(min_length=1)
+    timezone: str = "UTC"
+    channels: list[ChannelConfig] = Field(min_length=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _apply_defaults(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        source_defaults = data.pop("source_defaults", None) or {}
+        credentials = data.pop("credentials", None)
+        channels = data.get("channels")
+        if isinstance(channels, list):
+            merged = []
+            for channel in channels:
+                if isinstance(channel, dict):
+                    channel = dict(channel)
+                    source = channel.get("source", {})
+                    if isinstance(source, dict):
+                        channel["source"] = {**source_defaults, **source}
+                    if credentials is not None:
+                        channel.setdefault("credentials", credentials)
+                merged.append(channel)
+            data["channels"] = merged
+        return data
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, timezone: str) -> str:
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"expected an IANA time zone such as 'Asia/Ho_Chi_Minh', got {timezone!r}") from None
+        return timezone
+
+    @model_validator(mode="after")
+    def _unique_channels(self) -> Self:
+        seen_ids: set[str] = set()
+        seen_streams: dict[tuple[str, int, str], str] = {}
+        for channel in self.channels:
+            if channel.id in seen_ids:
+                raise ValueError(f"channel id {channel.id!r} appears twice; ids must be unique")
+            seen_ids.add(channel.id)
+            stream = (channel.source.host, channel.source.port, channel.source.path_and_query)
+            if stream in seen_streams:
+                raise ValueError(f"channels {seen_streams[stream]!r} and {channel.id!r} read the same stream")
+            seen_streams[stream] = channel.id
+        return self
+
+    def channel(self, channel_id: str) -> ChannelConfig:
+        for channel in self.channels:
+            if channel.id == channel_id:
+                return channel
+        known = ", ".join(c.id for c in self.channels)
+        raise ConfigError(f"store {self.store_id!r} has no channel {channel_id!r}; known channels: {known}")
+
+
+def _field_path(location: tuple[int | str, ...]) -> str:
+    path = ""
+    for part in location:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path or "(top level)"
+
+
+def format_validation_error(error: ValidationError, origin: str) -> str:
+    """One line per problem: `origin: field.path: what was expected (got ...)`; inputs are masked."""
+    lines = []
+    for problem in error.errors(include_url=False):
+        got = problem.get("input")
+        shown = "" if isinstance(got, (dict, list)) else f" (got {mask_credentials(repr(got))})"
+        message = problem["msg"].removeprefix("Value error, ")
+        lines.append(f"{origin}: {_field_path(tuple(problem['loc']))}: {message}{shown}")
+    return "\n".join(lines)
+
+
+def parse_store_config(data: Any, origin: str = "<config>") -> StoreConfig:
+    try:
+        return StoreConfig.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError(format_validation_error(error, origin)) from None
+
+
+def load_store_config(path: str | Path) -> StoreConfig:
+    """Read and validate a store config JSON file.
+
+    Raises:
+        ConfigError: unreadable file, malformed JSON (with line and column) or invalid fields.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read the store config: {error.strerror}") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ConfigError(f"{path}: not valid JSON at line {error.lineno} column {error.colno}: {error.msg}") from None
+    return parse_store_config(data, origin=str(path))

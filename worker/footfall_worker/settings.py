@@ -1,0 +1,29 @@
+"""Runtime settings of the worker, from the environment (`FOOTFALL_*`) via pydantic-settings.
+
+Built in `__main__`/the CLI and passed down: no module-level singleton.
+"""
+
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class TritonSettings(BaseSettings):
+    """Where the shared Triton server is and how patiently to talk to it."""
+
+    model_config = SettingsConfigDict(env_prefix="FOOTFALL_TRITON_", env_ignore_empty=True, extra="ignore")
+
+    url: str = Field(default="127.0.0.1:8001", description="gRPC endpoint host:port")
+    request_timeout_s: float = Field(default=5.0, gt=0, description="deadline of one inference request")
+    ready_timeout_s: float = Field(default=2.0, gt=0, description="deadline of one health/readiness call")
+    retries: int = Field(default=2, ge=0, description="extra attempts when the server is unreachable")
+    retry_backoff_s: float = Field(default=0.2, ge=0, description="first retry delay; doubles per attempt")
+    retry_backoff_max_s: float = Field(default=2.0, ge=0)
+    shared_memory: Literal["auto", "on", "off"] = Field(
+        default="auto", description="send frames through system shared memory; auto = when Triton is on loopback"
+    )
+    detector_model: str = "person_detector"
+    gender_model: str = "gender_classifier"
+    crop_height: int = Field(default=256, ge=32, description="canvas a person crop is fitted into for gender")
+    crop_width: int = Field(default=128, ge=32)
