@@ -30,7 +30,7 @@ gstreamer:  ## GStreamer's RTSP server from Debian, for the camera simulator
 cameras: gstreamer  ## four simulated cameras on 127.0.0.1:8554-8557 (demo config)
 	@hack/cameras.sh start-demo
 
-test: venv services triton-install  ## set everything up and run the tests
+test: venv services triton-install gstreamer  ## set everything up and run the tests
 	$(PY) -m pytest
 
 run: venv services triton cameras  ## detection + gender through Triton on a simulated camera; DURATION=s (0 = until Ctrl+C)

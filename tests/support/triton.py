@@ -1,18 +1,11 @@
 """A private Triton server for a test session, started through hack/triton.sh on free loopback ports."""
 
 import os
-import socket
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.support.paths import REPO_ROOT, free_port
 
 
 @dataclass

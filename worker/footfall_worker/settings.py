@@ -20,6 +20,7 @@ class TritonSettings(BaseSettings):
     retries: int = Field(default=2, ge=0, description="extra attempts when the server is unreachable")
     retry_backoff_s: float = Field(default=0.2, ge=0, description="first retry delay; doubles per attempt")
     retry_backoff_max_s: float = Field(default=2.0, ge=0)
+    reconnect_backoff_max_s: float = Field(default=2.0, gt=0, description="cap of gRPC's reconnect backoff")
     shared_memory: Literal["auto", "on", "off"] = Field(
         default="auto", description="send frames through system shared memory; auto = when Triton is on loopback"
     )

@@ -37,7 +37,9 @@ class SharedInputRegion:
     def reregister(self) -> None:
         """Register the current region again: a restarted server has forgotten it."""
         self._client.unregister_system_shared_memory(self.name, client_timeout=self._timeout_s)
-        self._client.register_system_shared_memory(self.name, self._key, self._byte_size, client_timeout=self._timeout_s)
+        self._client.register_system_shared_memory(
+            self.name, self._key, self._byte_size, client_timeout=self._timeout_s
+        )
 
     def _allocate(self, needed: int) -> None:
         self.close()

@@ -55,13 +55,30 @@ def _translate(error: InferenceServerException, url: str, model: str) -> Inferen
     return InferenceError(f"Triton at {url}, model {model!r}: {message} ({status or 'no status'})")
 
 
+def _channel_args(settings: TritonSettings) -> list[tuple[str, int]]:
+    keepalive = grpcclient.KeepAliveOptions()
+    return [
+        ("grpc.max_send_message_length", 2**31 - 1),
+        ("grpc.max_receive_message_length", 2**31 - 1),
+        ("grpc.keepalive_time_ms", keepalive.keepalive_time_ms),
+        ("grpc.keepalive_timeout_ms", keepalive.keepalive_timeout_ms),
+        ("grpc.keepalive_permit_without_calls", int(keepalive.keepalive_permit_without_calls)),
+        ("grpc.http2.max_pings_without_data", keepalive.http2_max_pings_without_data),
+        # gRPC's own reconnect backoff grows to 120 s: a restarted Triton would stay "unavailable" to us
+        # for minutes. Cap it so the channel notices a server that is back within a couple of seconds.
+        ("grpc.initial_reconnect_backoff_ms", 200),
+        ("grpc.min_reconnect_backoff_ms", 200),
+        ("grpc.max_reconnect_backoff_ms", int(settings.reconnect_backoff_max_s * 1000)),
+    ]
+
+
 class TritonConnection:
     """A gRPC connection with timeouts, readiness checks and retry with backoff on unreachable servers."""
 
     def __init__(self, settings: TritonSettings) -> None:
         self.settings = settings
         self.url = settings.url
-        self.client = grpcclient.InferenceServerClient(url=settings.url)
+        self.client = grpcclient.InferenceServerClient(url=settings.url, channel_args=_channel_args(settings))
 
     @property
     def on_loopback(self) -> bool:
@@ -123,15 +140,11 @@ class TritonConnection:
                 delay = min(delay * 2, self.settings.retry_backoff_max_s)
         raise AssertionError("unreachable")
 
-    def infer(
-        self, model: str, inputs: list[grpcclient.InferInput], outputs: Sequence[str]
-    ) -> grpcclient.InferResult:
+    def infer(self, model: str, inputs: list[grpcclient.InferInput], outputs: Sequence[str]) -> grpcclient.InferResult:
         requested = [grpcclient.InferRequestedOutput(name) for name in outputs]
         return self.call(
             model,
-            lambda: self.client.infer(
-                model, inputs, outputs=requested, client_timeout=self.settings.request_timeout_s
-            ),
+            lambda: self.client.infer(model, inputs, outputs=requested, client_timeout=self.settings.request_timeout_s),
         )
 
     def inference_statistics(self, model: str) -> dict:
@@ -221,7 +234,7 @@ class PersonDetector:
     def _infer_shared(self, tensor: grpcclient.InferInput, batch: np.ndarray) -> grpcclient.InferResult:
         assert self._region is not None
         with self._region.lock:
-            size = self._region.put(batch)
+            size = self._connection.call(self._model, lambda: self._region.put(batch))  # type: ignore[union-attr]
             tensor.set_shared_memory(self._region.name, size)
             try:
                 return self._connection.infer(self._model, [tensor], DETECTOR_OUTPUTS)
@@ -229,7 +242,7 @@ class PersonDetector:
                 # A restarted server no longer knows our region; register it again once and retry.
                 if "shared memory" not in str(error).lower():
                     raise
-                self._region.reregister()
+                self._connection.call(self._model, self._region.reregister)  # type: ignore[union-attr]
                 return self._connection.infer(self._model, [tensor], DETECTOR_OUTPUTS)
 
     def close(self) -> None:

@@ -1,0 +1,239 @@
+#!/usr/bin/python3
+"""Simulate one IP camera: loop an H.264 MP4 over RTSP at the Dahua path /cam/realmonitor.
+
+Run with Debian's /usr/bin/python3: python3-gi and the GStreamer RTSP server bindings live there, not in the
+project's venv (hack/install-gstreamer.sh installs them).
+
+    /usr/bin/python3 hack/camera_sim.py --file input/footage/intel/store-aisle-detection.mp4 --port 8554
+    -> stdout: READY rtsp://127.0.0.1:8554/cam/realmonitor
+    clients:   rtsp://127.0.0.1:8554/cam/realmonitor?channel=1&subtype=0   (the query is ignored)
+
+One process serves one camera on one port, so a test can freeze (SIGSTOP) or kill one camera alone; a query
+inside a mount path is no way around that (PLAY fails with "460 Only aggregate operation allowed").
+
+Frames go out in real time (the server's sinks sync to the pipeline clock) and the file is never re-encoded.
+Credentials: --user/--password, or CAMERA_SIM_USER/CAMERA_SIM_PASSWORD so the password is not visible in ps.
+Logs: one JSON object per line on stderr. SIGTERM/SIGINT: clean exit with status 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import json
+import os
+import signal
+import sys
+import time
+from typing import Any, NoReturn
+
+import gi
+
+gi.require_version("Gst", "1.0")
+gi.require_version("GstPbutils", "1.0")
+gi.require_version("GstRtspServer", "1.0")
+from gi.repository import GLib, Gst, GstPbutils, GstRtspServer
+
+# Must run before RTSPMedia is subclassed: the subclass's vfuncs need the GstMessage GType registered.
+Gst.init(None)
+
+DEFAULT_MOUNT = "/cam/realmonitor"
+
+
+def log(event: str, level: str = "info", **fields: Any) -> None:
+    record = {"ts": round(time.time(), 3), "level": level, "component": "camera_sim", "event": event, **fields}
+    print(json.dumps(record, default=str), file=sys.stderr, flush=True)
+
+
+def fail(message: str, code: int = 1, **fields: Any) -> NoReturn:
+    log("fatal", level="error", message=message, **fields)
+    sys.exit(code)
+
+
+class LoopMedia(GstRtspServer.RTSPMedia):
+    """Gapless loop. Plain EOS would make rtpbin send RTCP BYE and clients stop, so the file is played as a
+    segment and each SEGMENT_DONE re-seeks to 0 without flushing: running time and RTP timestamps keep
+    increasing across the loop, as a camera's would."""
+
+    loops = 0
+
+    def _segment_seek(self, flush: bool) -> bool:
+        flags = Gst.SeekFlags.SEGMENT | (Gst.SeekFlags.FLUSH if flush else Gst.SeekFlags.NONE)
+        element = self.get_element()
+        return bool(element.seek(1.0, Gst.Format.TIME, flags, Gst.SeekType.SET, 0, Gst.SeekType.NONE, -1))
+
+    def do_prepared(self) -> None:
+        log("media_prepared", segment_seek=self._segment_seek(True))
+
+    def do_handle_message(self, message: Gst.Message) -> bool:
+        if message.type == Gst.MessageType.SEGMENT_DONE:
+            LoopMedia.loops += 1
+            log("loop", count=LoopMedia.loops, segment_seek=self._segment_seek(False))
+            return True
+        if message.type == Gst.MessageType.EOS:
+            # Only if the segment flag got lost (e.g. a flushing seek by someone else): restart the loop.
+            log("loop_eos", level="warning", segment_seek=self._segment_seek(True))
+            return True
+        if message.type == Gst.MessageType.ERROR:
+            error, debug = message.parse_error()
+            log("media_error", level="error", message=error.message, debug=debug)
+        return GstRtspServer.RTSPMedia.do_handle_message(self, message)
+
+
+def check_h264_mp4(path: str) -> dict[str, Any]:
+    """Fail at start rather than at a client's first PLAY: the pipeline only accepts H.264 in MP4."""
+    if not os.path.isfile(path):
+        fail(f"no such file: {path}", code=2)
+    try:
+        info = GstPbutils.Discoverer.new(10 * Gst.SECOND).discover_uri(Gst.filename_to_uri(path))
+    except GLib.Error as error:
+        fail(f"cannot read {path}: {error.message}", code=2)
+    container = info.get_stream_info()
+    container_caps = container.get_caps().to_string() if container and container.get_caps() else ""
+    videos = info.get_video_streams()
+    if not videos:
+        fail(f"{path} has no video stream", code=2)
+    video = videos[0]
+    video_caps = video.get_caps().to_string()
+    if not container_caps.startswith("video/quicktime") or not video_caps.startswith("video/x-h264"):
+        fail(
+            f"{path} must be H.264 in MP4 (see hack/prepare-footage.sh)",
+            code=2,
+            container=container_caps,
+            video=video_caps,
+        )
+    fps_n, fps_d = video.get_framerate_num(), video.get_framerate_denom()
+    return {
+        "width": video.get_width(),
+        "height": video.get_height(),
+        "fps": round(fps_n / fps_d, 3) if fps_d else None,
+        "duration_s": round(info.get_duration() / Gst.SECOND, 3),
+    }
+
+
+def check_host(host: str, allow_non_loopback: bool) -> None:
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        fail(f"--host must be an IP address, got {host!r}", code=2)
+    if not address.is_loopback and not allow_non_loopback:
+        fail(f"refusing to listen on non-loopback address {host}; pass --allow-non-loopback to do so", code=2)
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--file", required=True, help="H.264 MP4 to loop")
+    parser.add_argument("--port", type=int, default=8554, help="0 picks a free port (printed in READY)")
+    parser.add_argument("--host", default="127.0.0.1", help="listen address (loopback only by default)")
+    parser.add_argument("--allow-non-loopback", action="store_true")
+    parser.add_argument("--mount", default=DEFAULT_MOUNT, help=f"path (default {DEFAULT_MOUNT})")
+    parser.add_argument("--user", default=os.environ.get("CAMERA_SIM_USER") or None)
+    parser.add_argument(
+        "--password",
+        default=os.environ.get("CAMERA_SIM_PASSWORD") or None,
+        help="prefer CAMERA_SIM_PASSWORD: arguments are visible in ps",
+    )
+    args = parser.parse_args(argv)
+    if not 0 <= args.port <= 65535:
+        parser.error("--port must be 0..65535")
+    if not args.mount.startswith("/") or "?" in args.mount:
+        parser.error("--mount must be a path starting with / and without a query")
+    if bool(args.user) != bool(args.password):
+        parser.error("give both a user and a password (options or CAMERA_SIM_USER/CAMERA_SIM_PASSWORD), or neither")
+    return args
+
+
+def build_server(args: argparse.Namespace) -> GstRtspServer.RTSPServer:
+    server = GstRtspServer.RTSPServer()
+    server.set_address(args.host)
+    server.set_service(str(args.port))
+
+    factory = GstRtspServer.RTSPMediaFactory()
+    location = args.file.replace("\\", "\\\\").replace('"', '\\"')
+    # config-interval=-1: SPS/PPS with every keyframe, so a client joining a running stream can decode.
+    factory.set_launch(
+        f'( filesrc location="{location}" ! qtdemux ! h264parse config-interval=-1 '
+        "! rtph264pay name=pay0 pt=96 config-interval=-1 )"
+    )
+    # Shared: every client sees the same live stream, as with a camera (late joiners start mid-clip).
+    factory.set_shared(True)
+    factory.set_media_gtype(LoopMedia)
+
+    if args.user:
+        auth = GstRtspServer.RTSPAuth()
+        token = GstRtspServer.RTSPToken()
+        token.set_string("media.factory.role", args.user)
+        auth.add_basic(GstRtspServer.RTSPAuth.make_basic(args.user, args.password), token)
+        server.set_auth(auth)
+        # Without a role the factory refuses everyone; with it, only this user may use the mount.
+        role = Gst.Structure.new_empty(args.user)
+        role.set_value("media.factory.access", True)
+        role.set_value("media.factory.construct", True)
+        factory.add_role_from_structure(role)
+
+    # Mount points match on the path only, so "?channel=1&subtype=0" reaches this factory.
+    server.get_mount_points().add_factory(args.mount, factory)
+    server.connect("client-connected", on_client_connected)
+    return server
+
+
+def on_client_connected(_server: GstRtspServer.RTSPServer, client: GstRtspServer.RTSPClient) -> None:
+    connection = client.get_connection()
+    peer = connection.get_ip() if connection else None
+    log("client_connected", peer=peer)
+    client.connect("closed", lambda _client: log("client_closed", peer=peer))
+
+
+def exit_during_startup(signum: int, _frame: object) -> None:
+    # Until GLib's handlers take over below, a SIGTERM/SIGINT still means a clean exit with status 0.
+    log("stopping", signal=signal.Signals(signum).name, phase="startup")
+    sys.exit(0)
+
+
+def main(argv: list[str]) -> int:
+    started = time.monotonic()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, exit_during_startup)
+    args = parse_args(argv)
+    check_host(args.host, args.allow_non_loopback)
+    media = check_h264_mp4(args.file)
+    server = build_server(args)
+
+    try:
+        # create_source (not attach) so a bind failure raises with its reason, e.g. "Address already in use".
+        source = server.create_source(None)
+    except GLib.Error as error:
+        fail(f"cannot listen on {args.host}:{args.port}: {error.message}")
+    source.attach(None)
+
+    loop = GLib.MainLoop()
+
+    def stop(signum: int) -> bool:
+        log("stopping", signal=signal.Signals(signum).name)
+        loop.quit()
+        return GLib.SOURCE_REMOVE
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        GLib.unix_signal_add(GLib.PRIORITY_HIGH, signum, stop, signum)
+
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    url = f"rtsp://{host}:{server.get_bound_port()}{args.mount}"
+    log(
+        "ready",
+        url=url,
+        file=args.file,
+        auth=bool(args.user),
+        pid=os.getpid(),
+        startup_s=round(time.monotonic() - started, 3),
+        **media,
+    )
+    print(f"READY {url}", flush=True)
+
+    loop.run()
+    source.destroy()
+    log("stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

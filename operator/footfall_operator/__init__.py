@@ -1,0 +1,1 @@
+"""Footfall operator: CameraChannel custom resources to one worker Deployment each."""

@@ -1,0 +1,32 @@
+"""The committed CC-BY clips (input/footage/intel) and frames read from them."""
+
+from collections.abc import Iterable
+
+import cv2
+import numpy as np
+
+from tests.support.paths import footage_path
+
+ONE_BY_ONE = "one-by-one-person-detection.mp4"
+HEAD_POSE = "head-pose-face-detection-female-and-male.mp4"
+STORE_AISLE = "store-aisle-detection.mp4"
+FACE_WALKING = "face-demographics-walking.mp4"
+
+
+def frames_at(name: str, indices: Iterable[int]) -> dict[int, np.ndarray]:
+    """Decode the clip once, keeping the frames at `indices` (0-based)."""
+    wanted = set(indices)
+    capture = cv2.VideoCapture(str(footage_path(name)))
+    frames: dict[int, np.ndarray] = {}
+    index = 0
+    try:
+        while len(frames) < len(wanted):
+            ok, frame = capture.read()
+            if not ok:
+                raise IndexError(f"{name} ended at frame {index}; missing {sorted(wanted - set(frames))}")
+            if index in wanted:
+                frames[index] = frame
+            index += 1
+    finally:
+        capture.release()
+    return frames

@@ -1,0 +1,133 @@
+"""`footfall`: the local command line.
+
+footfall detect --cameras config/demo_store.json --channel channel_1 [--duration 30]
+footfall detect --source input/footage/intel/one-by-one-person-detection.mp4
+footfall config --cameras input/cameras_config/kidsplaza_thanhxuan.json
+"""
+
+import argparse
+import json
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from footfall_worker.config import ConfigError, RtspUrl, load_store_config
+from footfall_worker.frame_analysis import analyse_frame
+from footfall_worker.inference import GenderClassifier, InferenceError, PersonDetector, TritonConnection
+from footfall_worker.log_setup import setup_logging
+from footfall_worker.settings import TritonSettings
+from footfall_worker.video_source import SourceError, open_capture, read_frames
+
+log = logging.getLogger("footfall.cli")
+
+
+def _source(args: argparse.Namespace) -> tuple[str, RtspUrl | Path]:
+    if args.source:
+        return Path(args.source).stem, Path(args.source)
+    if not (args.cameras and args.channel):
+        raise ConfigError("give --source FILE, or --cameras STORE_JSON with --channel ID")
+    channel = load_store_config(args.cameras).channel(args.channel)
+    return channel.id, channel.url()
+
+
+def detect(args: argparse.Namespace) -> int:
+    """Detect people and their gender frame by frame through Triton; print one line per frame."""
+    channel_id, source = _source(args)
+    setup_logging(args.log_level, channel=channel_id)
+    connection = TritonConnection(TritonSettings())
+    connection.wait_until_ready(
+        [connection.settings.detector_model, connection.settings.gender_model], args.ready_timeout
+    )
+    detector = PersonDetector(connection)
+    classifier = None if args.no_gender else GenderClassifier(connection)
+    capture = open_capture(source)
+    log.info("reading", extra={"source": str(source), "triton": connection.url})
+    deadline = time.monotonic() + args.duration if args.duration > 0 else float("inf")
+    processed = 0
+    try:
+        for index, frame in enumerate(read_frames(capture)):
+            if time.monotonic() >= deadline or (args.max_frames and processed >= args.max_frames):
+                break
+            if index % args.every:
+                continue
+            analysis = analyse_frame(frame, detector, classifier, args.min_score)
+            counts = analysis.gender_counts(args.min_gender_confidence)
+            row = {
+                "channel": channel_id,
+                "frame": index,
+                "people": len(analysis.people),
+                **counts,
+                "detect_ms": round(analysis.detect_ms, 1),
+                "gender_ms": round(analysis.gender_ms, 1),
+            }
+            print(
+                json.dumps(row)
+                if args.json
+                else f"{channel_id} frame {index:6d}  people {row['people']:2d}  female {counts['female']}  "
+                f"male {counts['male']}  unknown {counts['unknown']}  detect {row['detect_ms']:6.1f} ms  "
+                f"gender {row['gender_ms']:6.1f} ms",
+                flush=True,
+            )
+            processed += 1
+    except KeyboardInterrupt:
+        pass
+    finally:
+        capture.release()
+        detector.close()
+        connection.close()
+    log.info("done", extra={"frames_processed": processed})
+    return 0
+
+
+def show_config(args: argparse.Namespace) -> int:
+    """Print the store's channels with masked URLs (credentials resolved only to check they are set)."""
+    store = load_store_config(args.cameras)
+    for channel in store.channels:
+        try:
+            url = str(channel.url())
+        except ConfigError as error:
+            url = f"<{error}>"
+        print(f"{store.store_id}/{channel.id}  {channel.name:24s} {url}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="footfall", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    detect_parser = commands.add_parser("detect", help="people counts per frame through Triton")
+    detect_parser.add_argument("--cameras", type=Path, help="store config JSON")
+    detect_parser.add_argument("--channel", help="channel id in the store config")
+    detect_parser.add_argument("--source", help="a video file instead of a camera")
+    detect_parser.add_argument("--duration", type=float, default=0, help="seconds to run; 0 = until the end or Ctrl+C")
+    detect_parser.add_argument("--max-frames", type=int, default=0, help="stop after this many processed frames")
+    detect_parser.add_argument("--every", type=int, default=1, help="process every N-th frame")
+    detect_parser.add_argument("--min-score", type=float, default=0.5, help="person score to count")
+    detect_parser.add_argument("--min-gender-confidence", type=float, default=0.7)
+    detect_parser.add_argument("--no-gender", action="store_true")
+    detect_parser.add_argument("--json", action="store_true", help="one JSON object per frame")
+    detect_parser.add_argument("--ready-timeout", type=float, default=60, help="seconds to wait for Triton")
+    detect_parser.add_argument("--log-level", default="INFO")
+    detect_parser.set_defaults(handler=detect)
+
+    config_parser = commands.add_parser("config", help="show a store config with masked URLs")
+    config_parser.add_argument("--cameras", type=Path, required=True)
+    config_parser.set_defaults(handler=show_config)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except (ConfigError, SourceError, InferenceError) as error:
+        print(f"footfall: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
