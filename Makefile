@@ -7,7 +7,7 @@ DURATION ?= 0
 CAMERAS ?= config/demo_store.json
 CHANNEL ?= channel_1
 
-.PHONY: help venv services triton triton-install gstreamer cameras test run bench stop
+.PHONY: help venv lint services triton triton-install gstreamer cameras test run bench stop
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -30,13 +30,17 @@ gstreamer:  ## GStreamer's RTSP server from Debian, for the camera simulator
 cameras: gstreamer  ## four simulated cameras on 127.0.0.1:8554-8557 (demo config)
 	@hack/cameras.sh start-demo
 
-test: venv services triton-install gstreamer  ## set everything up and run the tests
+lint: venv  ## ruff: lint and formatting
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+test: venv lint services triton-install gstreamer  ## set everything up and run the tests
 	$(PY) -m pytest
 
 run: venv services triton cameras  ## detection + gender through Triton on a simulated camera; DURATION=s (0 = until Ctrl+C)
 	$(VENV)/bin/footfall detect --cameras $(CAMERAS) --channel $(CHANNEL) --duration $(DURATION)
 
-bench: venv triton-install  ## print the inference performance numbers
+bench: venv triton  ## print the inference performance numbers (Triton vs in-process, 1/4 clients, gRPC/shm, gender)
 	$(PY) bench/inference_bench.py
 
 stop:  ## stop the Triton server and simulated cameras started by make

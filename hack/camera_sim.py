@@ -32,7 +32,7 @@ import gi
 gi.require_version("Gst", "1.0")
 gi.require_version("GstPbutils", "1.0")
 gi.require_version("GstRtspServer", "1.0")
-from gi.repository import GLib, Gst, GstPbutils, GstRtspServer
+from gi.repository import GLib, Gst, GstPbutils, GstRtspServer  # noqa: E402 - gi.require_version must run first
 
 # Must run before RTSPMedia is subclassed: the subclass's vfuncs need the GstMessage GType registered.
 Gst.init(None)

@@ -127,7 +127,9 @@ def test_malformed_json_reports_line_and_column(tmp_path: Path) -> None:
 
 def test_masking_covers_urls_inside_any_message() -> None:
     message = "open failed: rtsp://admin:pw@10.0.0.1:554/a and http://u@h/b; rtsp://h:554/c stays"
-    assert mask_credentials(message) == "open failed: rtsp://***@10.0.0.1:554/a and http://***@h/b; rtsp://h:554/c stays"
+    assert (
+        mask_credentials(message) == "open failed: rtsp://***@10.0.0.1:554/a and http://***@h/b; rtsp://h:554/c stays"
+    )
     assert "pw" not in repr(RtspUrl("rtsp://admin:pw@h/x"))
     assert mask_credentials("host 'admin:pw@10.0.0.1' is bad") == "host '***@10.0.0.1' is bad"
 

@@ -19,14 +19,10 @@ from footfall_worker.inference import (
     TritonUnavailableError,
 )
 from tests.conftest import triton_settings
-from tests.support.footage import HEAD_POSE, ONE_BY_ONE, frames_at
+from tests.support.footage import EMPTY_FRAMES, HEAD_POSE, ONE_BY_ONE, ONE_PERSON_FRAMES, frames_at
 from tests.support.paths import free_port
 from tests.support.triton import TritonInstance
 
-# one-by-one clip (768x432): nobody in the first seconds and between visitors; one person standing at
-# these frames (checked by eye and by consistent detections).
-EMPTY_FRAMES = (0, 20, 40, 200)
-ONE_PERSON_FRAMES = (80, 120, 160, 240, 320, 360)
 PERSON = 0.5
 
 
@@ -58,7 +54,7 @@ def test_one_standing_person_and_nobody_in_empty_frames(detector: PersonDetector
 
 
 def test_batched_frames_give_the_same_boxes_as_single_frames(detector: PersonDetector, one_by_one: dict) -> None:
-    frames = [one_by_one[i] for i in (0, 80, 160, 240)]
+    frames = [one_by_one[i] for i in (30, 120, 350, 800)]
     batched = detector.detect(frames)
     for frame, from_batch in zip(frames, batched, strict=True):
         alone = detector.detect_one(frame)
@@ -67,7 +63,7 @@ def test_batched_frames_give_the_same_boxes_as_single_frames(detector: PersonDet
 
 
 def test_mosaic_of_four_one_person_frames_has_four_people(detector: PersonDetector, one_by_one: dict) -> None:
-    a, b, c, d = (one_by_one[i] for i in (80, 160, 240, 320))
+    a, b, c, d = (one_by_one[i] for i in (120, 350, 800, 1300))
     mosaic = np.vstack([np.hstack([a, b]), np.hstack([c, d])])
     people = detector.detect_one(mosaic).above(PERSON)
     assert len(people) == 4, people.xyxy
@@ -114,7 +110,7 @@ def test_gender_of_the_woman_and_the_man(connection: TritonConnection) -> None:
 
 def test_a_crop_without_a_face_has_quality_zero_and_no_guess(connection: TritonConnection, one_by_one: dict) -> None:
     classifier = GenderClassifier(connection)
-    empty = one_by_one[0]
+    empty = one_by_one[30]
     crops = [empty[100:400, 300:420], empty[:200, :100], np.full((300, 120, 3), 127, np.uint8)]
     for estimate in classifier.classify(crops):
         assert estimate.face_quality == 0.0

@@ -12,6 +12,11 @@ HEAD_POSE = "head-pose-face-detection-female-and-male.mp4"
 STORE_AISLE = "store-aisle-detection.mp4"
 FACE_WALKING = "face-demographics-walking.mp4"
 
+# one-by-one (768x432, 10 fps), checked by eye and by detections: one person standing (score ~0.87-0.91,
+# seen from behind), and nobody at all (no detection even at the 0.1 score floor).
+ONE_PERSON_FRAMES = (120, 350, 800, 1100, 1300)
+EMPTY_FRAMES = (30, 210, 470, 720, 900, 1215)
+
 
 def frames_at(name: str, indices: Iterable[int]) -> dict[int, np.ndarray]:
     """Decode the clip once, keeping the frames at `indices` (0-based)."""

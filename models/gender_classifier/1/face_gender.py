@@ -31,16 +31,20 @@ CHIP_PADDING = 0.2
 #: "right" = the person's right = image left for a frontal face), on dlib's normalised mean face
 #: (``mean_face_shape`` from landmark 17): eye centres = mean of landmarks 36-41 / 42-47, nose tip = 30,
 #: mouth corners = 48 / 54.
-TEMPLATE = np.array([
-    [0.2255, 0.2160],
-    [0.7547, 0.2160],
-    [0.4901, 0.5156],
-    [0.2541, 0.7802],
-    [0.7261, 0.7802],
-], dtype=np.float64)
+TEMPLATE = np.array(
+    [
+        [0.2255, 0.2160],
+        [0.7547, 0.2160],
+        [0.4901, 0.5156],
+        [0.2541, 0.7802],
+        [0.7261, 0.7802],
+    ],
+    dtype=np.float64,
+)
 
 
 # ---------------------------------------------------------------------------------------------- YuNet
+
 
 def yunet_blob(image: np.ndarray, scale: float = 1.0) -> tuple[np.ndarray, float]:
     """Prepare a BGR image for YuNet: optional resize, zero-pad right/bottom to multiples of 32.
@@ -64,8 +68,13 @@ def yunet_blob(image: np.ndarray, scale: float = 1.0) -> tuple[np.ndarray, float
     return np.ascontiguousarray(canvas.transpose(2, 0, 1)[None], dtype=np.float32), scale
 
 
-def decode_yunet(outputs: dict[str, np.ndarray], input_hw: tuple[int, int], score_threshold: float = 0.6,
-                 nms_iou: float = 0.3, top_k: int = 50) -> np.ndarray:
+def decode_yunet(
+    outputs: dict[str, np.ndarray],
+    input_hw: tuple[int, int],
+    score_threshold: float = 0.6,
+    nms_iou: float = 0.3,
+    top_k: int = 50,
+) -> np.ndarray:
     """Decode YuNet's raw outputs (same maths as OpenCV's ``FaceDetectorYN``).
 
     Args:
@@ -154,6 +163,7 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float, max_keep: i
 
 # ------------------------------------------------------------------------------------- choice, quality
 
+
 def content_extent(crop: np.ndarray) -> tuple[int, int]:
     """``(height, width)`` of the non-zero part of a crop letterboxed at the top-left with zero padding."""
     nz = crop.any(axis=2)
@@ -233,6 +243,7 @@ def face_quality(face: np.ndarray, min_size: float = 12.0, full_size: float = 24
 
 # ------------------------------------------------------------------------------------------- alignment
 
+
 def chip_template(size: int = CHIP_SIZE, padding: float = CHIP_PADDING) -> np.ndarray:
     """:data:`TEMPLATE` in chip pixels, as dlib maps its template: ``(padding + p) / (2 padding + 1) * size``."""
     return (padding + TEMPLATE) / (2 * padding + 1) * size
@@ -253,7 +264,7 @@ def similarity_transform(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     if np.linalg.det(u) * np.linalg.det(vt) < 0:
         sign[1, 1] = -1
     rot = u @ sign @ vt
-    var = (sc ** 2).sum() / len(src)
+    var = (sc**2).sum() / len(src)
     scale = float(np.trace(np.diag(d) @ sign) / var) if var > 0 else 1.0
     m = np.zeros((2, 3))
     m[:, :2] = scale * rot
@@ -261,8 +272,9 @@ def similarity_transform(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     return m
 
 
-def align_face(image: np.ndarray, landmarks: np.ndarray, size: int = CHIP_SIZE,
-               padding: float = CHIP_PADDING) -> np.ndarray:
+def align_face(
+    image: np.ndarray, landmarks: np.ndarray, size: int = CHIP_SIZE, padding: float = CHIP_PADDING
+) -> np.ndarray:
     """Cut the dlib-style aligned face chip the gender net expects.
 
     Args:
@@ -283,8 +295,9 @@ def align_face(image: np.ndarray, landmarks: np.ndarray, size: int = CHIP_SIZE,
         sx, sy = small.shape[1] / image.shape[1], small.shape[0] / image.shape[0]
         m = m @ np.array([[1 / sx, 0, 0], [0, 1 / sy, 0], [0, 0, 1]])
         image = small
-    return cv2.warpAffine(image, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
-                          borderValue=(0, 0, 0))
+    return cv2.warpAffine(
+        image, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0)
+    )
 
 
 def gender_blob(chips: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:
@@ -301,14 +314,17 @@ def check_crops(crops: np.ndarray, name: str = "CROPS") -> str | None:
     if crops.dtype != np.uint8:
         return f"input '{name}': expected dtype uint8 (BGR bytes), got {crops.dtype}"
     if crops.ndim != 4 or crops.shape[-1] != 3:
-        return (f"input '{name}': expected shape [batch, height, width, 3] (BGR person crops, letterboxed "
-                f"top-left into one canvas), got {list(crops.shape)}")
+        return (
+            f"input '{name}': expected shape [batch, height, width, 3] (BGR person crops, letterboxed "
+            f"top-left into one canvas), got {list(crops.shape)}"
+        )
     if crops.shape[1] < 8 or crops.shape[2] < 8:
         return f"input '{name}': expected height and width >= 8, got {list(crops.shape)}"
     return None
 
 
 # ------------------------------------------------------------------------------------------ classifier
+
 
 @dataclass
 class GenderResult:
@@ -373,7 +389,7 @@ class GenderClassifier:
         scale = float(np.clip(self.min_detect_height / max(ch, 1), 1.0, self.max_upscale))
         blob, scale = yunet_blob(crop, scale)
         outs = self.face_session.run(self.face_outputs, {self.face_input: blob})
-        faces = decode_yunet(dict(zip(self.face_outputs, outs)), blob.shape[2:], self.face_score_threshold)
+        faces = decode_yunet(dict(zip(self.face_outputs, outs, strict=True)), blob.shape[2:], self.face_score_threshold)
         if scale != 1.0:
             faces[:, :14] /= scale
         return faces, scale
@@ -387,7 +403,7 @@ class GenderClassifier:
         patch = cv2.warpAffine(crop, m, (side, side), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
         blob, _ = yunet_blob(patch)
         outs = self.face_session.run(self.face_outputs, {self.face_input: blob})
-        found = decode_yunet(dict(zip(self.face_outputs, outs)), blob.shape[2:], self.face_score_threshold)
+        found = decode_yunet(dict(zip(self.face_outputs, outs, strict=True)), blob.shape[2:], self.face_score_threshold)
         if len(found) == 0:
             return face
         centre = np.hypot(found[:, 0] + found[:, 2] / 2 - side / 2, found[:, 1] + found[:, 3] / 2 - side / 2)

@@ -40,8 +40,9 @@ def _providers(spec: str) -> list[str]:
     available = ort.get_available_providers()
     chosen = [p for p in wanted if p in available]
     if not chosen:
-        raise ValueError(f"parameter 'providers': none of {wanted} is available in this onnxruntime "
-                         f"(available: {available})")
+        raise ValueError(
+            f"parameter 'providers': none of {wanted} is available in this onnxruntime (available: {available})"
+        )
     return chosen
 
 
@@ -71,8 +72,9 @@ class TritonPythonModel:
         for request in requests:
             tensor = pb_utils.get_input_tensor_by_name(request, "CROPS")
             if tensor is None:
-                responses.append(self._error("missing input 'CROPS' (uint8 [batch, height, width, 3] BGR)",
-                                                  invalid_argument=True))
+                responses.append(
+                    self._error("missing input 'CROPS' (uint8 [batch, height, width, 3] BGR)", invalid_argument=True)
+                )
                 continue
             crops = tensor.as_numpy()
             message = check_crops(crops, "CROPS")
@@ -84,11 +86,15 @@ class TritonPythonModel:
             except Exception as exc:  # keep the other requests of this batch alive
                 responses.append(self._error(f"classification failed: {type(exc).__name__}: {exc}"))
                 continue
-            responses.append(pb_utils.InferenceResponse(output_tensors=[
-                pb_utils.Tensor("GENDER", result.gender.astype(self.out_dtypes["GENDER"])),
-                pb_utils.Tensor("FACE_QUALITY", result.quality.astype(self.out_dtypes["FACE_QUALITY"])),
-                pb_utils.Tensor("FACE_BOX", result.face_box.astype(self.out_dtypes["FACE_BOX"])),
-            ]))
+            responses.append(
+                pb_utils.InferenceResponse(
+                    output_tensors=[
+                        pb_utils.Tensor("GENDER", result.gender.astype(self.out_dtypes["GENDER"])),
+                        pb_utils.Tensor("FACE_QUALITY", result.quality.astype(self.out_dtypes["FACE_QUALITY"])),
+                        pb_utils.Tensor("FACE_BOX", result.face_box.astype(self.out_dtypes["FACE_BOX"])),
+                    ]
+                )
+            )
         return responses
 
     def _error(self, message: str, invalid_argument: bool = False):

@@ -16,8 +16,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
-
 try:
     import triton_python_backend_utils as pb_utils
 except ImportError:  # imported outside Triton (tests, benches): only the helpers below are usable
@@ -40,8 +38,9 @@ def _providers(spec: str) -> list[str]:
     available = ort.get_available_providers()
     chosen = [p for p in wanted if p in available]
     if not chosen:
-        raise ValueError(f"parameter 'providers': none of {wanted} is available in this onnxruntime "
-                         f"(available: {available})")
+        raise ValueError(
+            f"parameter 'providers': none of {wanted} is available in this onnxruntime (available: {available})"
+        )
     return chosen
 
 
@@ -72,8 +71,9 @@ class TritonPythonModel:
         for request in requests:
             tensor = pb_utils.get_input_tensor_by_name(request, "IMAGE")
             if tensor is None:
-                responses.append(self._error("missing input 'IMAGE' (uint8 [batch, height, width, 3] BGR)",
-                                                  invalid_argument=True))
+                responses.append(
+                    self._error("missing input 'IMAGE' (uint8 [batch, height, width, 3] BGR)", invalid_argument=True)
+                )
                 continue
             images = tensor.as_numpy()
             message = check_images(images, "IMAGE")
@@ -85,11 +85,15 @@ class TritonPythonModel:
             except Exception as exc:  # keep the other requests of this batch alive
                 responses.append(self._error(f"detection failed: {type(exc).__name__}: {exc}"))
                 continue
-            responses.append(pb_utils.InferenceResponse(output_tensors=[
-                pb_utils.Tensor("BOXES", boxes.astype(self.out_dtypes["BOXES"])),
-                pb_utils.Tensor("SCORES", scores.astype(self.out_dtypes["SCORES"])),
-                pb_utils.Tensor("COUNT", count.astype(self.out_dtypes["COUNT"])),
-            ]))
+            responses.append(
+                pb_utils.InferenceResponse(
+                    output_tensors=[
+                        pb_utils.Tensor("BOXES", boxes.astype(self.out_dtypes["BOXES"])),
+                        pb_utils.Tensor("SCORES", scores.astype(self.out_dtypes["SCORES"])),
+                        pb_utils.Tensor("COUNT", count.astype(self.out_dtypes["COUNT"])),
+                    ]
+                )
+            )
         return responses
 
     def _error(self, message: str, invalid_argument: bool = False):

@@ -69,8 +69,9 @@ def make_grids(size: int, strides: Sequence[int] = STRIDES) -> tuple[np.ndarray,
     return np.concatenate(grids).astype(np.float32), np.concatenate(strides_out).astype(np.float32)
 
 
-def decode_person(raw: np.ndarray, grid: np.ndarray, stride: np.ndarray, min_score: float
-                  ) -> tuple[np.ndarray, np.ndarray]:
+def decode_person(
+    raw: np.ndarray, grid: np.ndarray, stride: np.ndarray, min_score: float
+) -> tuple[np.ndarray, np.ndarray]:
     """Decode one image's raw YOLOX output into person boxes above a score floor.
 
     Args:
@@ -124,9 +125,16 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float, max_keep: i
     return np.asarray(keep, dtype=np.int64)
 
 
-def postprocess(raw: np.ndarray, r: float, image_hw: tuple[int, int], grid: np.ndarray, stride: np.ndarray,
-                min_score: float = 0.1, nms_iou: float = 0.45, max_detections: int = 300
-                ) -> tuple[np.ndarray, np.ndarray]:
+def postprocess(
+    raw: np.ndarray,
+    r: float,
+    image_hw: tuple[int, int],
+    grid: np.ndarray,
+    stride: np.ndarray,
+    min_score: float = 0.1,
+    nms_iou: float = 0.45,
+    max_detections: int = 300,
+) -> tuple[np.ndarray, np.ndarray]:
     """Raw YOLOX output of one image -> person boxes in source pixels.
 
     Args:
@@ -182,8 +190,7 @@ def check_images(images: np.ndarray, name: str = "IMAGE") -> str | None:
     if images.dtype != np.uint8:
         return f"input '{name}': expected dtype uint8 (BGR bytes), got {images.dtype}"
     if images.ndim != 4 or images.shape[-1] != 3:
-        return (f"input '{name}': expected shape [batch, height, width, 3] (HWC BGR frames), "
-                f"got {list(images.shape)}")
+        return f"input '{name}': expected shape [batch, height, width, 3] (HWC BGR frames), got {list(images.shape)}"
     if images.shape[1] < 1 or images.shape[2] < 1:
         return f"input '{name}': expected height and width >= 1, got {list(images.shape)}"
     return None
@@ -226,8 +233,9 @@ class PersonDetector:
     def infer_raw(self, blob: np.ndarray) -> np.ndarray:
         """Run the network on a ``[B, 3, S, S]`` blob; returns ``[B, N, 85]``."""
         if self.fixed_batch:
-            return np.concatenate([self.session.run(None, {self.input_name: blob[i: i + 1]})[0]
-                                   for i in range(blob.shape[0])])
+            return np.concatenate(
+                [self.session.run(None, {self.input_name: blob[i : i + 1]})[0] for i in range(blob.shape[0])]
+            )
         return self.session.run(None, {self.input_name: blob})[0]
 
     def detect(self, images: Sequence[np.ndarray] | np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -238,6 +246,9 @@ class PersonDetector:
         """
         letterboxed = [letterbox(im, self.size) for im in images]
         raw = self.infer_raw(to_blob([c for c, _ in letterboxed]))
-        return [postprocess(raw[i], r, im.shape[:2], self.grid, self.stride, self.min_score, self.nms_iou,
-                            self.max_detections)
-                for i, ((_, r), im) in enumerate(zip(letterboxed, images))]
+        return [
+            postprocess(
+                raw[i], r, im.shape[:2], self.grid, self.stride, self.min_score, self.nms_iou, self.max_detections
+            )
+            for i, ((_, r), im) in enumerate(zip(letterboxed, images, strict=True))
+        ]
