@@ -38,7 +38,7 @@ python311() {
 make_venv() {
   local dir=$1; shift
   local stamp="$dir/.footfall-requirements" want
-  want=$(cat "$@" 2>/dev/null; printf '%s\n' "$@")
+  want=$(cat "$@")
   if [ -x "$dir/bin/python" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then return 0; fi
   local python; python=$(python311)
   "$python" -m venv "$dir" 2>/dev/null || { apt_install python3-venv; "$python" -m venv "$dir"; }

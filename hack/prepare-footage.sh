@@ -62,6 +62,19 @@ check() {
 
 mkdir -p "$out"
 need_src=0
+# encode SRC DST: H.264 like an IP camera (yuv420p, even size, every frame kept, a keyframe a second, no
+# B-frames so a viewer joining a running stream gets a picture quickly), high quality for face tests.
+encode() {
+  local fps tmp
+  fps="$(probe "$1" r_frame_rate)"
+  tmp="$(dirname "$2")/.$(basename "$2").tmp"
+  ffmpeg -nostdin -v error -y -i "$1" -map 0:v:0 -an \
+    -vf "scale=trunc(iw/2)*2:trunc(ih/2)*2" -pix_fmt yuv420p -fps_mode passthrough \
+    -c:v libx264 -preset slow -crf 18 -g "$fps" -bf 0 \
+    -map_metadata -1 -movflags +faststart -f mp4 "$tmp"
+  mv "$tmp" "$2"
+}
+
 for name in "${GIFS[@]}" "${MP4S[@]}"; do
   if [[ $force -eq 1 || ! -s "$out/$name.mp4" ]]; then need_src=1; fi
 done
@@ -80,13 +93,7 @@ for name in "${GIFS[@]}"; do
     expected="$(frame_count "$src/$name.gif")"
   fi
   if [[ $force -eq 0 ]] && check "$dst" "$expected"; then continue; fi
-  fps="$(probe "$src/$name.gif" r_frame_rate)"
-  tmp="$out/.$name.tmp.mp4"
-  ffmpeg -nostdin -v error -y -i "$src/$name.gif" -map 0:v:0 -an \
-    -vf "scale=trunc(iw/2)*2:trunc(ih/2)*2" -pix_fmt yuv420p -fps_mode passthrough \
-    -c:v libx264 -preset slow -crf 18 -g "$fps" -bf 0 \
-    -map_metadata -1 -movflags +faststart "$tmp"
-  mv "$tmp" "$dst"
+  encode "$src/$name.gif" "$dst"
   check "$dst" "$expected"
 done
 
@@ -96,13 +103,7 @@ for name in "${MP4S[@]}"; do
   if [[ "$(probe "$src/$name.mp4" codec_name)" == h264 ]] && [[ "$(probe "$src/$name.mp4" pix_fmt)" == yuv420p ]]; then
     install -m 644 "$src/$name.mp4" "$dst"  # already what we need: keep Intel's bits unchanged
   else
-    fps="$(probe "$src/$name.mp4" r_frame_rate)"
-    tmp="$out/.$name.tmp.mp4"
-    ffmpeg -nostdin -v error -y -i "$src/$name.mp4" -map 0:v:0 -an \
-      -vf "scale=trunc(iw/2)*2:trunc(ih/2)*2" -pix_fmt yuv420p -fps_mode passthrough \
-      -c:v libx264 -preset slow -crf 18 -g "$fps" -bf 0 \
-      -map_metadata -1 -movflags +faststart "$tmp"
-    mv "$tmp" "$dst"
+    encode "$src/$name.mp4" "$dst"
   fi
   check "$dst" "$(frame_count "$src/$name.mp4")"
 done
