@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from footfall_worker.config import ConfigError, RtspUrl, load_store_config, mask_credentials
+from footfall_worker.config import ConfigError, CredentialsRef, RtspUrl, load_store_config, mask_credentials
 from footfall_worker.config.cameras import parse_store_config
 
 STORE_FILE = Path("input/cameras_config/kidsplaza_thanhxuan.json")
@@ -30,9 +30,11 @@ def test_store_config_has_the_four_dahua_channels(repo_root: Path) -> None:
         ("channel_3", "ben_trong_thu_ngan"),
         ("channel_4", "ben_trong_cua_vao"),
     ]
+    host = json.loads((repo_root / STORE_FILE).read_text())["source_defaults"]["host"]
+    assert {c.source.host for c in store.channels} == {host}  # the store's NVR, named once
     urls = [c.url(CREDENTIALS) for c in store.channels]
     assert [u.masked for u in urls] == [
-        f"rtsp://***@14.177.236.96:554/cam/realmonitor?channel={n}&subtype=0" for n in range(1, 5)
+        f"rtsp://***@{host}:554/cam/realmonitor?channel={n}&subtype=0" for n in range(1, 5)
     ]
 
 
@@ -46,9 +48,9 @@ def test_store_config_file_holds_no_credentials(repo_root: Path) -> None:
     }
 
 
-def test_credentials_are_percent_encoded_and_only_revealed_on_demand(repo_root: Path) -> None:
-    url = load_store_config(repo_root / STORE_FILE).channel("channel_3").url(CREDENTIALS)
-    assert url.reveal() == "rtsp://admin:s3cr%3Aet%40%2Fx@14.177.236.96:554/cam/realmonitor?channel=3&subtype=0"
+def test_credentials_are_percent_encoded_and_only_revealed_on_demand() -> None:
+    url = parse_store_config(minimal()).channels[0].source.url(CredentialsRef().resolve(CREDENTIALS))
+    assert url.reveal() == "rtsp://admin:s3cr%3Aet%40%2Fx@127.0.0.1:554/cam/realmonitor?channel=1&subtype=0"
     for shown in (str(url), repr(url), f"{url}", url.masked):
         assert "s3cr" not in shown and "admin" not in shown
 
