@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal, TypeVar
 
+import cv2
 import numpy as np
 import tritonclient.grpc as grpcclient
 from tritonclient.utils import InferenceServerException
@@ -50,7 +51,7 @@ def _translate(error: InferenceServerException, url: str, model: str) -> Inferen
         return InferenceTimeoutError(f"Triton at {url}: model {model!r} did not answer in time: {message}")
     if "unknown model" in lowered or "not ready" in lowered or ("not found" in lowered and "model" in lowered):
         return ModelNotReadyError(f"Triton at {url}: model {model!r} is not ready: {message}")
-    if "INVALID_ARGUMENT" in status or "unexpected" in lowered or "expected" in lowered:
+    if "INVALID_ARGUMENT" in status:
         return InvalidInputError(f"model {model!r} rejected the request: {message}")
     return InferenceError(f"Triton at {url}, model {model!r}: {message} ({status or 'no status'})")
 
@@ -122,7 +123,7 @@ class TritonConnection:
             return False
 
     def call(self, model: str, attempt: Callable[[], T]) -> T:
-        """Run `attempt` with the request timeout semantics of this connection.
+        """Run `attempt` (one gRPC call on `self.client`), translating its errors for `model`.
 
         Unreachable servers are retried `settings.retries` times with exponential backoff; every other
         failure is raised at once as a specific `InferenceError`.
@@ -290,8 +291,6 @@ def fit_into_canvas(crop: np.ndarray, height: int, width: int) -> tuple[np.ndarr
     Returns:
         The canvas and the scale applied (canvas pixels per crop pixel).
     """
-    import cv2  # imported here: the detector side of this module must not pay for OpenCV
-
     scale = min(height / crop.shape[0], width / crop.shape[1])
     new_h = max(1, min(height, round(crop.shape[0] * scale)))
     new_w = max(1, min(width, round(crop.shape[1] * scale)))
