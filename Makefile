@@ -40,8 +40,9 @@ test: venv lint services triton-install gstreamer  ## set everything up and run 
 run: venv services triton cameras  ## detection + gender through Triton on a simulated camera; DURATION=s (0 = until Ctrl+C)
 	$(VENV)/bin/footfall detect --cameras $(CAMERAS) --channel $(CHANNEL) --duration $(DURATION)
 
-bench: venv triton  ## print the inference performance numbers (Triton vs in-process, 1/4 clients, gRPC/shm, gender)
+bench: venv triton gstreamer  ## print the numbers: inference (Triton vs in-process, clients, shm, gender) and ingest (decode, reader overhead)
 	$(PY) bench/inference_bench.py
+	$(PY) bench/ingest_bench.py
 
 stop:  ## stop the Triton server and simulated cameras started by make
 	-@hack/triton.sh stop

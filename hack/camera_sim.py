@@ -13,6 +13,7 @@ inside a mount path is no way around that (PLAY fails with "460 Only aggregate o
 
 Frames go out in real time (the server's sinks sync to the pipeline clock) and the file is never re-encoded.
 Credentials: --user/--password, or CAMERA_SIM_USER/CAMERA_SIM_PASSWORD so the password is not visible in ps.
+--auth digest offers only HTTP Digest (MD5, realm + nonce, no qop), as Dahua cameras do; basic is the default.
 Logs: one JSON object per line on stderr. SIGTERM/SIGINT: clean exit with status 0.
 """
 
@@ -31,8 +32,9 @@ import gi
 
 gi.require_version("Gst", "1.0")
 gi.require_version("GstPbutils", "1.0")
+gi.require_version("GstRtsp", "1.0")
 gi.require_version("GstRtspServer", "1.0")
-from gi.repository import GLib, Gst, GstPbutils, GstRtspServer  # noqa: E402 - gi.require_version must run first
+from gi.repository import GLib, Gst, GstPbutils, GstRtsp, GstRtspServer  # noqa: E402 - require_version runs first
 
 # Must run before RTSPMedia is subclassed: the subclass's vfuncs need the GstMessage GType registered.
 Gst.init(None)
@@ -133,6 +135,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         default=os.environ.get("CAMERA_SIM_PASSWORD") or None,
         help="prefer CAMERA_SIM_PASSWORD: arguments are visible in ps",
     )
+    parser.add_argument(
+        "--auth",
+        choices=("basic", "digest"),
+        default="basic",
+        help="scheme offered in the 401 when a user is given (default basic; Dahua cameras use digest)",
+    )
     args = parser.parse_args(argv)
     if not 0 <= args.port <= 65535:
         parser.error("--port must be 0..65535")
@@ -163,7 +171,14 @@ def build_server(args: argparse.Namespace) -> GstRtspServer.RTSPServer:
         auth = GstRtspServer.RTSPAuth()
         token = GstRtspServer.RTSPToken()
         token.set_string("media.factory.role", args.user)
-        auth.add_basic(GstRtspServer.RTSPAuth.make_basic(args.user, args.password), token)
+        if args.auth == "digest":
+            # Only Digest in the 401, so a client that can only do Basic fails as it would on a Dahua camera.
+            auth.add_digest(args.user, args.password, token)
+            auth.set_supported_methods(GstRtsp.RTSPAuthMethod.DIGEST)
+            auth.set_realm("footfall-camera-sim")
+        else:
+            auth.add_basic(GstRtspServer.RTSPAuth.make_basic(args.user, args.password), token)
+            auth.set_supported_methods(GstRtsp.RTSPAuthMethod.BASIC)
         server.set_auth(auth)
         # Without a role the factory refuses everyone; with it, only this user may use the mount.
         role = Gst.Structure.new_empty(args.user)
@@ -222,7 +237,7 @@ def main(argv: list[str]) -> int:
         "ready",
         url=url,
         file=args.file,
-        auth=bool(args.user),
+        auth=args.auth if args.user else None,
         pid=os.getpid(),
         startup_s=round(time.monotonic() - started, 3),
         **media,

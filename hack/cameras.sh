@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Manage simulated RTSP cameras (hack/camera_sim.py), one process per camera, listening on 127.0.0.1 only.
 #
-#   hack/cameras.sh start NAME PORT FILE [--user U --password-env VAR]   # no-op if NAME already runs
+#   hack/cameras.sh start NAME PORT FILE [--user U --password-env VAR [--auth basic|digest]]   # no-op if running
 #   hack/cameras.sh stop NAME | freeze NAME | resume NAME | restart NAME
 #   hack/cameras.sh status | stop-all
 #   hack/cameras.sh start-demo      # channel_1..channel_4 on ports 8554..8557 with the Intel clips
@@ -9,7 +9,7 @@
 # Cameras answer at rtsp://127.0.0.1:PORT/cam/realmonitor (Dahua clients add ?channel=1&subtype=0, ignored).
 # freeze = SIGSTOP: the port stays open but nothing is sent, like a hung camera; resume = SIGCONT.
 # --password-env names an environment variable holding the password, so it is in neither argv nor files;
-# `restart` needs that variable set again.
+# `restart` needs that variable set again. --auth digest offers HTTP Digest as Dahua cameras do (default basic).
 # State: ${FOOTFALL_RUN_DIR:-$HOME/.cache/footfall/run}/cameras/NAME.{pid,log,conf}.
 # CAMERA_READY_TIMEOUT (seconds, default 15) bounds the wait for a camera's READY line.
 set -euo pipefail
@@ -63,9 +63,10 @@ url_of() {
   echo "rtsp://127.0.0.1:$1$mount"
 }
 
-# load_conf NAME: set port, file, user, password_env from NAME.conf (KEY=VALUE lines this script wrote, %q-quoted).
+# load_conf NAME: set port, file, user, password_env, auth from NAME.conf (KEY=VALUE lines this script wrote,
+# %q-quoted). A conf written before --auth existed has no auth line: basic.
 load_conf() {
-  port="" file="" user="" password_env=""
+  port="" file="" user="" password_env="" auth=basic
   # shellcheck disable=SC1090
   source "$run_dir/$1.conf"
 }
@@ -77,9 +78,9 @@ check_password() {
   fi
 }
 
-# launch NAME PORT FILE USER PASSWORD_ENV: start the simulator and wait for its READY line.
+# launch NAME PORT FILE USER PASSWORD_ENV AUTH: start the simulator and wait for its READY line.
 launch() {
-  local name="$1" port="$2" file="$3" user="$4" password_env="$5" log pid offset deadline
+  local name="$1" port="$2" file="$3" user="$4" password_env="$5" auth="$6" log pid offset deadline
   [[ -f "$file" ]] || die "$name: no such file: $file"
   check_password "$name" "$password_env"
   log="$run_dir/$name.log"
@@ -88,11 +89,11 @@ launch() {
     env_args=("CAMERA_SIM_USER=$user" "CAMERA_SIM_PASSWORD=${!password_env}")
   fi
   offset="$(stat -c %s "$log" 2>/dev/null || echo 0)"
-  echo "--- $(date -Is) start $name port $port file $file" >>"$log"
+  echo "--- $(date -Is) start $name port $port file $file${user:+ auth $auth}" >>"$log"
   # setsid: no SIGHUP when this terminal goes away. Not a group leader here (no job control), so setsid
   # does not fork and $! is the simulator's own pid.
   env -u CAMERA_SIM_USER -u CAMERA_SIM_PASSWORD "${env_args[@]}" \
-    setsid /usr/bin/python3 "$sim" --file "$file" --port "$port" --host 127.0.0.1 \
+    setsid /usr/bin/python3 "$sim" --file "$file" --port "$port" --host 127.0.0.1 --auth "$auth" \
     </dev/null >>"$log" 2>&1 &
   pid=$!
   echo "$pid" >"$run_dir/$name.pid"
@@ -118,7 +119,7 @@ launch() {
 
 cmd_start() {
   (($# >= 3)) || usage
-  local name="$1" port="$2" file="$3" user="" password_env="" pid
+  local name="$1" port="$2" file="$3" user="" password_env="" auth="" pid
   shift 3
   check_name "$name"
   if ! [[ "$port" =~ ^[0-9]+$ ]] || ((port < 1 || port > 65535)); then die "bad port '$port'"; fi
@@ -126,12 +127,19 @@ cmd_start() {
     case "$1" in
       --user) user="${2:?--user needs a value}"; shift 2 ;;
       --password-env) password_env="${2:?--password-env needs a variable name}"; shift 2 ;;
+      --auth) auth="${2:?--auth needs basic or digest}"; shift 2 ;;
       *) die "unknown option $1" ;;
     esac
   done
   if [[ -n "$user" || -n "$password_env" ]]; then
     [[ -n "$user" && -n "$password_env" ]] || die "--user and --password-env go together"
     [[ "$password_env" =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] || die "bad variable name '$password_env'"
+  fi
+  if [[ -n "$auth" ]]; then
+    [[ "$auth" == basic || "$auth" == digest ]] || die "--auth must be basic or digest, not '$auth'"
+    [[ -n "$user" ]] || die "--auth needs --user and --password-env"
+  else
+    auth=basic
   fi
   [[ -f "$file" ]] || die "no such file: $file"
   file="$(realpath "$file")"
@@ -143,13 +151,14 @@ cmd_start() {
   fi
   check_password "$name" "$password_env"
   "$repo_root/hack/install-gstreamer.sh"
-  launch "$name" "$port" "$file" "$user" "$password_env"
+  launch "$name" "$port" "$file" "$user" "$password_env" "$auth"
   # Written once it works, so a failed start leaves no ghost in status; restart reads it.
   {
     printf 'port=%q\n' "$port"
     printf 'file=%q\n' "$file"
     printf 'user=%q\n' "$user"
     printf 'password_env=%q\n' "$password_env"
+    printf 'auth=%q\n' "$auth"
   } >"$run_dir/$name.conf"
 }
 
@@ -187,13 +196,13 @@ cmd_signal() {
 cmd_restart() {
   local name="$1"
   check_name "$name"
-  local port file user password_env
+  local port file user password_env auth
   [[ -f "$run_dir/$name.conf" ]] || die "$name was never started (no $run_dir/$name.conf)"
   load_conf "$name"
   check_password "$name" "$password_env"
   cmd_stop "$name"
   "$repo_root/hack/install-gstreamer.sh"
-  launch "$name" "$port" "$file" "$user" "$password_env"
+  launch "$name" "$port" "$file" "$user" "$password_env" "$auth"
 }
 
 names() {
@@ -205,7 +214,7 @@ names() {
 }
 
 cmd_status() {
-  local name pid state port file user password_env
+  local name pid state port file user password_env auth
   printf '%-12s %-8s %-8s %-45s %s\n' NAME STATE PID URL FILE
   while read -r name; do
     [[ -n "$name" ]] || continue

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Literal
 
 import cv2
 import pytest
@@ -110,9 +110,13 @@ def test_dahua_url_loops_past_end_of_clip(capture_closer: list[Any]) -> None:
         assert longest_wait < 4 / fps, f"gap of {longest_wait:.2f} s in the loop"
 
 
-def test_basic_auth(capture_closer: list[Any]) -> None:
-    with CameraSimulator(footage_path("face-demographics-walking.mp4"), user="admin", password="s3cret:/@") as cam:
+# digest: what Dahua cameras ask for (MD5, realm + nonce, no qop); the simulator then offers Digest only.
+@pytest.mark.parametrize("auth", ["basic", "digest"])
+def test_auth(auth: Literal["basic", "digest"], capture_closer: list[Any]) -> None:
+    clip = footage_path("face-demographics-walking.mp4")
+    with CameraSimulator(clip, user="admin", password="s3cret:/@", auth=auth) as cam:
         assert "s3cret" not in " ".join(cam_args(cam)), "password must not be on the command line"
+        assert f'"auth": "{auth}"' in cam.log_path.read_text(), "the simulator says which scheme it offers"
         capture = open_ok(cam.url + DAHUA_QUERY, capture_closer)
         assert capture.read()[0]
 

@@ -9,6 +9,9 @@ module itself only needs the standard library and works from the project's venv.
         capture = open_capture(cam.url + "?channel=1&subtype=0")
         cam.freeze(); cam.resume(); cam.restart(); cam.stop(); cam.start()
 
+    # Credentials: Basic by default; auth="digest" offers only Digest (MD5, no qop), as Dahua cameras do.
+    CameraSimulator(clip, user="admin", password="s3cret", auth="digest")
+
 A simulator that does not come up raises CameraSimulatorError with its log tail: a missing GStreamer is a
 broken environment (run hack/install-gstreamer.sh), never a reason to skip.
 """
@@ -23,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any, Self
+from typing import IO, Any, Literal, Self
 from urllib.parse import quote
 
 from tests.support.paths import REPO_ROOT, footage_path, free_port
@@ -75,17 +78,21 @@ class CameraSimulator:
         port: int | None = None,
         user: str | None = None,
         password: str | None = None,
+        auth: Literal["basic", "digest"] = "basic",
         host: str = "127.0.0.1",
         ready_timeout_s: float = 15.0,
         log_path: str | os.PathLike[str] | None = None,
     ) -> None:
         if (user is None) != (password is None):
             raise ValueError("give both user and password, or neither")
+        if auth not in ("basic", "digest"):
+            raise ValueError(f"auth must be 'basic' or 'digest', not {auth!r}")
         self.file = Path(file)
         self.host = host
         self.port = port if port is not None else free_port(host)
         self.user = user
         self.password = password
+        self.auth = auth
         self.ready_timeout_s = ready_timeout_s
         self._own_log = log_path is None
         if log_path is None:
@@ -139,6 +146,8 @@ class CameraSimulator:
             str(self.port),
             "--host",
             self.host,
+            "--auth",
+            self.auth,
         ]
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - lives as long as the process
         offset = self._log.tell()

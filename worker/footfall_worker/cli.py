@@ -13,19 +13,21 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from footfall_worker.config import ConfigError, RtspUrl, load_store_config
-from footfall_worker.frame_analysis import analyse_frame
+from footfall_worker.config import ConfigError, load_store_config
+from footfall_worker.frame_analysis import FrameAnalysis, analyse_frame
 from footfall_worker.inference import GenderClassifier, InferenceError, PersonDetector, TritonConnection
+from footfall_worker.ingest.capture import Source, SourceError, as_source
+from footfall_worker.ingest.rtsp_reader import CameraReader
 from footfall_worker.log_setup import setup_logging
-from footfall_worker.settings import TritonSettings
-from footfall_worker.video_source import SourceError, open_capture, read_frames
+from footfall_worker.settings import ReaderSettings, TritonSettings
 
 log = logging.getLogger("footfall.cli")
 
 
-def _source(args: argparse.Namespace) -> tuple[str, RtspUrl | Path]:
+def _source(args: argparse.Namespace) -> tuple[str, Source]:
     if args.source:
-        return Path(args.source).stem, Path(args.source)
+        source = as_source(args.source)
+        return (source.stem if isinstance(source, Path) else "camera"), source
     if not (args.cameras and args.channel):
         raise ConfigError("give --source FILE, or --cameras STORE_JSON with --channel ID")
     channel = load_store_config(args.cameras).channel(args.channel)
@@ -42,43 +44,48 @@ def detect(args: argparse.Namespace) -> int:
     )
     detector = PersonDetector(connection)
     classifier = None if args.no_gender else GenderClassifier(connection)
-    capture = open_capture(source)
+    # A file is read as fast as processing goes, every frame; a camera newest-first, dropping what is late.
+    reader_settings = ReaderSettings(process_every=args.every, replay_realtime=False, replay_exhaustive=True)
+    reader = CameraReader(channel_id, source, reader_settings).start()
     log.info("reading", extra={"source": str(source), "triton": connection.url})
     deadline = time.monotonic() + args.duration if args.duration > 0 else float("inf")
     processed = 0
     try:
-        for index, frame in enumerate(read_frames(capture)):
-            if time.monotonic() >= deadline or (args.max_frames and processed >= args.max_frames):
-                break
-            if index % args.every:
+        while time.monotonic() < deadline and not (args.max_frames and processed >= args.max_frames):
+            frame = reader.get(timeout=0.5)
+            if frame is None:
+                if not reader.running:
+                    break
                 continue
-            analysis = analyse_frame(frame, detector, classifier, args.min_score)
-            counts = analysis.gender_counts(args.min_gender_confidence)
-            row = {
-                "channel": channel_id,
-                "frame": index,
-                "people": len(analysis.people),
-                **counts,
-                "detect_ms": round(analysis.detect_ms, 1),
-                "gender_ms": round(analysis.gender_ms, 1),
-            }
-            print(
-                json.dumps(row)
-                if args.json
-                else f"{channel_id} frame {index:6d}  people {row['people']:2d}  female {counts['female']}  "
-                f"male {counts['male']}  unknown {counts['unknown']}  detect {row['detect_ms']:6.1f} ms  "
-                f"gender {row['gender_ms']:6.1f} ms",
-                flush=True,
-            )
+            analysis = analyse_frame(frame.image, detector, classifier, args.min_score)
+            print(_frame_line(channel_id, frame.seq - 1, analysis, args), flush=True)
             processed += 1
     except KeyboardInterrupt:
         pass
     finally:
-        capture.release()
+        reader.stop()
         detector.close()
         connection.close()
-    log.info("done", extra={"frames_processed": processed})
+    log.info("done", extra={"frames_processed": processed, "dropped": reader.snapshot().dropped})
     return 0
+
+
+def _frame_line(channel_id: str, index: int, analysis: FrameAnalysis, args: argparse.Namespace) -> str:
+    counts = analysis.gender_counts(args.min_gender_confidence)
+    row = {
+        "channel": channel_id,
+        "frame": index,
+        "people": len(analysis.people),
+        **counts,
+        "detect_ms": round(analysis.detect_ms, 1),
+        "gender_ms": round(analysis.gender_ms, 1),
+    }
+    if args.json:
+        return json.dumps(row)
+    return (
+        f"{channel_id} frame {index:6d}  people {row['people']:2d}  female {counts['female']}  male {counts['male']}  "
+        f"unknown {counts['unknown']}  detect {row['detect_ms']:6.1f} ms  gender {row['gender_ms']:6.1f} ms"
+    )
 
 
 def show_config(args: argparse.Namespace) -> int:
@@ -102,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     detect_parser = commands.add_parser("detect", help="people counts per frame through Triton")
     detect_parser.add_argument("--cameras", type=Path, help="store config JSON")
     detect_parser.add_argument("--channel", help="channel id in the store config")
-    detect_parser.add_argument("--source", help="a video file instead of a camera")
+    detect_parser.add_argument("--source", help="a video file or an rtsp:// URL instead of a store channel")
     detect_parser.add_argument("--duration", type=float, default=0, help="seconds to run; 0 = until the end or Ctrl+C")
     detect_parser.add_argument("--max-frames", type=int, default=0, help="stop after this many processed frames")
     detect_parser.add_argument("--every", type=int, default=1, help="process every N-th frame")

@@ -28,3 +28,27 @@ class TritonSettings(BaseSettings):
     gender_model: str = "gender_classifier"
     crop_height: int = Field(default=256, ge=32, description="canvas a person crop is fitted into for gender")
     crop_width: int = Field(default=128, ge=32)
+
+
+class ReaderSettings(BaseSettings):
+    """How a channel's reader talks to its camera. All delays are configurable so tests run in seconds."""
+
+    model_config = SettingsConfigDict(env_prefix="FOOTFALL_READER_", env_ignore_empty=True, extra="ignore")
+
+    open_timeout_s: float = Field(default=5.0, gt=0, description="longest an open may block")
+    read_timeout_s: float = Field(default=5.0, gt=0, description="longest a read may block")
+    stall_timeout_s: float = Field(default=10.0, gt=0, description="no frame for this long = stalled")
+    handoff_size: int = Field(default=2, ge=1, description="frames waiting for processing; older ones are dropped")
+    process_every: int = Field(default=1, ge=1, description="hand off every N-th frame")
+    adaptive_skip: bool = Field(default=False, description="raise N while the hand-off overflows, lower it after")
+    max_skip: int = Field(default=8, ge=1, description="ceiling of N in adaptive mode")
+    backoff_initial_s: float = Field(default=5.0, ge=0)
+    backoff_factor: float = Field(default=2.0, ge=1)
+    backoff_max_s: float = Field(default=60.0, ge=0)
+    backoff_jitter: float = Field(default=0.1, ge=0, lt=1, description="+/- fraction of each delay")
+    stable_after_s: float = Field(default=30.0, ge=0, description="streaming this long resets the backoff")
+    replay_realtime: bool = Field(default=True, description="files: pace frames at the file's rate, like a camera")
+    replay_loop: bool = Field(default=False, description="files: start over at the end")
+    replay_exhaustive: bool = Field(
+        default=False, description="files: wait for processing instead of dropping (every frame is processed)"
+    )

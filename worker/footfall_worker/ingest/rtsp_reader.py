@@ -1,0 +1,347 @@
+"""`CameraReader`: one channel's stream on its own thread, handed to processing newest-first.
+
+    reader = CameraReader("channel_1", channel.url(), ReaderSettings()).start()
+    while (frame := reader.get(timeout=1.0)) is not None or reader.running:
+        ...
+    reader.stop()
+
+The thread walks CONNECTING -> STREAMING -> (STALLED ->) BACKOFF -> CONNECTING ... until `stop()`, which
+ends it in STOPPED within the read (or open) timeout. It never raises into the caller: every failure is a
+state, a specific `StreamError` and a log line, with the URL masked.
+"""
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Self
+
+import cv2
+
+from footfall_worker.config import ConfigError, mask_credentials
+from footfall_worker.ingest.backoff import Backoff
+from footfall_worker.ingest.capture import Source, SourceError, is_file, open_capture
+from footfall_worker.ingest.frames import Frame
+from footfall_worker.ingest.handoff import LatestItems
+from footfall_worker.ingest.health import (
+    ALLOWED_TRANSITIONS,
+    ErrorKind,
+    HealthSnapshot,
+    IllegalTransition,
+    RateMeter,
+    StreamError,
+    StreamState,
+)
+from footfall_worker.ingest.skipping import FrameSkipper
+from footfall_worker.settings import ReaderSettings
+
+log = logging.getLogger("footfall.ingest")
+
+# A failed read that blocked this share of the read timeout ran into it: the camera went silent (stall),
+# rather than closing the connection (which fails a read at once).
+_TIMEOUT_SHARE = 0.8
+
+
+@dataclass(frozen=True, slots=True)
+class StateChange:
+    channel_id: str
+    old: StreamState
+    new: StreamState
+    at_mono: float
+    error: StreamError | None
+
+
+class CameraReader:
+    """Reads one channel on a daemon thread; see the module docstring.
+
+    Args:
+        channel_id: the channel, on every frame, log line and snapshot.
+        source: an `RtspUrl`, a video file `Path`, or a callable returning one (asked before every connect).
+        settings: timeouts, hand-off size, skipping, backoff, replay mode.
+        on_state_change: called on the reader thread after every state change (keep it quick).
+    """
+
+    def __init__(
+        self,
+        channel_id: str,
+        source: Source | Callable[[], Source],
+        settings: ReaderSettings | None = None,
+        on_state_change: Callable[[StateChange], None] | None = None,
+    ) -> None:
+        self.channel_id = channel_id
+        # A callable is asked again before every connect, so a password fixed in a mounted Secret is picked up
+        # without a restart.
+        self._source_provider: Callable[[], Source] = source if callable(source) else (lambda: source)
+        self.source: Source | None = source if not callable(source) else None
+        self.settings = settings or ReaderSettings()
+        self.frames: LatestItems[Frame] = LatestItems(self.settings.handoff_size)
+        self._on_state_change = on_state_change
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, name=f"reader-{channel_id}", daemon=True)
+        self._backoff = Backoff(
+            self.settings.backoff_initial_s,
+            self.settings.backoff_factor,
+            self.settings.backoff_max_s,
+            self.settings.backoff_jitter,
+        )
+        self._skipper = FrameSkipper(
+            self.settings.process_every,
+            self.settings.adaptive_skip,
+            max(self.settings.max_skip, self.settings.process_every),
+        )
+        self._fps = RateMeter()
+        self._state = StreamState.CONNECTING
+        self._state_since_wall = time.time()
+        self._last_frame_mono: float | None = None
+        self._last_frame_wall: float | None = None
+        self._last_error: StreamError | None = None
+        self._seq = 0
+        self._skipped = 0
+        self._reconnects = 0
+        self._connect_attempts = 0
+        self._ever_streamed = False
+        self._size: tuple[int, int] | None = None
+        self._log_extra = {"channel": channel_id, "source": self._source_label()}
+
+    # -- public ---------------------------------------------------------------------------------------
+    def start(self) -> Self:
+        self._thread.start()
+        return self
+
+    def stop(self, timeout_s: float | None = None) -> bool:
+        """Stop reading; returns True once the thread has ended (at most about the read/open timeout)."""
+        self._stop.set()
+        self.frames.close()
+        if self._thread.is_alive():
+            limit = max(self.settings.read_timeout_s, self.settings.open_timeout_s) + 1.0
+            self._thread.join(limit if timeout_s is None else timeout_s)
+        return not self._thread.is_alive()
+
+    def get(self, timeout: float | None = None) -> Frame | None:
+        """The next frame to process (oldest of the few kept), or None on timeout or after stop."""
+        return self.frames.get(timeout)
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
+    @property
+    def state(self) -> StreamState:
+        return self.snapshot().state
+
+    def snapshot(self) -> HealthSnapshot:
+        """A consistent, credential-free view for probes, metrics and the live state.
+
+        A read blocked past `stall_timeout` (a camera that stops sending without closing) is reported as
+        STALLED here, before the read itself gives up.
+        """
+        now_mono = time.monotonic()
+        with self._lock:
+            if (
+                self._state is StreamState.STREAMING
+                and self._last_frame_mono is not None
+                and now_mono - self._last_frame_mono > self.settings.stall_timeout_s
+            ):
+                age = now_mono - self._last_frame_mono
+                self._set_state_locked(StreamState.STALLED, self._error(ErrorKind.STALLED, f"no frame for {age:.1f} s"))
+            return HealthSnapshot(
+                channel_id=self.channel_id,
+                source=self._source_label(),
+                state=self._state,
+                state_since_wall=self._state_since_wall,
+                last_frame_wall=self._last_frame_wall,
+                last_frame_age_s=None if self._last_frame_mono is None else now_mono - self._last_frame_mono,
+                fps=self._fps.rate(now_mono),
+                frames_read=self._seq,
+                frames_handed_off=self.frames.put_count,
+                frames_skipped=self._skipped,
+                dropped=self.frames.dropped,
+                reconnects=self._reconnects,
+                connect_attempts=self._connect_attempts,
+                skip_every=self._skipper.current,
+                last_error=self._last_error,
+                width=self._size[1] if self._size else None,
+                height=self._size[0] if self._size else None,
+            )
+
+    def _source_label(self) -> str:
+        """The source for logs and snapshots: masked (RtspUrl's str), or a placeholder before it is known."""
+        return str(self.source) if self.source is not None else "<not yet resolved>"
+
+    # -- state ------------------------------------------------------------------------------------------
+    def _error(self, kind: ErrorKind, message: str) -> StreamError:
+        return StreamError(kind, mask_credentials(message), time.time())
+
+    def _set_state_locked(self, new: StreamState, error: StreamError | None = None) -> StateChange | None:
+        old = self._state
+        if new is old:
+            if error is not None:
+                self._last_error = error
+            return None
+        if new not in ALLOWED_TRANSITIONS[old]:
+            raise IllegalTransition(f"{self.channel_id}: {old} -> {new}")
+        self._state = new
+        self._state_since_wall = time.time()
+        if error is not None:
+            self._last_error = error
+        return StateChange(self.channel_id, old, new, time.monotonic(), error)
+
+    def _transition(self, new: StreamState, error: StreamError | None = None) -> None:
+        with self._lock:
+            change = self._set_state_locked(new, error)
+        if change is None:
+            return
+        if error is not None:
+            log.warning(
+                f"{change.old} -> {new}: {error.message}",
+                extra={**self._log_extra, "state": str(new), "error_kind": str(error.kind)},
+            )
+        else:
+            log.info(f"{change.old} -> {new}", extra={**self._log_extra, "state": str(new)})
+        if self._on_state_change is not None:
+            self._on_state_change(change)
+
+    # -- the thread -------------------------------------------------------------------------------------
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                self._transition(StreamState.CONNECTING)
+                capture = self._connect()
+                if capture is not None:
+                    connected_at = time.monotonic()
+                    try:
+                        error = self._stream(capture)
+                    finally:
+                        capture.release()
+                    if error is None:  # stop requested
+                        break
+                    if error.kind is ErrorKind.END_OF_FILE:
+                        self._transition(StreamState.STOPPED, error)
+                        return
+                    if time.monotonic() - connected_at >= self.settings.stable_after_s:
+                        self._backoff.reset()
+                    self._transition(StreamState.BACKOFF, error)
+                else:
+                    self._transition(StreamState.BACKOFF)
+                self._wait_backoff()
+        except Exception as error:  # noqa: BLE001 - the thread must end in a state, never silently
+            log.exception("reader thread failed", extra=self._log_extra)
+            with self._lock:
+                self._last_error = self._error(ErrorKind.UNKNOWN, f"{type(error).__name__}: {error}")
+        finally:
+            with self._lock:
+                if self._state is not StreamState.STOPPED:
+                    change = self._set_state_locked(StreamState.STOPPED)
+                else:
+                    change = None
+            self.frames.close()
+            if change is not None:
+                log.info(f"{change.old} -> stopped", extra={**self._log_extra, "state": "stopped"})
+                if self._on_state_change is not None:
+                    self._on_state_change(change)
+
+    def _wait_backoff(self) -> None:
+        delay = self._backoff.next_delay()
+        log.info(
+            f"reconnecting in {delay:.1f} s",
+            extra={**self._log_extra, "delay_s": round(delay, 2), "attempt": self._backoff.attempts},
+        )
+        self._stop.wait(delay)  # a stop never waits out a backoff
+
+    def _connect(self) -> cv2.VideoCapture | None:
+        with self._lock:
+            self._connect_attempts += 1
+        try:
+            self.source = self._source_provider()
+            self._log_extra["source"] = self._source_label()
+            return open_capture(self.source, self.settings.open_timeout_s, self.settings.read_timeout_s)
+        except ConfigError as error:  # e.g. the credentials' environment variables are not set
+            with self._lock:
+                self._last_error = self._error(ErrorKind.CONFIG, str(error))
+            log.warning(str(error), extra={**self._log_extra, "error_kind": str(ErrorKind.CONFIG)})
+            return None
+        except SourceError as error:
+            with self._lock:
+                self._last_error = self._error(error.kind, str(error))
+            log.warning(str(error), extra={**self._log_extra, "error_kind": str(error.kind)})
+            return None
+        except cv2.error as error:
+            with self._lock:
+                self._last_error = self._error(ErrorKind.UNKNOWN, f"OpenCV: {error}")
+            return None
+
+    def _stream(self, capture: cv2.VideoCapture) -> StreamError | None:
+        """Read until a failure (returned) or a stop (None)."""
+        pace_s = self._pace(capture)
+        exhaustive = self.settings.replay_exhaustive and self.source is not None and is_file(self.source)
+        next_due = time.monotonic()
+        frames_this_connection = 0
+        while not self._stop.is_set():
+            take = self._skipper.should_process()
+            started = time.monotonic()
+            if take:
+                ok, image = capture.read()
+            else:
+                ok, image = capture.grab(), None
+            now_mono, now_wall = time.monotonic(), time.time()
+            if not ok:
+                if frames_this_connection and self._rewound(capture):
+                    continue
+                return self._read_failure(frames_this_connection, now_mono - started)
+            frames_this_connection += 1
+            self._count_frame(now_mono, now_wall, image)
+            if take:
+                frame = Frame(self.channel_id, self._seq, image, now_mono, now_wall)
+                self.frames.put(frame, block=exhaustive)
+                self._skipper.handed_off(self.frames.dropped)
+            else:
+                with self._lock:
+                    self._skipped += 1
+            if pace_s:
+                next_due = max(next_due + pace_s, now_mono - pace_s)
+                self._stop.wait(max(0.0, next_due - time.monotonic()))
+        return None
+
+    def _rewound(self, capture: cv2.VideoCapture) -> bool:
+        """A looping file starts over on the same capture: no reconnect, no state change."""
+        if not (self.settings.replay_loop and self.source is not None and is_file(self.source)):
+            return False
+        return bool(capture.set(cv2.CAP_PROP_POS_FRAMES, 0))
+
+    def _pace(self, capture: cv2.VideoCapture) -> float:
+        """Seconds between frames when a file is replayed like a camera; 0 to read as fast as possible."""
+        if not (self.source is not None and is_file(self.source) and self.settings.replay_realtime):
+            return 0.0
+        fps = capture.get(cv2.CAP_PROP_FPS)
+        return 1.0 / fps if fps and fps > 0 else 0.0
+
+    def _count_frame(self, now_mono: float, now_wall: float, image: object) -> None:
+        with self._lock:
+            self._seq += 1
+            self._last_frame_mono, self._last_frame_wall = now_mono, now_wall
+            self._fps.tick(now_mono)
+            if image is not None and self._size is None:
+                self._size = image.shape[:2]  # type: ignore[attr-defined]
+            first_frame = self._state is not StreamState.STREAMING
+        if first_frame:
+            with self._lock:
+                if self._ever_streamed and self._state is StreamState.CONNECTING:
+                    self._reconnects += 1
+                self._ever_streamed = True
+            self._transition(StreamState.STREAMING)
+
+    def _read_failure(self, frames_this_connection: int, blocked_s: float) -> StreamError:
+        if self.source is not None and is_file(self.source):
+            if frames_this_connection == 0 and self._seq == 0:
+                return self._error(ErrorKind.NOT_VIDEO, f"{self.source} opened but yielded no frame")
+            return self._error(ErrorKind.END_OF_FILE, f"end of {self.source}")
+        if blocked_s >= _TIMEOUT_SHARE * self.settings.read_timeout_s:
+            error = self._error(ErrorKind.STALLED, f"no frame for {blocked_s:.1f} s (read timeout)")
+            if self.state is StreamState.STREAMING:
+                self._transition(StreamState.STALLED, error)
+            return error
+        if frames_this_connection == 0:
+            return self._error(ErrorKind.STREAM_LOST, f"{self.source} opened but the first read failed")
+        return self._error(ErrorKind.STREAM_LOST, f"connection to {self.source} lost")
