@@ -352,3 +352,47 @@ def test_a_file_replays_in_real_time_and_loops() -> None:
         reader.stop()
     assert len(got) / elapsed == pytest.approx(12.0, rel=0.15)  # face-demographics: 12 fps, 35 frames
     assert len(got) > 35 and reader.snapshot().reconnects == 0
+
+
+def test_a_read_blocked_past_the_stall_timeout_is_reported_before_it_gives_up(camera: CameraSimulator) -> None:
+    # read timeout 4 s > stall timeout 1 s: the probe-facing snapshot must not wait for the read.
+    reader = CameraReader(
+        "channel_1", dahua_url(camera.port), settings(read_timeout_s=4.0, stall_timeout_s=1.0)
+    ).start()
+    try:
+        wait_for(lambda: reader.state is StreamState.STREAMING, 10, "streaming")
+        drain(reader, 1.0)
+        camera.freeze()
+        wait_for(lambda: reader.state is StreamState.STALLED, 10, "stalled")
+        snapshot = reader.snapshot()
+        assert snapshot.last_frame_age_s is not None and 1.0 < snapshot.last_frame_age_s < 2.0
+        assert reader.running  # the read is still blocked; the state says what is happening meanwhile
+        # FFmpeg may still hand out a frame or two it had buffered (back to STREAMING for a moment), then
+        # the read runs into its timeout and the reader reconnects.
+        wait_for(lambda: reader.state is StreamState.BACKOFF, 25, "the read giving up")
+        camera.resume()
+        wait_for(lambda: reader.state is StreamState.STREAMING, 15, "streaming again")
+    finally:
+        reader.stop()
+
+
+def test_the_backoff_starts_over_after_a_stable_period(camera: CameraSimulator) -> None:
+    transitions = Transitions()
+    reader = CameraReader(
+        "channel_1", dahua_url(camera.port), settings(stable_after_s=1.5), on_state_change=transitions
+    ).start()
+    try:
+        wait_for(lambda: reader.state is StreamState.STREAMING, 10, "streaming")
+        camera.stop()
+        wait_for(lambda: reader.snapshot().connect_attempts >= 4, 10, "the backoff growing to its cap")
+        camera.start()
+        wait_for(lambda: reader.state is StreamState.STREAMING, 10, "streaming again")
+        drain(reader, 2.5)  # longer than stable_after_s
+        second_loss = time.monotonic()
+        camera.stop()
+        wait_for(lambda: len(transitions.times_entering(StreamState.CONNECTING, after=second_loss)) >= 1, 10, "retry")
+    finally:
+        reader.stop()
+    lost = transitions.times_entering(StreamState.BACKOFF, after=second_loss)[0]
+    first_retry = transitions.times_entering(StreamState.CONNECTING, after=second_loss)[0]
+    assert first_retry - lost == pytest.approx(0.4, abs=0.3)  # back to the first delay, not the 1.6 s cap
