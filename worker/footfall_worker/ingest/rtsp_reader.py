@@ -138,6 +138,7 @@ class CameraReader:
         STALLED here, before the read itself gives up.
         """
         now_mono = time.monotonic()
+        stall: StateChange | None = None
         with self._lock:
             if (
                 self._state is StreamState.STREAMING
@@ -145,8 +146,10 @@ class CameraReader:
                 and now_mono - self._last_frame_mono > self.settings.stall_timeout_s
             ):
                 age = now_mono - self._last_frame_mono
-                self._set_state_locked(StreamState.STALLED, self._error(ErrorKind.STALLED, f"no frame for {age:.1f} s"))
-            return HealthSnapshot(
+                stall = self._set_state_locked(
+                    StreamState.STALLED, self._error(ErrorKind.STALLED, f"no frame for {age:.1f} s")
+                )
+            snapshot = HealthSnapshot(
                 channel_id=self.channel_id,
                 source=self._source_label(),
                 state=self._state,
@@ -165,6 +168,9 @@ class CameraReader:
                 width=self._size[1] if self._size else None,
                 height=self._size[0] if self._size else None,
             )
+        if stall is not None:
+            self._announce(stall)
+        return snapshot
 
     def _source_label(self) -> str:
         """The source for logs and snapshots: masked (RtspUrl's str), or a placeholder before it is known."""
@@ -191,15 +197,19 @@ class CameraReader:
     def _transition(self, new: StreamState, error: StreamError | None = None) -> None:
         with self._lock:
             change = self._set_state_locked(new, error)
-        if change is None:
-            return
-        if error is not None:
+        if change is not None:
+            self._announce(change)
+
+    def _announce(self, change: StateChange) -> None:
+        """Log a state change and tell the listener; never under the lock (the listener may read us)."""
+        extra = {**self._log_extra, "state": str(change.new)}
+        if change.error is not None:
             log.warning(
-                f"{change.old} -> {new}: {error.message}",
-                extra={**self._log_extra, "state": str(new), "error_kind": str(error.kind)},
+                f"{change.old} -> {change.new}: {change.error.message}",
+                extra={**extra, "error_kind": str(change.error.kind)},
             )
         else:
-            log.info(f"{change.old} -> {new}", extra={**self._log_extra, "state": str(new)})
+            log.info(f"{change.old} -> {change.new}", extra=extra)
         if self._on_state_change is not None:
             self._on_state_change(change)
 
@@ -231,16 +241,8 @@ class CameraReader:
             with self._lock:
                 self._last_error = self._error(ErrorKind.UNKNOWN, f"{type(error).__name__}: {error}")
         finally:
-            with self._lock:
-                if self._state is not StreamState.STOPPED:
-                    change = self._set_state_locked(StreamState.STOPPED)
-                else:
-                    change = None
             self.frames.close()
-            if change is not None:
-                log.info(f"{change.old} -> stopped", extra={**self._log_extra, "state": "stopped"})
-                if self._on_state_change is not None:
-                    self._on_state_change(change)
+            self._transition(StreamState.STOPPED)
 
     def _wait_backoff(self) -> None:
         delay = self._backoff.next_delay()
