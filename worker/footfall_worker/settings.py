@@ -52,3 +52,39 @@ class ReaderSettings(BaseSettings):
     replay_exhaustive: bool = Field(
         default=False, description="files: wait for processing instead of dropping (every frame is processed)"
     )
+
+
+class TrackerSettings(BaseSettings):
+    """ByteTrack's parameters (Zhang et al., ECCV 2022), with the paper's defaults."""
+
+    model_config = SettingsConfigDict(env_prefix="FOOTFALL_TRACKER_", env_ignore_empty=True, extra="ignore")
+
+    track_thresh: float = Field(default=0.5, gt=0, lt=1, description="high/low detection split")
+    low_thresh: float = Field(default=0.1, ge=0, lt=1, description="detections below are ignored entirely")
+    new_track_thresh: float = Field(default=0.6, gt=0, le=1, description="score a detection needs to start a track")
+    match_thresh: float = Field(default=0.8, gt=0, le=1, description="max 1 - IoU*score cost in the first stage")
+    second_match_thresh: float = Field(default=0.5, gt=0, le=1, description="max 1 - IoU cost, low-score stage")
+    unconfirmed_match_thresh: float = Field(default=0.7, gt=0, le=1)
+    track_buffer: int = Field(default=30, ge=1, description="lost-track buffer in reference frames (30 = 1 s)")
+    reference_fps: float = Field(default=30.0, gt=0, description="the frame rate the paper's parameters assume")
+    freeze_lost: bool = Field(
+        default=True, description="match a lost track by its last observed box (paper: its drifting prediction)"
+    )
+    duplicate_iou: float = Field(default=0.85, gt=0, le=1, description="a lost and a tracked track this close: one")
+    history_interval_s: float = Field(default=0.5, ge=0, description="box history sampling (and UPDATED events)")
+    max_history: int = Field(default=1200, ge=1, description="history samples kept per track")
+
+
+class GenderSettings(BaseSettings):
+    """Gender per track: which crops to classify, how many, and when a vote is decided."""
+
+    model_config = SettingsConfigDict(env_prefix="FOOTFALL_GENDER_", env_ignore_empty=True, extra="ignore")
+
+    max_crops_per_track: int = Field(default=5, ge=1, description="classifier calls per track, at most")
+    crop_interval_s: float = Field(default=0.7, ge=0, description="the best crop of each interval is classified")
+    min_box_height: int = Field(default=48, ge=1, description="smaller people have no usable face")
+    min_confidence: float = Field(default=0.75, gt=0.5, le=1, description="weighted vote needed for a label")
+    min_weight: float = Field(default=0.6, gt=0, description="total face quality needed for a label")
+    decided_weight: float = Field(default=1.5, gt=0, description="stop asking once this much quality agrees")
+    queue_size: int = Field(default=64, ge=1, description="crops waiting for the classifier; more are dropped")
+    batch_size: int = Field(default=8, ge=1)

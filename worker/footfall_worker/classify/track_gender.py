@@ -1,0 +1,92 @@
+"""Gender per track: pick each track's best crop per interval, classify it off the frame path, vote."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from footfall_worker.classify.crop_selection import crop_quality
+from footfall_worker.classify.gender_votes import GenderVote
+from footfall_worker.classify.gender_worker import GenderRequest, GenderResult
+from footfall_worker.inference.triton_client import Gender, person_crops
+from footfall_worker.settings import GenderSettings
+from footfall_worker.tracking.events import TrackedBoxes
+
+
+@dataclass(slots=True)
+class _Candidate:
+    quality: float
+    crop: np.ndarray
+    window_start_s: float
+
+
+class TrackGender:
+    """Decides which crops go to the classifier and keeps each track's vote.
+
+    Per confirmed track: within each `crop_interval_s` the best crop (see `crop_quality`) is kept; at the end
+    of the interval it is submitted, at most `max_crops_per_track` times, and no more once the vote is
+    decided. `observe` costs a thumbnail and a Laplacian per visible track; it never waits for a result.
+
+    Args:
+        settings: `GenderSettings`.
+        submit: hands a request to the classifier (e.g. `GenderWorker.submit`); False when it was dropped.
+    """
+
+    def __init__(self, settings: GenderSettings, submit: Callable[[GenderRequest], bool]) -> None:
+        self.settings = settings
+        self._submit = submit
+        self._votes: dict[int, GenderVote] = {}
+        self._asked: dict[int, int] = {}
+        self._candidates: dict[int, _Candidate] = {}
+
+    def observe(self, frame: np.ndarray, tracks: TrackedBoxes, at_s: float) -> None:
+        s = self.settings
+        for box, score, track_id in zip(tracks.xyxy, tracks.confidence, tracks.track_id.tolist(), strict=True):
+            vote = self._votes.setdefault(track_id, GenderVote())
+            if self._asked.get(track_id, 0) >= s.max_crops_per_track or vote.decided(
+                s.min_confidence, s.decided_weight
+            ):
+                continue
+            if box[3] - box[1] < s.min_box_height:
+                continue
+            quality = crop_quality(frame, box, float(score))
+            candidate = self._candidates.get(track_id)
+            if candidate is None or quality > candidate.quality:
+                crop = person_crops(frame, box[None])[0]
+                if crop is None:
+                    continue
+                start = at_s if candidate is None else candidate.window_start_s
+                candidate = self._candidates[track_id] = _Candidate(quality, crop.copy(), start)
+            if at_s - candidate.window_start_s >= s.crop_interval_s:
+                self._send(track_id, at_s)
+
+    def track_ended(self, track_id: int, at_s: float) -> None:
+        """A track that ends mid-interval still gets its best crop classified."""
+        if track_id in self._candidates and self._asked.get(track_id, 0) < self.settings.max_crops_per_track:
+            self._send(track_id, at_s)
+        self._candidates.pop(track_id, None)
+
+    def apply(self, results: list[GenderResult]) -> None:
+        for result in results:
+            if result.track_id in self._votes:
+                self._votes[result.track_id].add(result.estimate)
+
+    def vote(self, track_id: int) -> GenderVote:
+        return self._votes.get(track_id, GenderVote())
+
+    def label(self, track_id: int) -> Gender:
+        return self.vote(track_id).label(self.settings.min_confidence, self.settings.min_weight)
+
+    def forget(self, track_id: int) -> None:
+        """Drop everything about a track once its final label has been recorded."""
+        self._votes.pop(track_id, None)
+        self._asked.pop(track_id, None)
+        self._candidates.pop(track_id, None)
+
+    def asked(self, track_id: int) -> int:
+        return self._asked.get(track_id, 0)
+
+    def _send(self, track_id: int, at_s: float) -> None:
+        candidate = self._candidates.pop(track_id)
+        if self._submit(GenderRequest(track_id, candidate.crop, at_s)):
+            self._asked[track_id] = self._asked.get(track_id, 0) + 1

@@ -1,0 +1,1 @@
+"""Offline evaluation of the tracker on MOTChallenge-format ground truth."""
