@@ -5,14 +5,14 @@ import numpy as np
 
 # The head sits in roughly the top third of a standing person's box; sharpness there is what matters.
 _HEAD_SHARE = 0.35
-_PROBE_WIDTH = 32
+_PROBE_WIDTH = 64
 
 
 def crop_quality(frame: np.ndarray, box: np.ndarray, score: float) -> float:
     """A cheap, comparable score for one track's crop in this frame (higher is better).
 
     height (px) x detection score x sharpness of the head region, where sharpness is the variance of the
-    Laplacian on a 32 px wide thumbnail (motion blur and defocus lower it), squashed to (0, 1).
+    Laplacian on a 64 px wide thumbnail (motion blur and defocus lower it), squashed to (0, 1).
     """
     x1, y1, x2, y2 = (int(round(v)) for v in box)
     height, width = frame.shape[:2]
