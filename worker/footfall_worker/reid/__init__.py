@@ -1,0 +1,15 @@
+"""Re-identification of recently ended tracks: appearance embeddings and a per-channel Redis gallery."""
+
+from footfall_worker.reid.appearance import AppearanceEncoder, ColorHistogramEncoder, mean_embedding, valid_rows
+from footfall_worker.reid.cache import ReidCache, ReidMatch, ReidStats, connect
+
+__all__ = [
+    "AppearanceEncoder",
+    "ColorHistogramEncoder",
+    "ReidCache",
+    "ReidMatch",
+    "ReidStats",
+    "connect",
+    "mean_embedding",
+    "valid_rows",
+]

@@ -1,0 +1,282 @@
+"""Per-channel gallery of recently ended tracks in Redis, and the conservative rule that links a new track to one.
+
+Layout (all keys of a channel under `footfall:{channel_id}:reid:`):
+
+* `...:track:{track_id}`: a hash per ended track: `emb` (float32 bytes of the L2-normalised mean embedding),
+  `box` (float32 bytes of the last box `x1, y1, x2, y2`), `ended_at` (seconds, the caller's clock), `enc`
+  (the encoder name, so embeddings of different descriptors are never compared). Expires after `ttl_s`.
+* `...:index`: a sorted set of track ids scored by `ended_at`, trimmed to the newest `max_entries`; it expires
+  `ttl_s` after the last write, so an idle channel leaves nothing behind.
+
+Redis is an optimisation here, not a dependency: when it is down or slow every call returns within the socket
+timeouts (and, after a failure, immediately for `retry_after_s`), `match` answers None, `remember` counts a
+skipped write, and no exception escapes. The counters are in `ReidCache.stats`.
+"""
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from footfall_worker.reid.appearance import mean_embedding
+
+log = logging.getLogger(__name__)
+
+# Chosen from `bench/reid_eval.py` on the committed clips for `ColorHistogramEncoder` (see its printout): the
+# highest different-person similarity measured was 0.987 (two men dressed all in black), so 0.99 links nobody
+# wrongly there, at the cost of missing many true returns. A learned ReID model needs its own measurement.
+DEFAULT_MIN_SIMILARITY = 0.99
+DEFAULT_MIN_MARGIN = 0.02
+
+
+@dataclass(frozen=True, slots=True)
+class ReidMatch:
+    """An earlier, ended track that a new track is taken to be.
+
+    Attributes:
+        track_id: the earlier track's id.
+        similarity: cosine similarity of the query and the earlier track's gallery embedding.
+        runner_up: similarity of the second-best candidate (0 when there was none).
+        ended_at_s: when the earlier track ended.
+        last_box: float32 (4,) last box of the earlier track.
+    """
+
+    track_id: int
+    similarity: float
+    runner_up: float
+    ended_at_s: float
+    last_box: np.ndarray
+
+
+@dataclass(slots=True)
+class ReidStats:
+    """Counters for metrics and logs.
+
+    Attributes:
+        errors: Redis calls that failed (connection refused, timeout, protocol error).
+        skipped_writes: `remember` calls that stored nothing because Redis failed or was being backed off.
+        skipped_reads: `match` calls answered None without a lookup for the same reasons.
+        stored: entries written.
+        links: matches that passed the rule.
+        ambiguous: best candidate above the threshold but rejected by the margin.
+    """
+
+    errors: int = 0
+    skipped_writes: int = 0
+    skipped_reads: int = 0
+    stored: int = 0
+    links: int = 0
+    ambiguous: int = 0
+
+
+def connect(host: str = "127.0.0.1", port: int = 6379, timeout_s: float = 0.25) -> redis.Redis:
+    """A Redis client as the cache needs it: short socket timeouts and no retries.
+
+    redis-py >= 6 retries a failed call 3 times with exponential backoff by default (seconds per call while
+    Redis is down); the cache has its own back-off, so the client must fail at once.
+    """
+    return redis.Redis(
+        host=host,
+        port=port,
+        socket_timeout=timeout_s,
+        socket_connect_timeout=timeout_s,
+        retry=Retry(NoBackoff(), 0),
+    )
+
+
+@dataclass
+class ReidCache:
+    """Gallery of one channel's recently ended tracks, and the linking rule.
+
+    Linking rule (conservative: a wrong link merges two people and undercounts, a missed link only counts one
+    person twice, which the footfall numbers tolerate better): the best candidate links only if
+
+    1. its cosine similarity is >= `min_similarity`, AND
+    2. it beats the second-best candidate by >= `min_margin` (two similar earlier tracks = ambiguous = no link).
+
+    Only tracks that ended in `[now_s - ttl_s, now_s]` are candidates: pass the new track's first-seen time as
+    `now_s`, so a track that was still alive while the new one existed (two different people) cannot match.
+    An earlier track links at most once: call `forget` once it is linked.
+
+    Args:
+        client: a `redis.Redis` with short socket timeouts and retries off (`connect` makes one); a default
+            redis-py client retries with backoff and takes seconds per call while Redis is down.
+        channel_id: namespaces the keys; channels never see each other's entries.
+        ttl_s: how long an ended track can be linked.
+        max_entries: newest entries kept per channel.
+        min_similarity, min_margin: the linking rule above.
+        retry_after_s: after a Redis failure, calls skip Redis for this long instead of waiting on it again.
+        encoder_name: stored with each entry; entries of another encoder are ignored by `match`.
+    """
+
+    client: redis.Redis
+    channel_id: str
+    ttl_s: float = 600.0
+    max_entries: int = 500
+    min_similarity: float = DEFAULT_MIN_SIMILARITY
+    min_margin: float = DEFAULT_MIN_MARGIN
+    retry_after_s: float = 2.0
+    encoder_name: str = ""
+    stats: ReidStats = field(default_factory=ReidStats)
+    _down_until: float = field(default=0.0, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.ttl_s <= 0 or self.max_entries < 1:
+            raise ValueError(f"ttl_s must be > 0 and max_entries >= 1, got {self.ttl_s}, {self.max_entries}")
+        if not 0 <= self.min_margin <= 1:
+            raise ValueError(f"min_margin must be in [0, 1], got {self.min_margin}")
+
+    @property
+    def prefix(self) -> str:
+        return f"footfall:{self.channel_id}:reid:"
+
+    @property
+    def index_key(self) -> str:
+        return self.prefix + "index"
+
+    def track_key(self, track_id: int) -> str:
+        return f"{self.prefix}track:{int(track_id)}"
+
+    def remember(self, track_id: int, embedding: np.ndarray, ended_at_s: float, last_box: np.ndarray) -> bool:
+        """Store an ended track's gallery entry.
+
+        Args:
+            track_id: the ended track.
+            embedding: (d,) or (k, d) embeddings sampled over the track; the normalised mean of the valid rows
+                is stored.
+            ended_at_s: when the track ended (the same clock as `match`'s `now_s`).
+            last_box: its last box `x1, y1, x2, y2`.
+
+        Returns:
+            True when stored; False when there was no valid embedding or Redis failed (counted, never raised).
+        """
+        gallery = mean_embedding(embedding)
+        if gallery is None:
+            return False
+        if self._backing_off():
+            self.stats.skipped_writes += 1
+            return False
+        key = self.track_key(track_id)
+        ttl_ms = max(1, int(self.ttl_s * 1000))
+        try:
+            pipe = self.client.pipeline(transaction=True)
+            pipe.hset(
+                key,
+                mapping={
+                    "emb": gallery.tobytes(),
+                    "box": np.asarray(last_box, np.float32).reshape(4).tobytes(),
+                    "ended_at": repr(float(ended_at_s)),
+                    "enc": self.encoder_name,
+                },
+            )
+            pipe.pexpire(key, ttl_ms)
+            pipe.zadd(self.index_key, {str(int(track_id)): float(ended_at_s)})
+            pipe.zremrangebyscore(self.index_key, "-inf", f"({float(ended_at_s) - self.ttl_s!r}")
+            pipe.pexpire(self.index_key, ttl_ms)
+            # everything older than the newest max_entries, evicted below (hash and index member together)
+            pipe.zrange(self.index_key, 0, -(self.max_entries + 1))
+            evicted = pipe.execute()[-1]
+            if evicted:
+                pipe = self.client.pipeline(transaction=True)
+                pipe.delete(*(self.prefix + "track:" + member.decode() for member in evicted))
+                pipe.zrem(self.index_key, *evicted)
+                pipe.execute()
+        except (redis.RedisError, OSError) as error:
+            self._failed("remember", error)
+            self.stats.skipped_writes += 1
+            return False
+        self.stats.stored += 1
+        return True
+
+    def match(self, embedding: np.ndarray, now_s: float) -> ReidMatch | None:
+        """The earlier track a new track is, if the linking rule accepts one.
+
+        Args:
+            embedding: (d,) or (k, d) embeddings of the new track (their normalised mean is the query).
+            now_s: the new track's first-seen time, on the clock of `remember`'s `ended_at_s`.
+
+        Returns:
+            The match, or None: no valid query, no candidate, below threshold, ambiguous, or Redis failed.
+        """
+        query = mean_embedding(embedding)
+        if query is None:
+            return None
+        if self._backing_off():
+            self.stats.skipped_reads += 1
+            return None
+        try:
+            members = self.client.zrangebyscore(
+                self.index_key, float(now_s) - self.ttl_s, float(now_s), start=0, num=self.max_entries
+            )
+            if not members:
+                return None
+            pipe = self.client.pipeline(transaction=False)
+            for member in members:
+                pipe.hmget(self.prefix + "track:" + member.decode(), "emb", "box", "ended_at", "enc")
+            rows = pipe.execute()
+        except (redis.RedisError, OSError) as error:
+            self._failed("match", error)
+            self.stats.skipped_reads += 1
+            return None
+        return self._decide(query, members, rows)
+
+    def forget(self, track_id: int) -> bool:
+        """Remove an entry (after it was linked, so it links at most once). False when Redis failed."""
+        if self._backing_off():
+            return False
+        try:
+            pipe = self.client.pipeline(transaction=True)
+            pipe.delete(self.track_key(track_id))
+            pipe.zrem(self.index_key, str(int(track_id)))
+            pipe.execute()
+        except (redis.RedisError, OSError) as error:
+            self._failed("forget", error)
+            return False
+        return True
+
+    def _decide(self, query: np.ndarray, members: list[bytes], rows: list[list[bytes | None]]) -> ReidMatch | None:
+        """Apply the linking rule to the fetched candidates."""
+        ids, embeddings, boxes, ended = [], [], [], []
+        for member, (emb, box, ended_at, enc) in zip(members, rows, strict=True):
+            # expired hash still indexed, or an entry of another descriptor: not comparable
+            if emb is None or box is None or ended_at is None or (enc or b"").decode() != self.encoder_name:
+                continue
+            vector = np.frombuffer(emb, np.float32)
+            if vector.shape != query.shape:
+                continue
+            ids.append(int(member))
+            embeddings.append(vector)
+            boxes.append(np.frombuffer(box, np.float32).copy())
+            ended.append(float(ended_at))
+        if not ids:
+            return None
+        similarities = np.stack(embeddings) @ query
+        order = np.argsort(similarities)[::-1]
+        best = int(order[0])
+        runner_up = float(similarities[order[1]]) if len(order) > 1 else 0.0
+        similarity = float(similarities[best])
+        if similarity < self.min_similarity:
+            return None
+        if similarity - runner_up < self.min_margin:
+            self.stats.ambiguous += 1
+            return None
+        self.stats.links += 1
+        return ReidMatch(ids[best], similarity, runner_up, ended[best], boxes[best])
+
+    def _backing_off(self) -> bool:
+        return time.monotonic() < self._down_until
+
+    def _failed(self, operation: str, error: Exception) -> None:
+        self.stats.errors += 1
+        self._down_until = time.monotonic() + self.retry_after_s
+        log.warning(
+            "reid %s on channel %s: Redis failed (%s); skipping Redis for %.1f s",
+            operation,
+            self.channel_id,
+            error,
+            self.retry_after_s,
+        )
