@@ -58,7 +58,7 @@ def test_remember_match_forget_round_trip(client: redis.Redis, channel: str) -> 
 
     found = cache.match(nudged(a, 0.01), now_s=130.0)
     assert found is not None
-    assert found.track_id == 7 and found.similarity > 0.99 and found.runner_up < 0.9
+    assert found.track_id == 7 and found.run_id == "0" and found.similarity > 0.99 and found.runner_up < 0.9
     assert found.ended_at_s == 100.0
     np.testing.assert_array_equal(found.last_box, BOX)
     # (k, d) queries are averaged too
@@ -68,7 +68,7 @@ def test_remember_match_forget_round_trip(client: redis.Redis, channel: str) -> 
     assert cache.forget(7)
     assert cache.match(a, now_s=130.0) is None  # links at most once
     assert client.exists(cache.track_key(7)) == 0
-    assert client.zrange(cache.index_key, 0, -1) == [b"8"]
+    assert client.zrange(cache.index_key, 0, -1) == [b"0:8"]
     assert cache.stats.stored == 2 and cache.stats.links == 2 and cache.stats.errors == 0
 
 
@@ -84,7 +84,7 @@ def test_keys_are_namespaced_and_expire(client: redis.Redis, channel: str) -> No
     cache = ReidCache(client, channel, ttl_s=30)
     cache.remember(3, unit(3), ended_at_s=5.0, last_box=BOX)
     assert set(client.scan_iter(f"footfall:{channel}:reid:*")) == {
-        f"footfall:{channel}:reid:track:3".encode(),
+        f"footfall:{channel}:reid:track:0:3".encode(),
         f"footfall:{channel}:reid:index".encode(),
     }
     assert 0 < client.ttl(cache.track_key(3)) <= 30
@@ -98,7 +98,7 @@ def test_trims_to_max_entries_keeping_the_newest(client: redis.Redis, channel: s
     cache = ReidCache(client, channel, max_entries=3)
     for track in range(1, 6):
         cache.remember(track, unit(track), ended_at_s=float(track), last_box=BOX)
-    assert client.zrange(cache.index_key, 0, -1) == [b"3", b"4", b"5"]
+    assert client.zrange(cache.index_key, 0, -1) == [b"0:3", b"0:4", b"0:5"]
     assert [client.exists(cache.track_key(t)) for t in range(1, 6)] == [0, 0, 1, 1, 1]
     assert cache.match(unit(1), now_s=10.0) is None
     found = cache.match(unit(4), now_s=10.0)

@@ -2,6 +2,7 @@
 
 from footfall_worker.reid.appearance import AppearanceEncoder, ColorHistogramEncoder, mean_embedding, valid_rows
 from footfall_worker.reid.cache import ReidCache, ReidMatch, ReidStats, connect
+from footfall_worker.reid.linker import Link, TrackLinker
 
 __all__ = [
     "AppearanceEncoder",
@@ -9,6 +10,8 @@ __all__ = [
     "ReidCache",
     "ReidMatch",
     "ReidStats",
+    "Link",
+    "TrackLinker",
     "connect",
     "mean_embedding",
     "valid_rows",

@@ -39,6 +39,7 @@ class ReidMatch:
 
     Attributes:
         track_id: the earlier track's id.
+        run_id: the worker run it belongs to (track ids restart with every run).
         similarity: cosine similarity of the query and the earlier track's gallery embedding.
         runner_up: similarity of the second-best candidate (0 when there was none).
         ended_at_s: when the earlier track ended.
@@ -46,6 +47,7 @@ class ReidMatch:
     """
 
     track_id: int
+    run_id: str
     similarity: float
     runner_up: float
     ended_at_s: float
@@ -111,6 +113,8 @@ class ReidCache:
         min_similarity, min_margin: the linking rule above.
         retry_after_s: after a Redis failure, calls skip Redis for this long instead of waiting on it again.
         encoder_name: stored with each entry; entries of another encoder are ignored by `match`.
+        run_id: this worker run's id. Track ids restart at 1 with every run, so entries are keyed by run and
+            id; a person leaving just before a restart can still be linked by the next run.
     """
 
     client: redis.Redis
@@ -121,6 +125,7 @@ class ReidCache:
     min_margin: float = DEFAULT_MIN_MARGIN
     retry_after_s: float = 2.0
     encoder_name: str = ""
+    run_id: str = "0"
     stats: ReidStats = field(default_factory=ReidStats)
     _down_until: float = field(default=0.0, repr=False)
 
@@ -138,8 +143,11 @@ class ReidCache:
     def index_key(self) -> str:
         return self.prefix + "index"
 
-    def track_key(self, track_id: int) -> str:
-        return f"{self.prefix}track:{int(track_id)}"
+    def member(self, track_id: int, run_id: str | None = None) -> str:
+        return f"{self.run_id if run_id is None else run_id}:{int(track_id)}"
+
+    def track_key(self, track_id: int, run_id: str | None = None) -> str:
+        return f"{self.prefix}track:{self.member(track_id, run_id)}"
 
     def remember(self, track_id: int, embedding: np.ndarray, ended_at_s: float, last_box: np.ndarray) -> bool:
         """Store an ended track's gallery entry.
@@ -174,7 +182,7 @@ class ReidCache:
                 },
             )
             pipe.pexpire(key, ttl_ms)
-            pipe.zadd(self.index_key, {str(int(track_id)): float(ended_at_s)})
+            pipe.zadd(self.index_key, {self.member(track_id): float(ended_at_s)})
             pipe.zremrangebyscore(self.index_key, "-inf", f"({float(ended_at_s) - self.ttl_s!r}")
             pipe.pexpire(self.index_key, ttl_ms)
             # everything older than the newest max_entries, evicted below (hash and index member together)
@@ -224,14 +232,14 @@ class ReidCache:
             return None
         return self._decide(query, members, rows)
 
-    def forget(self, track_id: int) -> bool:
+    def forget(self, track_id: int, run_id: str | None = None) -> bool:
         """Remove an entry (after it was linked, so it links at most once). False when Redis failed."""
         if self._backing_off():
             return False
         try:
             pipe = self.client.pipeline(transaction=True)
-            pipe.delete(self.track_key(track_id))
-            pipe.zrem(self.index_key, str(int(track_id)))
+            pipe.delete(self.track_key(track_id, run_id))
+            pipe.zrem(self.index_key, self.member(track_id, run_id))
             pipe.execute()
         except (redis.RedisError, OSError) as error:
             self._failed("forget", error)
@@ -240,7 +248,8 @@ class ReidCache:
 
     def _decide(self, query: np.ndarray, members: list[bytes], rows: list[list[bytes | None]]) -> ReidMatch | None:
         """Apply the linking rule to the fetched candidates."""
-        ids, embeddings, boxes, ended = [], [], [], []
+        ids: list[str] = []
+        embeddings, boxes, ended = [], [], []
         for member, (emb, box, ended_at, enc) in zip(members, rows, strict=True):
             # expired hash still indexed, or an entry of another descriptor: not comparable
             if emb is None or box is None or ended_at is None or (enc or b"").decode() != self.encoder_name:
@@ -248,7 +257,7 @@ class ReidCache:
             vector = np.frombuffer(emb, np.float32)
             if vector.shape != query.shape:
                 continue
-            ids.append(int(member))
+            ids.append(member.decode())
             embeddings.append(vector)
             boxes.append(np.frombuffer(box, np.float32).copy())
             ended.append(float(ended_at))
@@ -265,7 +274,8 @@ class ReidCache:
             self.stats.ambiguous += 1
             return None
         self.stats.links += 1
-        return ReidMatch(ids[best], similarity, runner_up, ended[best], boxes[best])
+        run_id, track_id = ids[best].rsplit(":", 1)
+        return ReidMatch(int(track_id), run_id, similarity, runner_up, ended[best], boxes[best])
 
     def _backing_off(self) -> bool:
         return time.monotonic() < self._down_until
