@@ -7,7 +7,7 @@ DURATION ?= 0
 CAMERAS ?= config/demo_store.json
 CHANNEL ?= channel_1
 
-.PHONY: help venv lint services triton triton-install gstreamer cameras test run bench stop
+.PHONY: help venv lint eval services triton triton-install gstreamer cameras test run bench stop
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -43,6 +43,12 @@ run: venv services triton cameras  ## detection + gender through Triton on a sim
 bench: venv triton gstreamer  ## print the numbers: inference (Triton vs in-process, clients, shm, gender) and ingest (decode, reader overhead)
 	$(PY) bench/inference_bench.py
 	$(PY) bench/ingest_bench.py
+
+EVAL_CLIP ?= input/footage/intel/store-aisle-detection.mp4
+EVAL_OUT ?= $(HOME)/.cache/footfall/eval/results.txt
+eval: venv triton  ## track EVAL_CLIP with Triton + ByteTrack, write MOT results (EVAL_GT=gt.txt scores them)
+	@mkdir -p $(dir $(EVAL_OUT))
+	$(VENV)/bin/footfall eval --clip $(EVAL_CLIP) --out $(EVAL_OUT) $(if $(EVAL_GT),--gt $(EVAL_GT))
 
 stop:  ## stop the Triton server and simulated cameras started by make
 	-@hack/triton.sh stop

@@ -88,6 +88,32 @@ def _frame_line(channel_id: str, index: int, analysis: FrameAnalysis, args: argp
     )
 
 
+def evaluate(args: argparse.Namespace) -> int:
+    """Detector + ByteTrack over a clip: MOT results to a file, and scores when ground truth is given."""
+    from footfall_worker.evaluation.mot import read_mot
+    from footfall_worker.evaluation.runner import run_eval
+    from footfall_worker.tracking.byte_tracker import ByteTracker
+
+    setup_logging(args.log_level, channel="eval")
+    connection = TritonConnection(TritonSettings())
+    connection.wait_until_ready([connection.settings.detector_model], args.ready_timeout)
+    detector = PersonDetector(connection)
+    try:
+        scores = run_eval(args.clip, args.gt, args.out, detector.detect_one, ByteTracker, every=args.every)
+    finally:
+        detector.close()
+        connection.close()
+    rows = read_mot(args.out)
+    ids = {row.track_id for row in rows}
+    print(f"{args.clip}: {len(rows)} tracked boxes, {len(ids)} identities -> {args.out}")
+    if scores is not None:
+        print(
+            f"MOTA {scores.mota:.3f}  IDF1 {scores.idf1:.3f}  HOTA {scores.hota:.3f}  "
+            f"ID switches {scores.id_switches}  FP {scores.false_positives}  misses {scores.misses}  (gt {args.gt})"
+        )
+    return 0
+
+
 def show_config(args: argparse.Namespace) -> int:
     """Print the store's channels with masked URLs (credentials resolved only to check they are set)."""
     store = load_store_config(args.cameras)
@@ -120,6 +146,15 @@ def build_parser() -> argparse.ArgumentParser:
     detect_parser.add_argument("--ready-timeout", type=float, default=60, help="seconds to wait for Triton")
     detect_parser.add_argument("--log-level", default="INFO")
     detect_parser.set_defaults(handler=detect)
+
+    eval_parser = commands.add_parser("eval", help="track a clip, write MOT results, score against ground truth")
+    eval_parser.add_argument("--clip", type=Path, required=True, help="video file or MOTChallenge sequence folder")
+    eval_parser.add_argument("--gt", type=Path, help="MOTChallenge gt.txt")
+    eval_parser.add_argument("--out", type=Path, required=True, help="MOT results file to write")
+    eval_parser.add_argument("--every", type=int, default=1, help="process every N-th frame (only those are scored)")
+    eval_parser.add_argument("--ready-timeout", type=float, default=60, help="seconds to wait for Triton")
+    eval_parser.add_argument("--log-level", default="INFO")
+    eval_parser.set_defaults(handler=evaluate)
 
     config_parser = commands.add_parser("config", help="show a store config with masked URLs")
     config_parser.add_argument("--cameras", type=Path, required=True)
