@@ -19,10 +19,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
 from footfall_worker.reid.appearance import mean_embedding
+
+# re-exported: `footfall_worker.reid.connect` predates the shared module
+from footfall_worker.storage.redis_client import connect as connect
 
 log = logging.getLogger(__name__)
 
@@ -73,21 +74,6 @@ class ReidStats:
     stored: int = 0
     links: int = 0
     ambiguous: int = 0
-
-
-def connect(host: str = "127.0.0.1", port: int = 6379, timeout_s: float = 0.25) -> redis.Redis:
-    """A Redis client as the cache needs it: short socket timeouts and no retries.
-
-    redis-py >= 6 retries a failed call 3 times with exponential backoff by default (seconds per call while
-    Redis is down); the cache has its own back-off, so the client must fail at once.
-    """
-    return redis.Redis(
-        host=host,
-        port=port,
-        socket_timeout=timeout_s,
-        socket_connect_timeout=timeout_s,
-        retry=Retry(NoBackoff(), 0),
-    )
 
 
 @dataclass

@@ -1,0 +1,429 @@
+"""A channel's live state in Redis, for the operator and dashboards: a heartbeat hash and a capped event stream.
+
+Layout:
+
+* `footfall:{channel_id}:live`: a hash, rewritten whole by every `LiveState.publish` and expiring `ttl_s` after
+  it, so a channel whose worker died disappears by itself. Fields (all strings; `""` = none): `state`, `fps`,
+  `latency_p50_ms`, `latency_p95_ms`, `people_now`, `active_track_ids` (comma list, e.g. `3,7,12`),
+  `reconnects`, `dropped`, `last_frame_ts`, `heartbeat_ts` (wall clock of the publish), `skip_every`,
+  `last_error_kind`, `last_error_message`. `read` decodes it back to typed values.
+* `footfall:{channel_id}:events`: a stream of events (`track_started`, `track_ended`, ...), trimmed with
+  `XADD MAXLEN ~ events_maxlen` and expiring `events_ttl_s` after the last event.
+* `footfall:channels`: a set of every channel that ever published, so the operator can list them; a channel is
+  alive while its `live` hash exists.
+
+Redis is a window here, not a dependency: when it is down every call returns within the socket timeouts, and
+after a failure Redis is not touched at all for a back-off that doubles from `backoff_initial_s` up to
+`backoff_max_s`, so a dead Redis costs nothing per frame. Skipped updates are counted in `LiveState.stats`; no
+exception escapes `publish` or `emit`. The first call after the back-off tries again, and once Redis answers
+the live state reappears (counted in `stats.reconnects`).
+
+A `LiveState` is meant for one thread: the channel's processing loop.
+"""
+
+import enum
+import json
+import logging
+import math
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import redis
+
+from footfall_worker.config.masking import mask_credentials
+from footfall_worker.ingest.health import HealthSnapshot
+
+log = logging.getLogger("footfall.live")
+
+CHANNELS_KEY = "footfall:channels"
+
+
+def live_key(channel_id: str) -> str:
+    return f"footfall:{channel_id}:live"
+
+
+def events_key(channel_id: str) -> str:
+    return f"footfall:{channel_id}:events"
+
+
+class EventType(enum.StrEnum):
+    TRACK_STARTED = "track_started"
+    TRACK_ENDED = "track_ended"
+
+
+def track_event(event_type: EventType | str, track_id: int, ts: float, gender: str | None = None) -> dict[str, Any]:
+    """An event for `LiveState.emit` about one track.
+
+    Args:
+        event_type: what happened, e.g. `EventType.TRACK_STARTED`.
+        track_id: the track.
+        ts: when it happened (wall clock, seconds).
+        gender: the track's gender label, if decided.
+    """
+    return {"type": str(event_type), "track_id": int(track_id), "ts": float(ts), "gender": gender}
+
+
+@dataclass(frozen=True, slots=True)
+class LiveSnapshot:
+    """What a channel is doing right now, as `LiveState.publish` writes it (plain, credential-free values).
+
+    Attributes:
+        state: the stream state (`StreamState` value: streaming, stalled, backoff, ...).
+        fps: frames decoded per second.
+        latency_p50_ms: median frame-to-result latency, None when not measured yet.
+        latency_p95_ms: 95th percentile of it, None when not measured yet.
+        people_now: people tracked in the current frame.
+        active_track_ids: their track ids.
+        reconnects: streams re-established after a loss.
+        dropped: frames overwritten before processing took them.
+        last_frame_ts: wall clock of the last decoded frame, None before the first.
+        skip_every: every N-th frame is processed.
+        last_error_kind: `ErrorKind` value of the last stream error, None when there was none.
+        last_error_message: its message (masked again on write, whatever the caller did).
+    """
+
+    state: str
+    fps: float = 0.0
+    latency_p50_ms: float | None = None
+    latency_p95_ms: float | None = None
+    people_now: int = 0
+    active_track_ids: tuple[int, ...] = ()
+    reconnects: int = 0
+    dropped: int = 0
+    last_frame_ts: float | None = None
+    skip_every: int = 1
+    last_error_kind: str | None = None
+    last_error_message: str | None = None
+
+    @classmethod
+    def from_health(
+        cls,
+        health: HealthSnapshot,
+        *,
+        active_track_ids: tuple[int, ...] = (),
+        latency_p50_ms: float | None = None,
+        latency_p95_ms: float | None = None,
+    ) -> "LiveSnapshot":
+        """The live state of a reader's health snapshot plus what processing knows (tracks, latency)."""
+        error = health.last_error
+        return cls(
+            state=str(health.state),
+            fps=health.fps,
+            latency_p50_ms=latency_p50_ms,
+            latency_p95_ms=latency_p95_ms,
+            people_now=len(active_track_ids),
+            active_track_ids=tuple(active_track_ids),
+            reconnects=health.reconnects,
+            dropped=health.dropped,
+            last_frame_ts=health.last_frame_wall,
+            skip_every=health.skip_every,
+            last_error_kind=None if error is None else str(error.kind),
+            last_error_message=None if error is None else error.message,
+        )
+
+
+_INT_FIELDS = frozenset({"people_now", "reconnects", "dropped", "skip_every"})
+_FLOAT_FIELDS = frozenset({"fps", "latency_p50_ms", "latency_p95_ms", "last_frame_ts", "heartbeat_ts"})
+_OPTIONAL_FIELDS = frozenset({f.name for f in fields(LiveSnapshot) if f.default is None})
+
+
+def _encode_snapshot(snapshot: LiveSnapshot, heartbeat_ts: float) -> dict[str, str]:
+    encoded: dict[str, str] = {}
+    for name, value in {**asdict(snapshot), "heartbeat_ts": heartbeat_ts}.items():
+        if value is None:
+            # every field is always written, so a cleared error or latency never lingers from an older publish
+            encoded[name] = ""
+        elif name == "active_track_ids":
+            encoded[name] = ",".join(str(int(track_id)) for track_id in value)
+        elif name in _FLOAT_FIELDS:
+            encoded[name] = repr(float(value))
+        elif name in _INT_FIELDS:
+            encoded[name] = str(int(value))
+        else:
+            encoded[name] = mask_credentials(str(value))
+    return encoded
+
+
+def decode_live(raw: Mapping[bytes | str, bytes | str]) -> dict[str, Any]:
+    """A `live` hash as Redis returns it, back to typed values (`LiveSnapshot`'s fields plus `heartbeat_ts`)."""
+    decoded: dict[str, Any] = {}
+    for key, value in raw.items():
+        name = key.decode() if isinstance(key, bytes) else key
+        text = value.decode() if isinstance(value, bytes) else value
+        if name == "active_track_ids":
+            decoded[name] = tuple(int(part) for part in text.split(",") if part)
+        elif text == "" and (name in _OPTIONAL_FIELDS or name == "heartbeat_ts"):
+            decoded[name] = None
+        elif name in _FLOAT_FIELDS:
+            decoded[name] = float(text)
+        elif name in _INT_FIELDS:
+            decoded[name] = int(text)
+        else:
+            decoded[name] = text
+    return decoded
+
+
+def _encode_event_value(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):  # before int: bool is an int
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return repr(value) if math.isfinite(value) else str(value)
+    if isinstance(value, str):
+        return mask_credentials(value)
+    return mask_credentials(json.dumps(value, default=str, ensure_ascii=False))
+
+
+@dataclass(slots=True)
+class LiveStats:
+    """Counters for metrics and logs.
+
+    Attributes:
+        published: live hashes written.
+        throttled: `publish` calls dropped by `min_interval_s` (not a failure).
+        skipped: `publish` calls that wrote nothing because Redis failed or was being backed off.
+        emitted: events written.
+        events_skipped: events lost because Redis failed or was being backed off.
+        errors: Redis calls that failed (refused, timeout, protocol error).
+        reconnects: times Redis answered again after having failed.
+    """
+
+    published: int = 0
+    throttled: int = 0
+    skipped: int = 0
+    emitted: int = 0
+    events_skipped: int = 0
+    errors: int = 0
+    reconnects: int = 0
+
+
+ClientSource = redis.Redis | Callable[[], redis.Redis]
+
+
+class LiveState:
+    """Publishes one channel's live state and events to Redis without ever holding up processing.
+
+    Args:
+        client: a `redis.Redis` with short socket timeouts and retries off (`storage.redis_client.connect`), or
+            a factory of such clients: a factory's client is closed after a failure and a fresh one is made
+            for the next try (a plain client's pool reconnects by itself).
+        channel_id: namespaces the keys.
+        ttl_s: the live hash expires this long after the last publish.
+        events_maxlen: events kept per channel (approximately: Redis trims whole stream nodes).
+        events_ttl_s: the event stream expires this long after the last event (None: never).
+        min_interval_s: `publish` calls closer together than this are dropped unless forced.
+        backoff_initial_s: after a first failure Redis is skipped for this long, doubling per further failure.
+        backoff_max_s: the cap of that back-off.
+        wall_clock: source of `heartbeat_ts`.
+        monotonic: clock of the throttle and the back-off (injectable for tests).
+    """
+
+    def __init__(
+        self,
+        client: ClientSource,
+        channel_id: str,
+        *,
+        ttl_s: float = 30.0,
+        events_maxlen: int = 10_000,
+        events_ttl_s: float | None = 86_400.0,
+        min_interval_s: float = 0.5,
+        backoff_initial_s: float = 0.5,
+        backoff_max_s: float = 10.0,
+        wall_clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if not channel_id:
+            raise ValueError("channel_id must not be empty")
+        if ttl_s <= 0 or events_maxlen < 1 or (events_ttl_s is not None and events_ttl_s <= 0):
+            raise ValueError(
+                f"ttl_s and events_ttl_s must be > 0 and events_maxlen >= 1, got {ttl_s}, {events_ttl_s}, "
+                f"{events_maxlen}"
+            )
+        if min_interval_s < 0 or backoff_initial_s < 0 or backoff_max_s < backoff_initial_s:
+            raise ValueError(
+                f"need min_interval_s >= 0 and 0 <= backoff_initial_s <= backoff_max_s, got {min_interval_s}, "
+                f"{backoff_initial_s}, {backoff_max_s}"
+            )
+        if isinstance(client, redis.Redis):
+            self._client: redis.Redis | None = client
+            self._factory: Callable[[], redis.Redis] | None = None
+        else:
+            self._client = None
+            self._factory = client
+        self.channel_id = channel_id
+        self.ttl_s = ttl_s
+        self.events_maxlen = events_maxlen
+        self.events_ttl_s = events_ttl_s
+        self.min_interval_s = min_interval_s
+        self.backoff_initial_s = backoff_initial_s
+        self.backoff_max_s = backoff_max_s
+        self.stats = LiveStats()
+        self._wall_clock = wall_clock
+        self._monotonic = monotonic
+        self._last_publish: float | None = None
+        self._failures = 0  # consecutive; 0 = Redis is up as far as we know
+        self._down_until = 0.0
+        self._log_extra = {"channel": channel_id}
+
+    @property
+    def live_key(self) -> str:
+        return live_key(self.channel_id)
+
+    @property
+    def events_key(self) -> str:
+        return events_key(self.channel_id)
+
+    @property
+    def backing_off(self) -> bool:
+        """True while Redis is being skipped after a failure."""
+        return self._monotonic() < self._down_until
+
+    def publish(self, snapshot: LiveSnapshot, *, force: bool = False) -> bool:
+        """Write the channel's live hash (with its TTL) and register the channel, in one pipeline.
+
+        Args:
+            snapshot: the state to show.
+            force: write even if the last publish was less than `min_interval_s` ago (e.g. on a state change).
+
+        Returns:
+            True when written; False when throttled or when Redis failed or is backed off (counted, never raised).
+        """
+        now = self._monotonic()
+        if not force and self._last_publish is not None and now - self._last_publish < self.min_interval_s:
+            self.stats.throttled += 1
+            return False
+        self._last_publish = now
+        client = self._available()
+        if client is None:
+            self.stats.skipped += 1
+            return False
+        ttl_ms = max(1, int(self.ttl_s * 1000))
+        try:
+            pipe = client.pipeline(transaction=True)  # readers never see the hash without its TTL
+            pipe.hset(self.live_key, mapping=_encode_snapshot(snapshot, self._wall_clock()))
+            pipe.pexpire(self.live_key, ttl_ms)
+            pipe.sadd(CHANNELS_KEY, self.channel_id)
+            pipe.execute()
+        except (redis.RedisError, OSError) as error:
+            self._failed("publish", error)
+            self.stats.skipped += 1
+            return False
+        self._succeeded()
+        self.stats.published += 1
+        return True
+
+    def emit(self, event: Mapping[str, object]) -> str | None:
+        """Append an event (see `track_event`) to the channel's capped stream.
+
+        Values are written as strings: None as `""`, booleans as `true`/`false`, lists and dicts as JSON,
+        strings credential-masked.
+
+        Args:
+            event: field -> value; must not be empty.
+
+        Returns:
+            The stream entry id, or None when Redis failed or is backed off (counted, never raised).
+
+        Raises:
+            ValueError: on an empty event (a caller bug, not a Redis problem).
+        """
+        if not event:
+            raise ValueError("an event needs at least one field")
+        fields_ = {str(name): _encode_event_value(value) for name, value in event.items()}
+        client = self._available()
+        if client is None:
+            self.stats.events_skipped += 1
+            return None
+        try:
+            pipe = client.pipeline(transaction=True)
+            pipe.xadd(self.events_key, fields_, maxlen=self.events_maxlen, approximate=True)
+            if self.events_ttl_s is not None:
+                pipe.pexpire(self.events_key, max(1, int(self.events_ttl_s * 1000)))
+            entry_id = pipe.execute()[0]
+        except (redis.RedisError, OSError) as error:
+            self._failed("emit", error)
+            self.stats.events_skipped += 1
+            return None
+        self._succeeded()
+        self.stats.emitted += 1
+        return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+
+    def read(self) -> dict[str, Any] | None:
+        """The channel's live hash decoded (`LiveSnapshot`'s fields plus `heartbeat_ts`), None when absent.
+
+        For tests and the operator: it bypasses the back-off and raises `redis.RedisError` when Redis fails,
+        so "no state" and "Redis down" stay distinguishable.
+        """
+        raw = self._require_client().hgetall(self.live_key)
+        return decode_live(raw) if raw else None
+
+    def read_events(self, count: int = 100) -> list[tuple[str, dict[str, str]]]:
+        """The newest `count` events, oldest first, as (entry id, fields). Raises like `read`."""
+        entries = self._require_client().xrevrange(self.events_key, count=count)
+        return [
+            (entry_id.decode(), {key.decode(): value.decode() for key, value in values.items()})
+            for entry_id, values in reversed(entries)
+        ]
+
+    def close(self) -> None:
+        """Close the client if this object made it from a factory (a client passed in is the caller's)."""
+        if self._factory is not None:
+            self._drop_client()
+
+    def _require_client(self) -> redis.Redis:
+        if self._client is None:
+            assert self._factory is not None
+            self._client = self._factory()
+        return self._client
+
+    def _available(self) -> redis.Redis | None:
+        """The client to try, or None while backing off."""
+        if self.backing_off:
+            return None
+        try:
+            return self._require_client()
+        except (redis.RedisError, OSError) as error:
+            self._failed("connect", error)
+            return None
+
+    def _succeeded(self) -> None:
+        if self._failures:
+            self.stats.reconnects += 1
+            log.info(
+                f"Redis answers again after {self._failures} failed attempt(s); live state resumed",
+                extra=self._log_extra,
+            )
+        self._failures = 0
+        self._down_until = 0.0
+
+    def _failed(self, operation: str, error: Exception) -> None:
+        self.stats.errors += 1
+        self._failures += 1
+        delay = min(self.backoff_max_s, self.backoff_initial_s * 2 ** (self._failures - 1))
+        self._down_until = self._monotonic() + delay
+        if self._factory is not None:
+            self._drop_client()
+        message = f"live {operation}: Redis failed ({error}); skipping Redis for {delay:.1f} s"
+        # one warning per outage; the retries (at most one per back-off period) only at debug
+        if self._failures == 1:
+            log.warning(message, extra=self._log_extra)
+        else:
+            log.debug(message, extra=self._log_extra)
+
+    def _drop_client(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            try:
+                client.close()
+            except (redis.RedisError, OSError):
+                pass  # a dead connection cannot be closed politely; it is dropped either way
+
+
+def list_channels(client: redis.Redis) -> list[str]:
+    """Every channel that ever published live state, sorted (alive ones also have a `live` hash)."""
+    return sorted(member.decode() if isinstance(member, bytes) else member for member in client.smembers(CHANNELS_KEY))
