@@ -40,9 +40,11 @@ test: venv lint services triton-install gstreamer  ## set everything up and run 
 run: venv services triton cameras  ## detection + gender through Triton on a simulated camera; DURATION=s (0 = until Ctrl+C)
 	$(VENV)/bin/footfall detect --cameras $(CAMERAS) --channel $(CHANNEL) --duration $(DURATION)
 
-bench: venv triton gstreamer  ## print the numbers: inference (Triton vs in-process, clients, shm, gender) and ingest (decode, reader overhead)
+bench: venv services triton gstreamer  ## print the numbers: inference (Triton vs in-process, clients, shm, gender) and ingest, tracker vs peer, storage
 	$(PY) bench/inference_bench.py
 	$(PY) bench/ingest_bench.py
+	py=$$(hack/bench-venv.sh) && $$py bench/tracker_bench.py
+	$(PY) bench/storage_bench.py
 
 EVAL_CLIP ?= input/footage/intel/store-aisle-detection.mp4
 EVAL_OUT ?= $(HOME)/.cache/footfall/eval/results.txt
