@@ -128,3 +128,18 @@ def test_ids_belong_to_the_tracker_instance_and_events_carry_the_record() -> Non
     assert record.score_mean == pytest.approx((0.9 + sum(0.6 + f * 0.03 for f in range(1, 10))) / 10, abs=1e-6)
     assert [round(h[0], 1) for h in record.history] == [0.0, 0.5]  # sampled every 0.5 s
     assert one.active_tracks == []
+
+
+def test_assignment_shortcut_for_lone_pairs_finds_the_optimum() -> None:
+    import lap
+
+    rng = np.random.default_rng(3)
+    for _ in range(300):
+        rows, cols = rng.integers(1, 12, size=2)
+        cost = np.where(rng.random((rows, cols)) < 0.25, rng.random((rows, cols)) * 0.8, 1.0)
+        matches, unmatched_rows, unmatched_cols = linear_assignment(cost, max_cost=0.8)
+        _, reference, _ = lap.lapjv(cost, extend_cost=True, cost_limit=0.8)
+        expected = sum(cost[r, c] for r, c in enumerate(reference) if c >= 0)
+        assert sum(cost[r, c] for r, c in matches) == pytest.approx(expected)
+        assert len(matches) == int((reference >= 0).sum())
+        assert len(matches) + len(unmatched_rows) == rows and len(matches) + len(unmatched_cols) == cols

@@ -70,14 +70,14 @@ class ByteTracker:
         matches, unmatched_pool, unmatched_high = linear_assignment(
             fused_cost(pool_boxes, boxes[high], scores[high]), s.match_thresh
         )
-        matched: list[tuple[Track, int]] = [(pool[i], int(high[j])) for i, j in matches]
+        matched: list[tuple[Track, int]] = [(pool[i], int(high[j])) for i, j in matches.tolist()]
 
         # Stage 2: weak detections against tracks that were being tracked (not the lost ones).
         still_tracked = [int(i) for i in unmatched_pool if pool[i].state is TrackState.TRACKED]
         matches, unmatched_second, _ = linear_assignment(
             iou_cost(pool_boxes[still_tracked], boxes[low]), s.second_match_thresh
         )
-        matched += [(pool[still_tracked[i]], int(low[j])) for i, j in matches]
+        matched += [(pool[still_tracked[i]], int(low[j])) for i, j in matches.tolist()]
         for i in unmatched_second:
             track = pool[still_tracked[i]]
             track.state = TrackState.LOST
@@ -88,7 +88,7 @@ class ByteTracker:
         matches, unmatched_tentative, unmatched_remaining = linear_assignment(
             fused_cost(self._boxes(tentative), boxes[remaining], scores[remaining]), s.unconfirmed_match_thresh
         )
-        confirmed_now = [(tentative[i], int(remaining[j])) for i, j in matches]
+        confirmed_now = [(tentative[i], int(remaining[j])) for i, j in matches.tolist()]
         matched += confirmed_now
         for i in unmatched_tentative:
             tentative[i].state = TrackState.REMOVED
@@ -173,6 +173,8 @@ class ByteTracker:
         events.append(TrackEvent(TrackEventKind.STARTED, track.track_id, at_s, track.xyxy, track))
 
     def _start(self, boxes: np.ndarray, scores: np.ndarray, at_s: float) -> list[Track]:
+        if len(scores) == 0:
+            return []
         means, covariances = kalman.initiate(boxes)
         return [Track(means[i], covariances[i], at_s, float(scores[i])) for i in range(len(scores))]
 
