@@ -88,3 +88,32 @@ class GenderSettings(BaseSettings):
     decided_weight: float = Field(default=1.5, gt=0, description="stop asking once this much quality agrees")
     queue_size: int = Field(default=64, ge=1, description="crops waiting for the classifier; more are dropped")
     batch_size: int = Field(default=8, ge=1)
+
+
+class StorageSettings(BaseSettings):
+    """How the buffered writer batches, how long it waits on PostgreSQL and how it rides out an outage.
+
+    All delays are configurable so tests run in seconds.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="FOOTFALL_STORAGE_", env_ignore_empty=True, extra="ignore")
+
+    batch_rows: int = Field(default=500, ge=1, description="rows per transaction; a full batch is flushed at once")
+    flush_interval_s: float = Field(default=1.0, gt=0, description="longest a buffered row waits for a flush")
+    max_buffered_rows: int = Field(
+        default=10_000, ge=2, description="rows held in memory (buffer + batch in flight); beyond: journal, then drop"
+    )
+    spill_fraction: float = Field(
+        default=0.8, gt=0, le=1, description="while PostgreSQL is down, spill to the journal above this buffer fill"
+    )
+    connect_timeout_s: int = Field(default=5, ge=2, description="libpq connect_timeout (it rounds below 2 up to 2)")
+    statement_timeout_s: float = Field(default=10.0, gt=0, description="server-side limit of one statement")
+    backoff_initial_s: float = Field(default=0.5, ge=0, description="first reconnect delay; multiplied per failure")
+    backoff_factor: float = Field(default=2.0, ge=1)
+    backoff_max_s: float = Field(default=30.0, ge=0)
+    backoff_jitter: float = Field(default=0.1, ge=0, lt=1, description="+/- fraction of each delay")
+    journal_segment_bytes: int = Field(default=16 * 1024 * 1024, ge=4096, description="journal segment rotation")
+    journal_fsync: bool = Field(default=True, description="fsync every journal append (off only for benchmarks)")
+    journal_retry_s: float = Field(default=5.0, ge=0, description="after a journal write failed, wait before retrying")
+    drop_log_interval_s: float = Field(default=10.0, ge=0, description="at most one drop warning per interval")
+    migrate_on_start: bool = Field(default=True, description="apply pending schema migrations when the writer starts")

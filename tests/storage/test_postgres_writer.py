@@ -1,0 +1,473 @@
+"""The buffered writer and its journal against a real, private PostgreSQL that the tests stop and start."""
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from footfall_worker.settings import StorageSettings
+from footfall_worker.storage.journal import REJECTED_FILE, Journal, encode_frame, scan_segment
+from footfall_worker.storage.postgres_writer import PostgresWriter
+from footfall_worker.storage.records import (
+    ChannelRow,
+    ChannelStatMinute,
+    EventRow,
+    Record,
+    RunEnd,
+    RunStart,
+    TrackPoint,
+    TrackRow,
+    encode_record,
+    new_run_id,
+)
+from tests.support.paths import free_port
+from tests.support.postgres import PostgresCluster, connect, pg_cluster  # noqa: F401 - pg_cluster is a fixture
+
+CHANNEL = "channel_1"
+T0 = 1_767_000_000.0  # a wall-clock epoch; the workload's times are offsets from it
+
+
+def fast_settings(**overrides: Any) -> StorageSettings:
+    """Small batches and short delays, so outages and flushes play out in seconds."""
+    values: dict[str, Any] = {
+        "batch_rows": 100,
+        "flush_interval_s": 0.1,
+        "max_buffered_rows": 2000,
+        "connect_timeout_s": 2,
+        "statement_timeout_s": 5.0,
+        "backoff_initial_s": 0.05,
+        "backoff_max_s": 0.5,
+        "journal_retry_s": 0.2,
+        "drop_log_interval_s": 1.0,
+        **overrides,
+    }
+    return StorageSettings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def dsn(pg_cluster: PostgresCluster) -> str:  # noqa: F811
+    return pg_cluster.create_database("w")
+
+
+@dataclass
+class Workload:
+    """A run's worth of mixed records, and what the database must hold once they are written."""
+
+    run_id: str = field(default_factory=new_run_id)
+    records: list[Record] = field(default_factory=list)
+    tracks: dict[int, TrackRow] = field(default_factory=dict)
+    points: list[TrackPoint] = field(default_factory=list)
+    events: list[EventRow] = field(default_factory=list)
+    stats: dict[int, ChannelStatMinute] = field(default_factory=dict)
+    _track_frames: dict[int, int] = field(default_factory=dict)
+    _tick: int = 0
+
+    def begin(self) -> list[Record]:
+        rows: list[Record] = [
+            ChannelRow(CHANNEL, "store_1", "entrance", "rtsp://admin:secret@192.0.2.10:554/x", {"fps": 15}),
+            RunStart(self.run_id, T0),
+        ]
+        self.records += rows
+        return rows
+
+    def tick(self) -> list[Record]:
+        """One producer step (10 rows): points for 5 live tracks, an event, a growing track row and more."""
+        i = self._tick
+        self._tick += 1
+        t = T0 + 0.2 * i
+        rows: list[Record] = []
+        for k in range(5):
+            track_id = i // 40 * 5 + k + 1  # five tracks live for 40 ticks, then the next five
+            frames = self._track_frames.get(track_id, 0) + 1
+            self._track_frames[track_id] = frames
+            box = (10.5 * k, 20.25 + i % 7, 110.5 * k + 50, 300.75 + i % 5)
+            point = TrackPoint(self.run_id, track_id, t + 0.01 * k, *box)
+            rows.append(point)
+            self.points.append(point)
+            if frames % 4 == 1 or k < 2:
+                first = self.tracks[track_id].first_seen if track_id in self.tracks else t
+                row = TrackRow(
+                    self.run_id,
+                    track_id,
+                    first,
+                    t + 0.01 * k,
+                    frames,
+                    gender=("female", "male", "unknown")[track_id % 3],
+                    gender_confidence=min(1.0, 0.5 + frames / 100),
+                    face_votes=frames // 3,
+                    vote_weight=frames * 0.1,
+                    score_mean=0.8,
+                    score_max=0.95,
+                )
+                rows.append(row)
+                self.tracks[track_id] = row
+        event = EventRow.new(self.run_id, t, "zone_enter" if i % 2 else "line_crossing", i // 40 * 5 + 1, {"n": i})
+        rows.append(event)
+        self.events.append(event)
+        while len(rows) < 10:
+            minute = int((T0 + i) // 60) * 60
+            stat = ChannelStatMinute(minute + 0.5, i, i % 13, 14.5, 2.5, 5)
+            rows.append(stat)
+            self.stats[minute] = stat
+        self.records += rows
+        return rows
+
+    def end(self) -> list[Record]:
+        rows: list[Record] = [RunEnd(self.run_id, T0 + 0.2 * self._tick + 1, 1000, 990, 10, 2, 14.8, "stopped")]
+        self.records += rows
+        return rows
+
+
+def assert_database_holds(dsn: str, work: Workload) -> None:
+    """Every row produced is there exactly once, with its content (reals compared at float32 precision)."""
+    with connect(dsn) as conn, conn.cursor() as cur:
+        cur.execute("SELECT id, store_id, source_masked, config FROM channels")
+        assert cur.fetchall() == [(CHANNEL, "store_1", "rtsp://***@192.0.2.10:554/x", {"fps": 15})]
+        cur.execute("SELECT id::text, channel_id, extract(epoch FROM started_at)::float8, exit_reason FROM runs")
+        ended = any(isinstance(r, RunEnd) for r in work.records)
+        assert cur.fetchall() == [(work.run_id, CHANNEL, T0, "stopped" if ended else None)]
+
+        cur.execute(
+            "SELECT track_id, extract(epoch FROM first_seen)::float8, extract(epoch FROM last_seen)::float8, frames,"
+            " gender, gender_confidence, face_votes, vote_weight, channel_id FROM tracks WHERE run_id = %s"
+            " ORDER BY track_id",
+            (work.run_id,),
+        )
+        rows = cur.fetchall()
+        assert [r[0] for r in rows] == sorted(work.tracks)
+        for track_id, first, last, frames, gender, conf, votes, weight, channel in rows:
+            want = work.tracks[track_id]
+            assert (frames, gender, votes, channel) == (want.frames, want.gender, want.face_votes, CHANNEL)
+            assert first == pytest.approx(want.first_seen, abs=1e-6) and last == pytest.approx(want.last_seen, abs=1e-6)
+            assert conf == pytest.approx(np.float32(want.gender_confidence)) and weight == pytest.approx(
+                np.float32(want.vote_weight)
+            )
+
+        cur.execute(
+            "SELECT track_id, extract(epoch FROM t)::float8, x1, y1, x2, y2 FROM track_points ORDER BY track_id, t"
+        )
+        got = cur.fetchall()
+        want_points = sorted(work.points, key=lambda p: (p.track_id, p.t))
+        assert len(got) == len(want_points)
+        got_arr = np.array([g[1:] for g in got])
+        want_arr = np.array([(p.t, p.x1, p.y1, p.x2, p.y2) for p in want_points])
+        assert [g[0] for g in got] == [p.track_id for p in want_points]
+        assert np.allclose(got_arr[:, 0], want_arr[:, 0], atol=1e-6, rtol=0)
+        assert np.array_equal(got_arr[:, 1:].astype(np.float32), want_arr[:, 1:].astype(np.float32))
+
+        cur.execute("SELECT id::text, kind, track_id, payload, extract(epoch FROM t)::float8 FROM events ORDER BY seq")
+        got_events = cur.fetchall()
+        # Same events, once each, and in the order they were put (journal replayed before newer rows).
+        assert [(e[0], e[1], e[2], e[3]) for e in got_events] == [
+            (e.event_id, e.kind, e.track_id, e.payload) for e in work.events
+        ]
+
+        cur.execute("SELECT extract(epoch FROM minute)::bigint, people_count, unique_tracks FROM channel_stats_minute")
+        assert sorted(cur.fetchall()) == sorted(
+            (minute, s.people_count, s.unique_tracks) for minute, s in work.stats.items()
+        )
+
+
+def make_writer(dsn: str, tmp_path: Path, **overrides: Any) -> PostgresWriter:
+    return PostgresWriter(dsn, CHANNEL, fast_settings(**overrides), tmp_path / "journal")
+
+
+# -- normal operation ------------------------------------------------------------------------------------------
+
+
+def test_rows_written_equal_rows_produced(dsn: str, tmp_path: Path) -> None:
+    work = Workload()
+    writer = make_writer(dsn, tmp_path, batch_rows=500, max_buffered_rows=10_000)
+    writer.start()
+    for record in work.begin():
+        assert writer.put(record)
+    for _ in range(600):  # 6000 rows
+        for record in work.tick():
+            assert writer.put(record)
+    for record in work.end():
+        assert writer.put(record)
+    started = time.monotonic()
+    assert writer.close(deadline_s=10.0), writer.stats()
+    assert time.monotonic() - started < 10.0
+    stats = writer.stats()
+    assert stats.written_rows == len(work.records) and stats.dropped_rows == stats.rejected_rows == 0
+    assert stats.buffered_rows == stats.journal_batches == 0 and not stats.running
+    assert_database_holds(dsn, work)
+    assert writer.put(work.tick()[0]) is False  # closed: refused and counted
+    assert writer.stats().dropped_rows == 1
+
+
+def test_a_growing_track_updates_its_row_and_an_older_state_never_wins(dsn: str, tmp_path: Path) -> None:
+    writer = make_writer(dsn, tmp_path)
+    writer.start()
+    run = new_run_id()
+    writer.put(ChannelRow(CHANNEL, "s", "n", "rtsp://h/x", {}))
+    writer.put(RunStart(run, T0))
+    for frames in range(1, 6):
+        writer.put(TrackRow(run, 7, T0, T0 + frames, frames, gender="unknown" if frames < 5 else "female"))
+        time.sleep(0.25)  # > flush_interval_s: each state lands in its own batch
+    writer.put(TrackRow(run, 7, T0, T0 + 2, 2))  # a late, older state (e.g. replayed): ignored
+    writer.put(TrackRow(run, 7, T0, T0 + 5, 5, "female", 0.9, 3, 1.8, linked_run_id=run, linked_track_id=3))
+    assert writer.close(5.0)
+    with connect(dsn) as conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT count(*), max(frames), max(gender), max(gender_confidence), max(linked_track_id),"
+            " extract(epoch FROM max(last_seen))::float8 FROM tracks"
+        )
+        assert cur.fetchone() == (1, 5, "female", pytest.approx(0.9), 3, T0 + 5)
+    assert writer.stats().written_batches >= 6
+
+
+def test_a_retried_batch_does_not_duplicate(dsn: str, tmp_path: Path) -> None:
+    """The same batches twice (a crash after the commit, before the journal segment was removed)."""
+    work = Workload()
+    items = [encode_record(r) for r in work.begin()]
+    for _ in range(30):
+        items += [encode_record(r) for r in work.tick()]
+    journal = Journal(tmp_path / "journal")
+    journal.append(items)
+    journal.append(items)  # the retry
+    journal.close()
+    writer = make_writer(dsn, tmp_path)
+    writer.start()
+    assert writer.close(5.0)
+    stats = writer.stats()
+    assert stats.replayed_rows == 2 * len(items) and stats.journal_batches == 0
+    assert_database_holds(dsn, work)
+    assert list((tmp_path / "journal").glob("segment-*")) == []
+
+
+def test_rows_postgresql_refuses_are_set_aside_and_the_rest_is_written(dsn: str, tmp_path: Path) -> None:
+    work = Workload()
+    writer = make_writer(dsn, tmp_path)
+    writer.start()
+    for record in work.begin() + work.tick():
+        writer.put(record)
+    writer.put(EventRow.new(work.run_id, T0, "Not A Kind!"))  # violates the kind check
+    writer.put(TrackRow(new_run_id(), 1, T0, T0, 1))  # a run that does not exist (deferred foreign key)
+    writer.put(TrackRow(work.run_id, 99, T0, T0, 1, gender="robot"))  # violates the gender check
+    for record in work.tick():
+        writer.put(record)
+    assert writer.close(5.0) is False  # not everything was written
+    stats = writer.stats()
+    assert stats.rejected_rows == 3 and stats.dropped_rows == 0 and stats.buffered_rows == 0
+    assert_database_holds(dsn, work)
+    rejected = [json.loads(line) for line in (tmp_path / "journal" / REJECTED_FILE).read_text().splitlines()]
+    assert sorted(r["record"][0] for r in rejected) == ["EventRow", "TrackRow", "TrackRow"]
+    assert all(r["error"] for r in rejected)
+
+
+# -- outages ---------------------------------------------------------------------------------------------------
+
+
+def test_a_30_s_outage_under_a_steady_producer_loses_nothing(
+    pg_cluster: PostgresCluster,  # noqa: F811
+    dsn: str,
+    tmp_path: Path,
+) -> None:
+    """200 rows/s; PostgreSQL stopped for 30 s; memory bound 1000 rows, so most of the outage goes to disk."""
+    max_rows = 1000
+    work = Workload()
+    writer = make_writer(dsn, tmp_path, max_buffered_rows=max_rows, batch_rows=100, flush_interval_s=0.5)
+    writer.start()
+    put_times: list[float] = []
+    buffered: list[int] = []
+    refused = 0
+    stop = threading.Event()
+
+    def produce() -> None:
+        nonlocal refused
+        for record in work.begin():
+            writer.put(record)
+        next_at = time.monotonic()
+        while not stop.is_set():
+            for record in work.tick():  # 10 rows every 50 ms
+                began = time.perf_counter()
+                if not writer.put(record):
+                    refused += 1
+                put_times.append(time.perf_counter() - began)
+            next_at += 0.05
+            time.sleep(max(0.0, next_at - time.monotonic()))
+
+    def sample() -> None:
+        while not stop.is_set():
+            buffered.append(writer.stats().buffered_rows)
+            time.sleep(0.02)
+
+    threads = [threading.Thread(target=produce), threading.Thread(target=sample)]
+    for thread in threads:
+        thread.start()
+    try:
+        time.sleep(3.0)
+        pg_cluster.stop()
+        try:
+            time.sleep(30.0)
+            during = writer.stats()
+            assert not during.db_up and during.journal_batches > 0 and during.retries > 0
+        finally:
+            pg_cluster.start()
+        time.sleep(5.0)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+    for record in work.end():
+        writer.put(record)
+    assert writer.close(deadline_s=20.0), writer.stats()
+    stats = writer.stats()
+    print(
+        f"\noutage: {len(work.records)} rows, journaled {stats.journaled_rows}, replayed {stats.replayed_rows},"
+        f" retries {stats.retries}, max buffered {max(buffered)}, put max {max(put_times) * 1e6:.0f} us,"
+        f" put p99 {np.percentile(put_times, 99) * 1e6:.1f} us"
+    )
+    assert refused == 0 and stats.dropped_rows == 0 and stats.rejected_rows == 0
+    assert stats.journaled_rows > 4000 and stats.replayed_rows == stats.journaled_rows and stats.reconnects >= 1
+    assert max(buffered) <= max_rows  # memory stayed bounded throughout
+    assert max(put_times) < 0.05  # the producer never waited on the database or the disk
+    assert_database_holds(dsn, work)  # nothing lost, nothing doubled, events in put order
+    assert list((tmp_path / "journal").glob("segment-*")) == []
+
+
+def test_an_unwritable_journal_drops_counted_rows_and_the_writer_survives(
+    pg_cluster: PostgresCluster,  # noqa: F811
+    dsn: str,
+    tmp_path: Path,
+) -> None:
+    """As root, permissions do not stop writes; a journal path under a regular FILE fails for anyone (ENOTDIR)."""
+    blocker = tmp_path / "not_a_directory"
+    blocker.write_text("")
+    max_rows = 200
+    work = Workload()
+    writer = PostgresWriter(dsn, CHANNEL, fast_settings(max_buffered_rows=max_rows), blocker / "journal")
+    writer.start()
+    for record in work.begin():
+        assert writer.put(record)
+    pg_cluster.stop()
+    try:
+        accepted: list[Record] = []
+        refused = 0
+        slowest = 0.0
+        for _ in range(100):  # 1000 rows into a 200-row memory with nowhere to spill
+            for record in work.tick():
+                began = time.perf_counter()
+                if writer.put(record):
+                    accepted.append(record)
+                else:
+                    refused += 1
+                slowest = max(slowest, time.perf_counter() - began)
+            time.sleep(0.005)
+        time.sleep(0.5)
+        stats = writer.stats()
+        assert refused > 0 and stats.dropped_rows == refused
+        assert stats.journal_errors > 0 and not stats.journal_ok and "journal" in (stats.last_error or "")
+        assert stats.running and stats.buffered_rows <= max_rows
+        assert slowest < 0.05
+    finally:
+        pg_cluster.start()
+    # The memory that was kept reaches PostgreSQL once it is back.
+    deadline = time.monotonic() + 15
+    while writer.stats().buffered_rows and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert writer.stats().buffered_rows == 0 and writer.stats().running
+    assert writer.close(5.0) is False  # rows were dropped: not everything was written
+    with connect(dsn) as conn, conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM events")
+        written_events = cur.fetchone()[0]
+    assert written_events == sum(isinstance(r, EventRow) for r in accepted) > 0
+
+
+def test_close_with_postgresql_down_returns_false_and_the_journal_survives_for_the_next_start(
+    dsn: str, tmp_path: Path
+) -> None:
+    work = Workload()
+    nowhere = f"postgresql://postgres@127.0.0.1:{free_port()}/none"  # nothing listens there
+    writer = PostgresWriter(nowhere, CHANNEL, fast_settings(), tmp_path / "journal")
+    writer.start()
+    for record in work.begin():
+        writer.put(record)
+    for _ in range(50):
+        for record in work.tick():
+            writer.put(record)
+    started = time.monotonic()
+    assert writer.close(deadline_s=1.0) is False
+    assert time.monotonic() - started < 1.5
+    stats = writer.stats()
+    assert stats.buffered_rows == 0 and stats.journal_rows == len(work.records) and stats.dropped_rows == 0
+    assert not stats.running and stats.retries > 0
+
+    # The next start (same journal, PostgreSQL up) writes it all.
+    again = make_writer(dsn, tmp_path)
+    again.start()
+    assert again.close(5.0)
+    assert again.stats().replayed_rows == len(work.records)
+    assert_database_holds(dsn, work)
+
+
+# -- the journal alone -------------------------------------------------------------------------------------------
+
+
+def test_journal_replays_in_order_across_segments_and_deletes_them(tmp_path: Path) -> None:
+    journal = Journal(tmp_path, segment_bytes=4096)
+    batches = [[["n", i, "x" * 300]] for i in range(40)]  # ~13 KB: several segments
+    for batch in batches[:25]:
+        journal.append(batch)
+    seen = []
+    for _ in range(10):
+        batch = journal.peek()
+        assert batch is not None
+        seen.append(batch.items)
+        journal.commit(batch)
+    for batch in batches[25:]:  # appends while reading
+        journal.append(batch)
+    while (batch := journal.peek()) is not None:
+        seen.append(batch.items)
+        journal.commit(batch)
+    assert seen == batches and journal.pending_batches == journal.pending_rows == 0
+    assert list(tmp_path.glob("segment-*")) == []
+
+
+def test_journal_skips_a_torn_tail_and_a_damaged_record(tmp_path: Path) -> None:
+    journal = Journal(tmp_path)
+    for i in range(4):
+        journal.append([["n", i]])
+    journal.close()
+    (segment,) = tmp_path.glob("segment-*")
+    data = bytearray(segment.read_bytes())
+    records, damaged = scan_segment(bytes(data))
+    assert len(records) == 4 and damaged == []
+    second_payload = records[1][0] + 12
+    data[second_payload] ^= 0xFF  # damage the second record's payload
+    data += encode_frame(b'[["n", 4]]')[:-3]  # a crash in the middle of an append
+    segment.write_bytes(bytes(data))
+
+    reopened = Journal(tmp_path)
+    reopened.open()
+    assert reopened.pending_batches == 3
+    seen = []
+    while (batch := reopened.peek()) is not None:
+        seen.append(batch.items)
+        reopened.commit(batch)
+    assert seen == [[["n", 0]], [["n", 2]], [["n", 3]]]
+    assert reopened.damaged_records == 2
+
+
+def test_a_torn_journal_is_replayed_up_to_the_tear_by_the_writer(dsn: str, tmp_path: Path) -> None:
+    work = Workload()
+    journal = Journal(tmp_path / "journal")
+    journal.append([encode_record(r) for r in work.begin() + work.tick()])
+    journal.close()
+    (segment,) = (tmp_path / "journal").glob("segment-*")
+    with open(segment, "ab") as handle:
+        handle.write(encode_frame(json.dumps([encode_record(r) for r in Workload().tick()]).encode())[:40])
+    writer = make_writer(dsn, tmp_path)
+    writer.start()
+    assert writer.close(5.0)
+    assert writer.stats().journal_damaged == 1
+    with connect(dsn) as conn, conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM events")
+        assert cur.fetchone()[0] == 1  # the intact batch's event; the torn one never completed

@@ -1,0 +1,154 @@
+"""What the pipeline hands the record writer: plain frozen rows, times as float epoch seconds (wall clock).
+
+Times become `timestamptz` only at the SQL edge (`to_timestamp`), so producing a record costs no datetime
+objects and a record survives a JSON round trip through the journal exactly. No record holds pixels: boxes,
+ids, times and labels only.
+
+Each `TrackRow` is the full current state of a track: the writer upserts it, and the newest (by `last_seen`,
+then by arrival) wins, so a growing track simply re-sends its row.
+"""
+
+import enum
+import uuid
+from dataclasses import dataclass, fields
+from typing import Any
+
+Gender = str  # "female" | "male" | "unknown" (the table checks it)
+
+
+class EventKind(enum.StrEnum):
+    """The event kinds known today; the table accepts any lower_snake_case kind so new ones need no migration."""
+
+    TRACK_STARTED = "track_started"
+    TRACK_ENDED = "track_ended"
+    LINE_CROSSING = "line_crossing"
+    ZONE_ENTER = "zone_enter"
+    ZONE_EXIT = "zone_exit"
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelRow:
+    """A camera channel's identity and configuration (upserted: the newest wins)."""
+
+    channel_id: str
+    store_id: str
+    name: str
+    source_masked: str  # masked again at the SQL edge: credentials never reach the database
+    config: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class RunStart:
+    """One worker start on the writer's channel. `run_id` is generated here, so a retry never duplicates it."""
+
+    run_id: str
+    started_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class RunEnd:
+    """Closes a run: the counters of the whole run and why it ended."""
+
+    run_id: str
+    ended_at: float
+    frames_read: int
+    frames_processed: int
+    frames_dropped: int
+    reconnects: int
+    mean_fps: float
+    exit_reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class TrackRow:
+    """A track's current state; `linked_*` names the earlier track this person was re-identified as."""
+
+    run_id: str
+    track_id: int
+    first_seen: float
+    last_seen: float
+    frames: int
+    gender: Gender = "unknown"
+    gender_confidence: float | None = None
+    face_votes: int = 0
+    vote_weight: float = 0.0
+    score_mean: float | None = None
+    score_max: float | None = None
+    linked_run_id: str | None = None
+    linked_track_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TrackPoint:
+    """A sampled box of a track, in source pixels."""
+
+    run_id: str
+    track_id: int
+    t: float
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+
+
+@dataclass(frozen=True, slots=True)
+class EventRow:
+    """Something that happened on the writer's channel. `event_id` (a uuid) makes a retried batch harmless."""
+
+    event_id: str
+    run_id: str
+    t: float
+    kind: str
+    track_id: int | None = None
+    payload: dict[str, Any] | None = None
+
+    @classmethod
+    def new(
+        cls, run_id: str, t: float, kind: str, track_id: int | None = None, payload: dict[str, Any] | None = None
+    ) -> "EventRow":
+        """An event with a fresh random id."""
+        return cls(str(uuid.uuid4()), run_id, t, str(kind), track_id, payload)
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelStatMinute:
+    """One minute of the writer's channel; re-sending a minute replaces it (the newest wins)."""
+
+    minute: float  # any time inside the minute; truncated at the SQL edge
+    people_count: int
+    unique_tracks: int
+    fps: float
+    occupancy_avg: float
+    occupancy_max: int
+
+
+Record = ChannelRow | RunStart | RunEnd | TrackRow | TrackPoint | EventRow | ChannelStatMinute
+
+RECORD_TYPES: dict[str, type] = {
+    cls.__name__: cls for cls in (ChannelRow, RunStart, RunEnd, TrackRow, TrackPoint, EventRow, ChannelStatMinute)
+}
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {cls: tuple(f.name for f in fields(cls)) for cls in RECORD_TYPES.values()}
+
+
+def new_run_id() -> str:
+    """A fresh run id (uuid4 text)."""
+    return str(uuid.uuid4())
+
+
+def encode_record(record: Record) -> list[Any]:
+    """`[type name, field values...]`: the journal's JSON form (no deep copies, unlike `dataclasses.astuple`)."""
+    cls = type(record)
+    return [cls.__name__, *(getattr(record, name) for name in _FIELD_NAMES[cls])]
+
+
+def decode_record(item: list[Any]) -> Record:
+    """Inverse of `encode_record`.
+
+    Raises:
+        ValueError: unknown record type or wrong number of fields.
+    """
+    try:
+        cls = RECORD_TYPES[item[0]]
+        return cls(*item[1:])  # type: ignore[no-any-return]
+    except (KeyError, IndexError, TypeError) as exc:
+        raise ValueError(f"not a storage record: {str(item)[:200]}") from exc
