@@ -117,3 +117,41 @@ class StorageSettings(BaseSettings):
     journal_retry_s: float = Field(default=5.0, ge=0, description="after a journal write failed, wait before retrying")
     drop_log_interval_s: float = Field(default=10.0, ge=0, description="at most one drop warning per interval")
     migrate_on_start: bool = Field(default=True, description="apply pending schema migrations when the writer starts")
+
+
+class WorkerSettings(BaseSettings):
+    """One channel worker: where its channel, record and live state are, its probes, and its shutdown.
+
+    In Kubernetes the operator sets these as environment variables; locally `footfall-worker` flags override
+    them. The URLs' credentials (if any) come from the environment and are masked in every log line.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="FOOTFALL_", env_ignore_empty=True, extra="ignore")
+
+    cameras: str | None = Field(default=None, description="store config JSON holding the channel")
+    channel: str | None = Field(default=None, description="channel id in the store config")
+    database_url: str = Field(
+        default="postgresql://postgres@127.0.0.1:5432/test", description="libpq URL; empty = no record (dry run)"
+    )
+    redis_url: str = Field(default="redis://127.0.0.1:6379/0", description="live state and ReID; empty = none")
+    http_host: str = Field(default="0.0.0.0", description="probe and metrics listen address")
+    http_port: int = Field(default=8080, ge=0, le=65535, description="/healthz /readyz /metrics /status; 0 = any")
+    journal_dir: str = Field(
+        default="~/.cache/footfall/journal", description="where rows wait while PostgreSQL is down (per channel)"
+    )
+    shutdown_deadline_s: float = Field(
+        default=20.0, gt=0, description="SIGTERM to exit; match the pod's terminationGracePeriodSeconds"
+    )
+    liveness_timeout_s: float = Field(
+        default=30.0, gt=0, description="a processing loop silent this long is wedged: liveness fails"
+    )
+    ready_frame_age_s: float = Field(default=5.0, gt=0, description="not ready when the newest frame is older")
+    summary_interval_s: float = Field(default=30.0, gt=0, description="one summary log line per interval")
+    live_interval_s: float = Field(default=0.5, ge=0, description="live state publish period")
+    triton_retry_s: float = Field(default=1.0, ge=0, description="pause after a failed detection before the next")
+    triton_check_s: float = Field(default=5.0, gt=0, description="Triton readiness re-check while idle or failing")
+    gender: bool = Field(default=True, description="classify gender per track")
+    reid: bool = Field(default=True, description="link new tracks to recently ended ones (needs Redis)")
+    gender_settle_s: float = Field(
+        default=3.0, ge=0, description="an ended track's final row waits this long for its gender results"
+    )

@@ -17,6 +17,8 @@ class Frame:
         image: uint8 (H, W, 3) BGR.
         captured_mono: `time.monotonic()` when the decoder returned it (for ages and latencies).
         captured_wall: `time.time()` at the same moment (for records).
+        media_s: for files, the frame's position in the video (seconds); None for live streams. A file read
+            faster or slower than real time is tracked on this clock, so its tracks match a live replay's.
     """
 
     channel_id: str
@@ -24,6 +26,7 @@ class Frame:
     image: np.ndarray
     captured_mono: float
     captured_wall: float
+    media_s: float | None = None
 
     @property
     def shape(self) -> tuple[int, int, int]:

@@ -277,9 +277,11 @@ class CameraReader:
     def _stream(self, capture: cv2.VideoCapture) -> StreamError | None:
         """Read until a failure (returned) or a stop (None)."""
         pace_s = self._pace(capture)
-        exhaustive = self.settings.replay_exhaustive and self.source is not None and is_file(self.source)
+        from_file = self.source is not None and is_file(self.source)
+        exhaustive = self.settings.replay_exhaustive and from_file
         next_due = time.monotonic()
         frames_this_connection = 0
+        media_base = last_media_s = 0.0
         while not self._stop.is_set():
             take = self._skipper.should_process()
             started = time.monotonic()
@@ -290,12 +292,17 @@ class CameraReader:
             now_mono, now_wall = time.monotonic(), time.time()
             if not ok:
                 if frames_this_connection and self._rewound(capture):
+                    # The media clock keeps running across a loop, so tracking never sees time go back.
+                    media_base = last_media_s + (pace_s or 1.0 / 25)
                     continue
                 return self._read_failure(frames_this_connection, now_mono - started)
             frames_this_connection += 1
             self._count_frame(now_mono, now_wall, image)
             if take:
-                frame = Frame(self.channel_id, self._seq, image, now_mono, now_wall)
+                media_s = None
+                if from_file:
+                    media_s = last_media_s = media_base + capture.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
+                frame = Frame(self.channel_id, self._seq, image, now_mono, now_wall, media_s)
                 self.frames.put(frame, block=exhaustive)
                 self._skipper.handed_off(self.frames.dropped)
             else:

@@ -64,10 +64,14 @@ class TrackLinker:
                 self._tracks[event.track_id] = _Appearance(wall_s)
         self._sample(frame, tracks, wall_s)
         new_links = [link for track_id in tracks.track_id.tolist() if (link := self._maybe_link(track_id))]
+        self.remember_ended(events, wall_s)
+        return new_links
+
+    def remember_ended(self, events: list[TrackEvent], wall_s: float) -> None:
+        """File the ended tracks among `events` in the gallery (also without a frame: the tracker's finish)."""
         for event in events:
             if event.kind is TrackEventKind.ENDED:
                 self._remember(event, wall_s)
-        return new_links
 
     def _sample(self, frame: np.ndarray, tracks: TrackedBoxes, wall_s: float) -> None:
         due = [

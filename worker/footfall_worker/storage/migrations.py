@@ -112,7 +112,7 @@ def apply_migrations(
                         "database has migration %04d_%s that this worker does not know",
                         version,
                         name,
-                        extra={"channel": None, "migration": version},
+                        extra={"migration": version},
                     )
                 elif migration.checksum != checksum:
                     raise MigrationError(
@@ -133,9 +133,7 @@ def apply_migrations(
         conn.rollback()
         raise
     for migration in applied_now:
-        logger.info(
-            "applied migration %s", migration.path.name, extra={"channel": None, "migration": migration.version}
-        )
+        logger.info("applied migration %s", migration.path.name, extra={"migration": migration.version})
     return applied_now
 
 

@@ -19,6 +19,7 @@ import random
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -153,10 +154,20 @@ class PostgresWriter:
         channel_id: the channel every run, track, event and stat row belongs to.
         settings: batching, timeouts, backoff and journal settings.
         journal_dir: where batches wait on disk while PostgreSQL is unreachable (one directory per channel).
+        on_committed: called on the writer thread with each committed batch (e.g. to measure latency); keep
+            it quick, an exception is logged and ignored.
     """
 
-    def __init__(self, dsn: str, channel_id: str, settings: StorageSettings, journal_dir: Path) -> None:
+    def __init__(
+        self,
+        dsn: str,
+        channel_id: str,
+        settings: StorageSettings,
+        journal_dir: Path,
+        on_committed: Callable[[list[Record]], None] | None = None,
+    ) -> None:
         self._dsn = dsn
+        self._on_committed = on_committed
         self._channel_id = channel_id
         self._settings = settings
         self._journal = Journal(Path(journal_dir), settings.journal_segment_bytes, settings.journal_fsync)
@@ -528,6 +539,11 @@ class PostgresWriter:
             return False
         self._written_rows += len(records)
         self._written_batches += 1
+        if self._on_committed is not None:
+            try:
+                self._on_committed(records)
+            except Exception:  # noqa: BLE001 - an observer's bug must not stop the record
+                logger.exception("on_committed callback failed", extra=self._extra)
         return True
 
     def _write_row_by_row(self, conn: psycopg2.extensions.connection, records: list[Record]) -> None:

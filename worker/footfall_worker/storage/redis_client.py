@@ -27,3 +27,10 @@ def connect(host: str = "127.0.0.1", port: int = 6379, timeout_s: float = 0.25) 
         socket_connect_timeout=timeout_s,
         retry=Retry(NoBackoff(), 0),
     )
+
+
+def connect_url(url: str, timeout_s: float = 0.25) -> redis.Redis:
+    """Like `connect`, from a `redis://[:password@]host:port/db` URL (the worker's FOOTFALL_REDIS_URL)."""
+    return redis.Redis.from_url(
+        url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s, retry=Retry(NoBackoff(), 0)
+    )

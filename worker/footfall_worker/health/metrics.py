@@ -1,0 +1,155 @@
+"""The worker's Prometheus metrics.
+
+Latencies are histograms observed where they happen. Everything else (frame counters, queue depths, writer
+state) already lives in the worker's parts, so a custom collector reads one `WorkerStatus` per scrape
+instead of the hot loop incrementing a second copy of each counter.
+
+Every series carries a `channel` label: in a cluster one pod is one channel, locally `footfall run` scrapes
+several workers side by side.
+"""
+
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+
+from prometheus_client import CollectorRegistry, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+# Capture -> row: tens of ms when all is well, seconds when a queue backs up; the store's plan asks < 500 ms.
+LATENCY_BUCKETS_S = (0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1.0, 2.0, 5.0, 10.0, 30.0)
+TRITON_BUCKETS_S = (0.005, 0.01, 0.015, 0.02, 0.03, 0.04, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerStatus:
+    """One instant of a channel worker: what /status serves and the collector exports."""
+
+    channel: str
+    state: str
+    fps_read: float
+    fps_processed: float
+    latency_p50_ms: float | None
+    latency_p95_ms: float | None
+    latency_p99_ms: float | None
+    people_now: int
+    active_tracks: int
+    tracks_started: int
+    reconnects: int
+    dropped: int  # frames overwritten in the hand-off before processing took them
+    skip_every: int
+    frames_read: int
+    frames_skipped: int
+    frames_processed: int
+    frames_failed: int  # handed to processing but lost to a failed detection (Triton down)
+    triton_errors: int
+    handoff_depth: int
+    gender_queue: int
+    gender_dropped: int
+    gender_failed: int
+    writer_buffered_rows: int
+    writer_journal_rows: int
+    writer_written_rows: int
+    writer_dropped_rows: int
+    writer_db_up: bool
+    live_skipped: int
+    live: bool
+    ready: bool
+    not_ready_reasons: tuple[str, ...]
+    uptime_s: float
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+# (metric name, help, WorkerStatus field) — counters only ever grow within a process.
+_COUNTERS = (
+    ("footfall_frames_read", "Frames decoded from the stream (skipped ones included).", "frames_read"),
+    ("footfall_frames_skipped", "Frames decoded but not processed (every-N / adaptive skipping).", "frames_skipped"),
+    ("footfall_frames_processed", "Frames that went through detection and tracking.", "frames_processed"),
+    ("footfall_frames_dropped", "Frames overwritten before processing took them (processing too slow).", "dropped"),
+    ("footfall_frames_failed", "Frames lost to a failed detection request.", "frames_failed"),
+    ("footfall_reconnects", "Streams re-established after a loss.", "reconnects"),
+    ("footfall_triton_errors", "Detection requests that failed.", "triton_errors"),
+    ("footfall_tracks_started", "Confirmed tracks (people) started.", "tracks_started"),
+    ("footfall_gender_dropped", "Crops dropped because the gender queue was full.", "gender_dropped"),
+    ("footfall_gender_failed", "Crops lost to a failed gender request.", "gender_failed"),
+    ("footfall_writer_written_rows", "Rows committed to PostgreSQL.", "writer_written_rows"),
+    ("footfall_writer_dropped_rows", "Rows lost: memory full and the journal unwritable.", "writer_dropped_rows"),
+    ("footfall_live_skipped", "Live-state updates skipped because Redis was down.", "live_skipped"),
+)
+_GAUGES = (
+    ("footfall_fps_read", "Frames decoded per second (last few seconds).", "fps_read"),
+    ("footfall_fps_processed", "Frames processed per second (last few seconds).", "fps_processed"),
+    ("footfall_people_now", "People tracked in the latest processed frame.", "people_now"),
+    ("footfall_active_tracks", "Confirmed tracks alive (visible or briefly lost).", "active_tracks"),
+    ("footfall_skip_every", "Every N-th frame is processed.", "skip_every"),
+    ("footfall_handoff_depth", "Frames waiting between the reader and processing.", "handoff_depth"),
+    ("footfall_gender_queue_depth", "Crops waiting for the gender classifier.", "gender_queue"),
+    ("footfall_writer_buffered_rows", "Rows in memory waiting for PostgreSQL.", "writer_buffered_rows"),
+    ("footfall_writer_journal_rows", "Rows in the on-disk journal waiting for PostgreSQL.", "writer_journal_rows"),
+    ("footfall_writer_db_up", "1 while the writer holds a PostgreSQL connection.", "writer_db_up"),
+    ("footfall_live", "1 while the liveness verdict is ok.", "live"),
+    ("footfall_ready", "1 while the readiness verdict is ok.", "ready"),
+    ("footfall_uptime_seconds", "Seconds since the worker started.", "uptime_s"),
+)
+_STREAM_STATES = ("connecting", "streaming", "stalled", "backoff", "stopped")
+
+
+class _StatusCollector(Collector):
+    def __init__(self, status: Callable[[], WorkerStatus]) -> None:
+        self._status = status
+
+    def collect(self) -> Iterator[Metric]:
+        status = self._status()
+        labels = [status.channel]
+        for name, documentation, field in _COUNTERS:
+            counter = CounterMetricFamily(name, documentation, labels=["channel"])
+            counter.add_metric(labels, float(getattr(status, field)))
+            yield counter
+        for name, documentation, field in _GAUGES:
+            gauge = GaugeMetricFamily(name, documentation, labels=["channel"])
+            gauge.add_metric(labels, float(getattr(status, field)))
+            yield gauge
+        state = GaugeMetricFamily(
+            "footfall_stream_state", "1 for the stream's current state.", labels=["channel", "state"]
+        )
+        for name in _STREAM_STATES:
+            state.add_metric([status.channel, name], 1.0 if status.state == name else 0.0)
+        yield state
+
+
+class WorkerMetrics:
+    """A private registry per worker (tests run several in one process), exported by `render`."""
+
+    def __init__(self, channel_id: str, status: Callable[[], WorkerStatus]) -> None:
+        self.registry = CollectorRegistry(auto_describe=False)
+        self._channel_id = channel_id
+        self.capture_to_buffered = Histogram(
+            "footfall_capture_to_buffered_seconds",
+            "Frame capture to its rows handed to the record writer (detection, tracking, bookkeeping).",
+            ["channel"],
+            buckets=LATENCY_BUCKETS_S,
+            registry=self.registry,
+        ).labels(channel_id)
+        self.capture_to_committed = Histogram(
+            "footfall_capture_to_committed_seconds",
+            "Frame capture to its track point committed in PostgreSQL.",
+            ["channel"],
+            buckets=LATENCY_BUCKETS_S,
+            registry=self.registry,
+        ).labels(channel_id)
+        self._triton = Histogram(
+            "footfall_triton_request_seconds",
+            "Detection request round trip to Triton.",
+            ["channel", "model"],
+            buckets=TRITON_BUCKETS_S,
+            registry=self.registry,
+        )
+        self.registry.register(_StatusCollector(status))
+
+    def triton_request(self, model: str) -> Histogram:
+        return self._triton.labels(self._channel_id, model)
+
+    def render(self) -> bytes:
+        """The Prometheus text exposition format."""
+        return generate_latest(self.registry)

@@ -1,0 +1,63 @@
+"""What a worker needs to know about its channel: identity, where frames come from, what the record says."""
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from footfall_worker.config import ChannelConfig, StoreConfig
+from footfall_worker.ingest.capture import Source, is_file
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelSpec:
+    """One channel for a worker.
+
+    Attributes:
+        channel_id: the id on every row, key, metric and log line.
+        store_id: the store it belongs to.
+        name: human name.
+        source: a URL or file, or a callable asked before every connect (fresh credentials from a Secret).
+        source_masked: the source as it may be shown (credentials masked).
+        is_file: frames come from a video file (tracked on the video's clock; its end ends the run).
+        config: the channel's configuration as recorded in `channels.config` (no credentials).
+    """
+
+    channel_id: str
+    store_id: str
+    name: str
+    source: Source | Callable[[], Source]
+    source_masked: str
+    is_file: bool
+    config: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_store(cls, store: StoreConfig, channel: ChannelConfig) -> "ChannelSpec":
+        return cls(
+            channel_id=channel.id,
+            store_id=store.store_id,
+            name=channel.name,
+            source=channel.url,  # re-resolved per connect: a rotated password needs no restart
+            source_masked=str(channel.source.url()),
+            is_file=False,
+            config=channel.model_dump(mode="json"),
+        )
+
+    @classmethod
+    def from_file(cls, path: Path, channel_id: str | None = None, store_id: str = "local") -> "ChannelSpec":
+        return cls(
+            channel_id=channel_id or file_channel_id(path),
+            store_id=store_id,
+            name=path.name,
+            source=path,
+            source_masked=str(path),
+            is_file=is_file(path),
+            config={"file": str(path)},
+        )
+
+
+def file_channel_id(path: Path) -> str:
+    """A channel id from a file name, in the identifier alphabet channel ids use (`file-one-by-one`)."""
+    slug = re.sub(r"[^a-z0-9_-]+", "-", path.stem.lower()).strip("-_")[:56] or "video"
+    return f"file-{slug}"

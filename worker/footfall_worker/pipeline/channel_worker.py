@@ -1,0 +1,469 @@
+"""`ChannelWorker`: one channel's threads, wired and supervised.
+
+    reader thread --frames--> processing thread --rows--> writer thread --> PostgreSQL (journal while down)
+                                    |   \\--crops--> gender thread --> Triton
+                                    \\--live state, events--> Redis
+    probe thread: /healthz /readyz /metrics /status, from snapshots only
+
+Nothing here dies silently: the processing loop's crash ends its thread, which fails liveness (Kubernetes
+restarts the pod) and ends `wait()` (the local manager restarts the process). A camera, Triton, PostgreSQL
+or Redis outage is a state, retried by the part that owns the connection, never a crash.
+
+Shutdown (`stop`, on SIGTERM): stop reading, process the frames already handed off, end every track and wait
+briefly for their last gender results, close the run row, flush the writer (whatever PostgreSQL cannot take
+in time stays in the journal for the next start), all within the deadline.
+"""
+
+import logging
+import threading
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from footfall_worker.classify.gender_worker import GenderWorker
+from footfall_worker.classify.track_gender import TrackGender
+from footfall_worker.detections import Detections
+from footfall_worker.health.latency import LatencyWindow
+from footfall_worker.health.metrics import WorkerMetrics, WorkerStatus
+from footfall_worker.health.probes import ProbeServer
+from footfall_worker.health.verdict import Verdict, WorkerView, liveness, readiness
+from footfall_worker.inference import GenderClassifier, InferenceError, PersonDetector, TritonConnection
+from footfall_worker.ingest.frames import Frame
+from footfall_worker.ingest.health import HealthSnapshot, RateMeter, StreamState
+from footfall_worker.ingest.rtsp_reader import CameraReader
+from footfall_worker.pipeline.channel import ChannelSpec
+from footfall_worker.pipeline.frame_processor import FrameProcessor
+from footfall_worker.pipeline.recorder import TrackRecorder
+from footfall_worker.reid.appearance import ColorHistogramEncoder
+from footfall_worker.reid.cache import ReidCache
+from footfall_worker.reid.linker import TrackLinker
+from footfall_worker.settings import (
+    GenderSettings,
+    ReaderSettings,
+    StorageSettings,
+    TrackerSettings,
+    TritonSettings,
+    WorkerSettings,
+)
+from footfall_worker.storage.live_state import LiveSnapshot, LiveState
+from footfall_worker.storage.postgres_writer import PostgresWriter, WriterStats
+from footfall_worker.storage.records import ChannelRow, Record, RunEnd, RunStart, TrackPoint, new_run_id
+from footfall_worker.storage.redis_client import connect_url
+from footfall_worker.tracking.byte_tracker import ByteTracker
+
+log = logging.getLogger("footfall.worker")
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Every settings group a worker uses (each read from its own `FOOTFALL_*` prefix by default)."""
+
+    worker: WorkerSettings
+    reader: ReaderSettings
+    triton: TritonSettings
+    tracker: TrackerSettings
+    gender: GenderSettings
+    storage: StorageSettings
+
+    @classmethod
+    def from_env(cls, **worker_overrides: object) -> "Settings":
+        return cls(
+            WorkerSettings(**worker_overrides),  # type: ignore[arg-type]
+            ReaderSettings(),
+            TritonSettings(),
+            TrackerSettings(),
+            GenderSettings(),
+            StorageSettings(),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RunSummary:
+    run_id: str
+    exit_reason: str
+    frames_read: int
+    frames_processed: int
+    frames_dropped: int
+    frames_failed: int
+    reconnects: int
+    tracks_started: int
+    mean_fps: float
+    writer_complete: bool  # every row committed (False: some wait in the journal, or were lost: see logs)
+    clean: bool  # no thread crashed and the deadline held
+
+
+class ChannelWorker:
+    """Runs one channel until `stop()` (a camera) or the end of the file.
+
+    Args:
+        spec: the channel.
+        settings: all settings groups.
+    """
+
+    def __init__(self, spec: ChannelSpec, settings: Settings) -> None:
+        self.spec = spec
+        self.settings = settings
+        self.channel_id = spec.channel_id
+        self.run_id = new_run_id()
+        self._extra = {"channel": spec.channel_id}
+        self._started_mono = time.monotonic()
+        self._started_wall = time.time()
+        self._stopping = threading.Event()
+        self._loop_done = threading.Event()
+        self._loop_crashed = False
+        self._loop_beat = time.monotonic()
+        self._exit_reason = "stopped"
+        self._processed = 0
+        self._failed = 0
+        self._triton_errors = 0
+        self._triton_ok = False
+        self._triton_checked = float("-inf")
+        self._processed_rate = RateMeter()
+        self._latency = LatencyWindow()
+        self._last_live = float("-inf")
+        self._last_summary = time.monotonic()
+        self._last_state: StreamState | None = None
+        self._summary: RunSummary | None = None
+        w = settings.worker
+
+        self.metrics = WorkerMetrics(spec.channel_id, self.status)
+        self._detect_seconds = self.metrics.triton_request(settings.triton.detector_model)
+        self.connection = TritonConnection(settings.triton)
+        self.detector = PersonDetector(self.connection)
+        self.writer = (
+            PostgresWriter(
+                w.database_url,
+                spec.channel_id,
+                settings.storage,
+                Path(w.journal_dir).expanduser() / spec.channel_id,
+                on_committed=self._committed,
+            )
+            if w.database_url
+            else None
+        )
+        redis_client = connect_url(w.redis_url) if w.redis_url else None
+        self.live = LiveState(redis_client, spec.channel_id, min_interval_s=w.live_interval_s) if redis_client else None
+        self.gender_worker: GenderWorker | None = None
+        track_gender = None
+        if w.gender:
+            classifier = GenderClassifier(self.connection)
+            g = settings.gender
+            self.gender_worker = GenderWorker(classifier.classify, spec.channel_id, g.queue_size, g.batch_size)
+            track_gender = TrackGender(g, self.gender_worker.submit)
+        linker = None
+        if w.reid and redis_client is not None:
+            encoder = ColorHistogramEncoder()
+            cache = ReidCache(redis_client, spec.channel_id, encoder_name=encoder.name, run_id=self.run_id)
+            linker = TrackLinker(encoder, cache)
+        self.recorder = TrackRecorder(self.run_id, self._put, track_gender, w.gender_settle_s)
+        self.processor = FrameProcessor(
+            self._detect,
+            ByteTracker(settings.tracker),
+            self.recorder,
+            self._put,
+            gender_worker=self.gender_worker,
+            track_gender=track_gender,
+            linker=linker,
+            live=self.live,
+            file_wall_start=self._started_wall if spec.is_file else None,
+        )
+        self.reader = CameraReader(spec.channel_id, spec.source, settings.reader)
+        self.probes = ProbeServer(
+            w.http_host,
+            w.http_port,
+            spec.channel_id,
+            liveness=self.liveness,
+            readiness=self.readiness,
+            metrics=self.metrics.render,
+            status=lambda: self.status().as_dict(),
+        )
+        self._loop = threading.Thread(target=self._run_loop, name=f"process-{spec.channel_id}", daemon=True)
+
+    # -- lifecycle ---------------------------------------------------------------------------------------------
+
+    def start(self) -> "ChannelWorker":
+        """Start every thread. Raises MigrationError when the database schema disagrees with this build."""
+        if self.writer is not None:
+            self.writer.start()
+            self._put(
+                ChannelRow(
+                    self.channel_id, self.spec.store_id, self.spec.name, self.spec.source_masked, self.spec.config
+                )
+            )
+            self._put(RunStart(self.run_id, self._started_wall))
+        self.probes.start()
+        if self.gender_worker is not None:
+            self.gender_worker.start()
+        self.reader.start()
+        self._loop.start()
+        log.info(
+            "worker started",
+            extra={
+                **self._extra,
+                "run_id": self.run_id,
+                "source": self.spec.source_masked,
+                "triton": self.connection.url,
+                "probe_port": self.probes.port,
+                "record": self.writer is not None,
+                "live_state": self.live is not None,
+            },
+        )
+        return self
+
+    def wait(self, timeout_s: float | None = None) -> bool:
+        """Block until processing ends by itself (end of file, crash); True if it did."""
+        return self._loop_done.wait(timeout_s)
+
+    @property
+    def processing_ended(self) -> bool:
+        return self._loop_done.is_set()
+
+    def stop(self, reason: str = "stopped") -> RunSummary:
+        """Shut down within `shutdown_deadline_s`: see the module docstring. Safe to call more than once."""
+        if self._summary is not None:
+            return self._summary
+        deadline = time.monotonic() + self.settings.worker.shutdown_deadline_s
+        if not self._loop_done.is_set():
+            self._exit_reason = reason
+        self._stopping.set()
+        log.info("stopping", extra={**self._extra, "reason": self._exit_reason})
+        # Stopping the reader closes the hand-off: the loop drains what is there, then finishes the tracks.
+        self.reader.stop(timeout_s=max(0.5, min(6.0, deadline - time.monotonic() - 4.0)))
+        self._loop_done.wait(max(0.5, deadline - time.monotonic() - 3.0))
+        clean = self._loop_done.is_set() and not self._loop_crashed
+        if not self._loop_done.is_set():
+            log.error("processing did not finish in time; closing the record anyway", extra=self._extra)
+        if self.gender_worker is not None:
+            self.gender_worker.stop(timeout_s=1.0)
+        snapshot = self.reader.snapshot()
+        elapsed = max(1e-6, time.monotonic() - self._started_mono)
+        summary_counts = dict(
+            frames_read=snapshot.frames_read,
+            frames_processed=self._processed,
+            frames_dropped=snapshot.dropped,
+            reconnects=snapshot.reconnects,
+            mean_fps=round(self._processed / elapsed, 3),
+        )
+        complete = True
+        if self.writer is not None:
+            self._put(RunEnd(self.run_id, time.time(), exit_reason=self._exit_reason, **summary_counts))
+            complete = self.writer.close(max(0.5, deadline - time.monotonic() - 0.5))
+        self._publish_live(force=True)
+        if self.live is not None:
+            self.live.close()
+        self.probes.stop()
+        self.detector.close()
+        self.connection.close()
+        self._summary = RunSummary(
+            run_id=self.run_id,
+            exit_reason=self._exit_reason,
+            frames_failed=self._failed,
+            tracks_started=self.recorder.tracks_started,
+            writer_complete=complete,
+            clean=clean and time.monotonic() <= deadline + 0.5,
+            **summary_counts,
+        )
+        log.info("stopped", extra={**self._extra, **asdict(self._summary)})
+        return self._summary
+
+    # -- processing thread -------------------------------------------------------------------------------------
+
+    def _run_loop(self) -> None:
+        try:
+            self._check_triton()
+            while True:
+                self._loop_beat = time.monotonic()
+                frame = self.reader.get(timeout=0.5)
+                if frame is None:
+                    if not self.reader.running:
+                        break  # stopped, or the file ended: the hand-off is drained
+                    self._between_frames()
+                    continue
+                self._process(frame)
+            if not self._stopping.is_set():
+                self._exit_reason = "end_of_file" if self.spec.is_file else "reader_stopped"
+            self._loop_beat = time.monotonic()
+            self.processor.finish(gender_wait_s=min(2.0, self.settings.worker.gender_settle_s))
+        except Exception:  # noqa: BLE001 - a bug ends the thread loudly: liveness fails and the pod restarts
+            self._loop_crashed = True
+            self._exit_reason = "crashed"
+            log.exception("processing loop crashed", extra=self._extra)
+        finally:
+            self._loop_done.set()
+
+    def _process(self, frame: Frame) -> None:
+        try:
+            self.processor.process(frame)
+        except InferenceError as error:
+            self._failed += 1
+            self._triton_errors += 1
+            if self._triton_ok:
+                log.warning(f"detection failed: {error}", extra={**self._extra, "error": type(error).__name__})
+            self._triton_ok = False
+            self._triton_checked = time.monotonic()
+            # Don't spin on a dead Triton; the reader keeps the newest frames meanwhile (drops are counted).
+            self._stopping.wait(self.settings.worker.triton_retry_s)
+            return
+        if not self._triton_ok:
+            log.info("detection answering", extra=self._extra)
+        self._triton_ok = True
+        now = time.monotonic()
+        self._processed += 1
+        self._processed_rate.tick(now)
+        latency = now - frame.captured_mono
+        self._latency.add(latency)
+        self.metrics.capture_to_buffered.observe(latency)
+        self._after_frame(now)
+
+    def _between_frames(self) -> None:
+        self.processor.idle()
+        now = time.monotonic()
+        if now - self._triton_checked >= self.settings.worker.triton_check_s:
+            self._check_triton()
+        self._after_frame(now)
+
+    def _after_frame(self, now: float) -> None:
+        if now - self._last_live >= self.settings.worker.live_interval_s:
+            self._last_live = now
+            self._publish_live()
+        if now - self._last_summary >= self.settings.worker.summary_interval_s:
+            self._last_summary = now
+            self._log_summary()
+
+    def _detect(self, frame: Frame) -> Detections:
+        with self._detect_seconds.time():
+            return self.detector.detect_one(frame.image)
+
+    def _check_triton(self) -> None:
+        self._triton_checked = time.monotonic()
+        ready = self.connection.is_model_ready(self.settings.triton.detector_model)
+        if ready != self._triton_ok:
+            level = logging.INFO if ready else logging.WARNING
+            log.log(
+                level,
+                "Triton %s",
+                "ready" if ready else "not ready",
+                extra={**self._extra, "triton": self.connection.url},
+            )
+        self._triton_ok = ready
+
+    def _put(self, record: Record) -> bool:
+        return self.writer.put(record) if self.writer is not None else True
+
+    def _committed(self, records: list[Record]) -> None:
+        """Writer thread, after a commit: how long the frames' track points took from capture to the database."""
+        now = time.time()
+        for record in records:
+            if type(record) is TrackPoint:
+                self.metrics.capture_to_committed.observe(max(0.0, now - record.t))
+
+    # -- observation -------------------------------------------------------------------------------------------
+
+    def _publish_live(self, force: bool = False) -> None:
+        if self.live is None:
+            return
+        health = self.reader.snapshot()
+        p50, p95 = self._latency.percentiles_ms(50, 95)
+        snapshot = LiveSnapshot.from_health(
+            health, active_track_ids=self.processor.track_ids, latency_p50_ms=p50, latency_p95_ms=p95
+        )
+        changed = health.state is not self._last_state
+        self._last_state = health.state
+        self.live.publish(snapshot, force=force or changed)
+
+    def _log_summary(self) -> None:
+        status = self.status()
+        log.info(
+            "summary",
+            extra={
+                **self._extra,
+                "state": status.state,
+                "fps_read": round(status.fps_read, 1),
+                "fps_processed": round(status.fps_processed, 1),
+                "latency_p50_ms": _rounded(status.latency_p50_ms),
+                "latency_p95_ms": _rounded(status.latency_p95_ms),
+                "frames_read": status.frames_read,
+                "frames_processed": status.frames_processed,
+                "dropped": status.dropped,
+                "failed": status.frames_failed,
+                "skip_every": status.skip_every,
+                "people_now": status.people_now,
+                "tracks_started": status.tracks_started,
+                "reconnects": status.reconnects,
+                "rows_written": status.writer_written_rows,
+                "rows_buffered": status.writer_buffered_rows,
+                "rows_journaled": status.writer_journal_rows,
+                "ready": status.ready,
+            },
+        )
+
+    def view(self, health: HealthSnapshot | None = None, writer: WriterStats | None = None) -> WorkerView:
+        health = health or self.reader.snapshot()
+        writer = writer or (self.writer.stats() if self.writer is not None else None)
+        return WorkerView(
+            stopping=self._stopping.is_set(),
+            loop_alive=self._loop.is_alive() or (self._loop_done.is_set() and not self._loop_crashed),
+            loop_idle_s=0.0 if self._loop_done.is_set() else time.monotonic() - self._loop_beat,
+            reader_alive=self.reader.running,
+            reader_state=health.state,
+            last_frame_age_s=health.last_frame_age_s,
+            writer_alive=writer is None or writer.running,
+            writer_db_up=writer is None or writer.db_up,
+            writer_journal_ok=writer is None or writer.journal_ok,
+            gender_alive=self.gender_worker is None or self.gender_worker.alive,
+            triton_ok=self._triton_ok,
+            source_is_file=self.spec.is_file,
+        )
+
+    def liveness(self) -> Verdict:
+        return liveness(self.view(), self.settings.worker.liveness_timeout_s)
+
+    def readiness(self) -> Verdict:
+        return readiness(self.view(), self.settings.worker.ready_frame_age_s)
+
+    def status(self) -> WorkerStatus:
+        health = self.reader.snapshot()
+        writer = self.writer.stats() if self.writer is not None else None
+        view = self.view(health, writer)
+        alive = liveness(view, self.settings.worker.liveness_timeout_s)
+        ready = readiness(view, self.settings.worker.ready_frame_age_s)
+        p50, p95, p99 = self._latency.percentiles_ms(50, 95, 99)
+        gender = self.gender_worker
+        return WorkerStatus(
+            channel=self.channel_id,
+            state=str(health.state),
+            fps_read=health.fps,
+            fps_processed=self._processed_rate.rate(),
+            latency_p50_ms=p50,
+            latency_p95_ms=p95,
+            latency_p99_ms=p99,
+            people_now=len(self.processor.track_ids),
+            active_tracks=len(self.processor.tracker.active_tracks),
+            tracks_started=self.recorder.tracks_started,
+            reconnects=health.reconnects,
+            dropped=health.dropped,
+            skip_every=health.skip_every,
+            frames_read=health.frames_read,
+            frames_skipped=health.frames_skipped,
+            frames_processed=self._processed,
+            frames_failed=self._failed,
+            triton_errors=self._triton_errors,
+            handoff_depth=len(self.reader.frames),
+            gender_queue=gender.pending if gender else 0,
+            gender_dropped=gender.dropped if gender else 0,
+            gender_failed=gender.failed if gender else 0,
+            writer_buffered_rows=writer.buffered_rows if writer else 0,
+            writer_journal_rows=writer.journal_rows if writer else 0,
+            writer_written_rows=writer.written_rows if writer else 0,
+            writer_dropped_rows=writer.dropped_rows if writer else 0,
+            writer_db_up=writer.db_up if writer else False,
+            live_skipped=self.live.stats.skipped if self.live else 0,
+            live=alive.ok,
+            ready=ready.ok,
+            not_ready_reasons=ready.reasons,
+            uptime_s=round(time.monotonic() - self._started_mono, 3),
+        )
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
