@@ -3,6 +3,7 @@
 footfall detect --cameras config/demo_store.json --channel channel_1 [--duration 30]
 footfall detect --source input/footage/intel/one-by-one-person-detection.mp4
 footfall config --cameras input/cameras_config/kidsplaza_thanhxuan.json
+footfall process-video input/footage/intel/one-by-one-person-detection.mp4
 """
 
 import argparse
@@ -159,6 +160,10 @@ def build_parser() -> argparse.ArgumentParser:
     config_parser = commands.add_parser("config", help="show a store config with masked URLs")
     config_parser.add_argument("--cameras", type=Path, required=True)
     config_parser.set_defaults(handler=show_config)
+
+    from footfall_worker.pipeline.process_video import add_parser as add_process_video_parser
+
+    add_process_video_parser(commands)
     return parser
 
 

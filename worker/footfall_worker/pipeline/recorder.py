@@ -6,6 +6,7 @@ flight, so the label a track ends with is the one its crops earned, not whatever
 """
 
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -55,6 +56,7 @@ class TrackRecorder:
         self._ending: dict[int, _Ending] = {}
         self.tracks_started = 0
         self.tracks_finished = 0
+        self.genders: Counter[str] = Counter()  # final labels of the finished tracks
 
     def link(self, link: Link) -> None:
         """Remember a ReID link; it goes out with the track's next row."""
@@ -104,6 +106,7 @@ class TrackRecorder:
             if self._gender is not None:
                 self._gender.forget(track_id)
             self.tracks_finished += 1
+            self.genders[label] += 1
             finished.append(FinishedTrack(track_id, label, ending.ended_wall))
         return finished
 

@@ -1,0 +1,122 @@
+"""The probe server: verdicts as 200/503, Prometheus text that parses, /status as JSON, a failing probe as 500."""
+
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import replace
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from footfall_worker.health.metrics import WorkerMetrics, WorkerStatus
+from footfall_worker.health.probes import ProbeServer
+from footfall_worker.health.verdict import Verdict
+
+STATUS = WorkerStatus(
+    channel="channel_9",
+    state="streaming",
+    fps_read=25.0,
+    fps_processed=24.5,
+    latency_p50_ms=40.0,
+    latency_p95_ms=80.0,
+    latency_p99_ms=120.0,
+    people_now=2,
+    active_tracks=3,
+    tracks_started=7,
+    reconnects=1,
+    dropped=4,
+    skip_every=1,
+    frames_read=1000,
+    frames_skipped=0,
+    frames_processed=990,
+    frames_failed=6,
+    triton_errors=6,
+    handoff_depth=1,
+    gender_queue=0,
+    gender_dropped=0,
+    gender_failed=0,
+    writer_buffered_rows=12,
+    writer_journal_rows=0,
+    writer_written_rows=345,
+    writer_dropped_rows=0,
+    writer_db_up=True,
+    live_skipped=0,
+    live=True,
+    ready=False,
+    not_ready_reasons=("Triton not answering",),
+    uptime_s=60.0,
+)
+
+
+Served = tuple[ProbeServer, WorkerMetrics, dict[str, Verdict]]
+
+
+def get(port: int, path: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+@pytest.fixture
+def served() -> Iterator[Served]:
+    verdicts = {"live": Verdict(True, ()), "ready": Verdict(False, ("stream backoff",))}
+    metrics = WorkerMetrics("channel_9", lambda: STATUS)
+    server = ProbeServer(
+        "127.0.0.1",
+        0,
+        "channel_9",
+        liveness=lambda: verdicts["live"],
+        readiness=lambda: verdicts["ready"],
+        metrics=metrics.render,
+        status=lambda: replace(STATUS).as_dict() if verdicts["live"].ok else 1 / 0,  # type: ignore[return-value]
+    ).start()
+    yield server, metrics, verdicts
+    server.stop()
+
+
+def test_verdicts_answer_200_or_503_with_their_reasons(served: Served) -> None:
+    server, _, verdicts = served
+    assert get(server.port, "/healthz") == (200, b'{"ok": true, "reasons": []}')
+    code, body = get(server.port, "/readyz")
+    assert code == 503 and json.loads(body) == {"ok": False, "reasons": ["stream backoff"]}
+    verdicts["live"] = Verdict(False, ("processing loop stuck for 40 s (limit 30 s)",))
+    assert get(server.port, "/healthz")[0] == 503
+    assert get(server.port, "/status")[0] == 500  # a failing handler answers, the server lives on
+    assert get(server.port, "/readyz")[0] == 503
+    assert get(server.port, "/nope")[0] == 404
+
+
+def test_metrics_parse_and_carry_the_status_and_the_histograms(served: Served) -> None:
+    server, metrics, _ = served
+    metrics.capture_to_buffered.observe(0.12)
+    metrics.capture_to_buffered.observe(0.03)
+    metrics.triton_request("person_detector").observe(0.02)
+    code, body = get(server.port, "/metrics")
+    assert code == 200
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(body.decode())
+        for s in family.samples
+    }
+    channel = (("channel", "channel_9"),)
+    assert samples[("footfall_frames_processed_total", channel)] == 990
+    assert samples[("footfall_frames_dropped_total", channel)] == 4
+    assert samples[("footfall_fps_processed", channel)] == 24.5
+    assert samples[("footfall_ready", channel)] == 0 and samples[("footfall_live", channel)] == 1
+    assert samples[("footfall_stream_state", (("channel", "channel_9"), ("state", "streaming")))] == 1
+    assert samples[("footfall_stream_state", (("channel", "channel_9"), ("state", "backoff")))] == 0
+    assert samples[("footfall_capture_to_buffered_seconds_count", channel)] == 2
+    assert samples[("footfall_capture_to_buffered_seconds_bucket", (("channel", "channel_9"), ("le", "0.05")))] == 1
+    triton = (("channel", "channel_9"), ("model", "person_detector"))
+    assert samples[("footfall_triton_request_seconds_count", triton)] == 1
+
+
+def test_status_is_the_worker_status_as_json(served: Served) -> None:
+    server, _, _ = served
+    code, body = get(server.port, "/status")
+    document = json.loads(body)
+    assert code == 200 and document["channel"] == "channel_9" and document["people_now"] == 2
+    assert document["not_ready_reasons"] == ["Triton not answering"]

@@ -1,0 +1,120 @@
+"""Tracker events become rows: a track's row as it grows, sampled boxes, started/ended events, minute stats."""
+
+import numpy as np
+
+from footfall_worker.classify.gender_worker import GenderRequest, GenderResult
+from footfall_worker.classify.track_gender import TrackGender
+from footfall_worker.detections import Detections
+from footfall_worker.inference import GenderEstimate
+from footfall_worker.pipeline.minute_stats import MinuteStats
+from footfall_worker.pipeline.recorder import TrackRecorder
+from footfall_worker.settings import GenderSettings, TrackerSettings
+from footfall_worker.storage.records import EventRow, Record, TrackPoint, TrackRow
+from footfall_worker.tracking.byte_tracker import ByteTracker
+
+OFFSET = 1_800_000_000.0  # tracker clock -> wall clock
+FEMALE_FACE = GenderEstimate(0.95, 0.05, 0.9, (1.0, 1.0, 20.0, 20.0))
+
+
+def walk(tracker: ByteTracker, recorder: TrackRecorder, frames: int, start_s: float = 0.0) -> float:
+    """One person walking right at 10 fps, then nobody until the tracker ends the track."""
+    t = start_s
+    for i in range(frames):
+        box = np.array([[100 + 8 * i, 100, 160 + 8 * i, 260]], np.float32)
+        recorder.record(tracker.update(Detections(box, np.array([0.9], np.float32)), t).events, OFFSET)
+        t += 0.1
+    for _ in range(40):  # 4 s empty: past the 1 s lost-track buffer
+        recorder.record(tracker.update(Detections.empty(), t).events, OFFSET)
+        t += 0.1
+    return t
+
+
+def of_type(records: list[Record], kind: type) -> list:
+    return [r for r in records if type(r) is kind]
+
+
+def test_a_walk_becomes_a_track_row_its_points_and_two_events() -> None:
+    rows: list[Record] = []
+    tracker = ByteTracker(TrackerSettings(_env_file=None))  # type: ignore[call-arg]
+    recorder = TrackRecorder("run-1", lambda r: rows.append(r) or True, gender=None)
+    walk(tracker, recorder, frames=30)
+    finished = recorder.settle()
+    assert [f.track_id for f in finished] == [1] and finished[0].gender == "unknown"
+
+    tracks = of_type(rows, TrackRow)
+    assert {r.track_id for r in tracks} == {1} and all(r.run_id == "run-1" for r in tracks)
+    final = tracks[-1]
+    assert final.first_seen == OFFSET + 0.0 and abs(final.last_seen - (OFFSET + 2.9)) < 1e-6
+    assert final.frames == 30 and final.gender == "unknown" and final.score_max == 0.9
+    points = of_type(rows, TrackPoint)
+    # A point per 0.5 s history interval over 2.9 s of sight, in time order, moving right.
+    assert 5 <= len(points) <= 7
+    assert [p.t for p in points] == sorted(p.t for p in points)
+    assert points[-1].x1 > points[0].x1 + 100
+    events = of_type(rows, EventRow)
+    assert [e.kind for e in events] == ["track_started", "track_ended"]
+    assert events[1].payload == {"gender": "unknown", "duration_s": 2.9, "frames": 30}
+    assert recorder.tracks_started == recorder.tracks_finished == 1 and recorder.pending == 0
+
+
+def test_an_ended_track_waits_for_its_gender_result_then_records_the_label() -> None:
+    rows: list[Record] = []
+    requests: list[GenderRequest] = []
+    gender = TrackGender(
+        GenderSettings(_env_file=None, min_box_height=10, crop_interval_s=0.2),  # type: ignore[call-arg]
+        lambda request: requests.append(request) or True,
+    )
+    tracker = ByteTracker(TrackerSettings(_env_file=None))  # type: ignore[call-arg]
+    recorder = TrackRecorder("run-2", lambda r: rows.append(r) or True, gender, settle_s=60.0)
+    frame = np.full((480, 640, 3), 128, np.uint8)
+    t = 0.0
+    for i in range(6):
+        box = np.array([[100 + 8 * i, 100, 160 + 8 * i, 260]], np.float32)
+        result = tracker.update(Detections(box, np.array([0.9], np.float32)), t)
+        gender.observe(frame, result.tracks, t)
+        recorder.record(result.events, OFFSET)
+        t += 0.1
+    for _ in range(15):
+        recorder.record(tracker.update(Detections.empty(), t).events, OFFSET)
+        t += 0.1
+    assert requests, "the track's crops were sent to the classifier"
+    assert recorder.settle() == [] and recorder.pending == 1  # results outstanding: the final row waits
+
+    gender.apply([GenderResult(r.track_id, FEMALE_FACE, r.at_s) for r in requests])
+    finished = recorder.settle()
+    assert [(f.track_id, f.gender) for f in finished] == [(1, "female")]
+    assert of_type(rows, TrackRow)[-1].gender == "female"
+    assert of_type(rows, EventRow)[-1].payload["gender"] == "female"
+    assert recorder.genders["female"] == 1
+
+
+def test_an_overdue_gender_result_does_not_hold_the_final_row_forever() -> None:
+    rows: list[Record] = []
+    gender = TrackGender(
+        GenderSettings(_env_file=None, min_box_height=10, crop_interval_s=0.2),  # type: ignore[call-arg]
+        lambda request: True,  # accepted, never answered (Triton went down)
+    )
+    tracker = ByteTracker(TrackerSettings(_env_file=None))  # type: ignore[call-arg]
+    recorder = TrackRecorder("run-3", lambda r: rows.append(r) or True, gender, settle_s=0.0)
+    frame = np.full((480, 640, 3), 128, np.uint8)
+    for i in range(6):
+        box = np.array([[100, 100, 160, 260]], np.float32)
+        result = tracker.update(Detections(box, np.array([0.9], np.float32)), i * 0.1)
+        gender.observe(frame, result.tracks, i * 0.1)
+    recorder.record(tracker.finish(1.0), OFFSET)
+    assert [f.gender for f in recorder.settle()] == ["unknown"]
+
+
+def test_minute_stats_roll_over_on_the_wall_clock_minute() -> None:
+    stats = MinuteStats()
+    minute = 1_800_000_000.0 - (1_800_000_000.0 % 60)
+    assert stats.observe(minute + 1.0, [1], started=1) is None
+    assert stats.observe(minute + 2.0, [1, 2], started=1) is None
+    assert stats.observe(minute + 3.0, [2], started=0) is None
+    done = stats.observe(minute + 61.0, [], started=0)
+    assert done is not None and done.minute == minute
+    assert (done.people_count, done.unique_tracks, done.occupancy_max) == (2, 2, 2)
+    assert done.occupancy_avg == round(4 / 3, 3) and done.fps == 1.0
+    partial = stats.flush()
+    assert partial is not None and partial.minute == minute + 60 and partial.unique_tracks == 0
+    assert stats.flush() is None
