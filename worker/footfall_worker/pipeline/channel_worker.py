@@ -15,6 +15,7 @@ in time stays in the journal for the next start), all within the deadline.
 """
 
 import logging
+import os
 import threading
 import time
 from dataclasses import asdict, dataclass
@@ -67,9 +68,12 @@ class Settings:
 
     @classmethod
     def from_env(cls, **worker_overrides: object) -> "Settings":
+        # A worker keeps its latency bounded by default: when processing falls behind, process every N-th
+        # frame (N adapts) rather than dropping at random. FOOTFALL_READER_ADAPTIVE_SKIP=false turns it off.
+        reader_defaults = {} if "FOOTFALL_READER_ADAPTIVE_SKIP" in os.environ else {"adaptive_skip": True}
         return cls(
             WorkerSettings(**worker_overrides),  # type: ignore[arg-type]
-            ReaderSettings(),
+            ReaderSettings(**reader_defaults),  # type: ignore[arg-type]
             TritonSettings(),
             TrackerSettings(),
             GenderSettings(),
