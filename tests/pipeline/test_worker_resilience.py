@@ -1,0 +1,111 @@
+"""The worker under pressure: Triton going away and coming back, and processing slower than the camera."""
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from footfall_worker.config import RtspUrl
+from footfall_worker.detections import Detections
+from footfall_worker.pipeline.channel import ChannelSpec
+from footfall_worker.pipeline.channel_worker import ChannelWorker, Settings
+from footfall_worker.settings import (
+    GenderSettings,
+    ReaderSettings,
+    StorageSettings,
+    TrackerSettings,
+    WorkerSettings,
+)
+from tests.conftest import triton_settings
+from tests.pipeline.conftest import Backends
+from tests.support.camera_sim import DAHUA_QUERY, CameraSimulator
+from tests.support.footage import STORE_AISLE
+from tests.support.paths import footage_path
+from tests.support.triton import TritonInstance
+from tests.support.worker import WorkerProcess, write_store
+
+
+@pytest.fixture
+def own_triton(tmp_path: Path) -> Iterator[TritonInstance]:
+    """A Triton this test may stop and start (the session's one is shared)."""
+    instance = TritonInstance(name="triton-outage", run_dir=tmp_path / "triton")
+    instance.run_dir.mkdir()
+    instance.start()
+    yield instance
+    instance.stop()
+
+
+def test_triton_outage_fails_readiness_not_liveness_and_processing_resumes(
+    backends: Backends, own_triton: TritonInstance, tmp_path: Path
+) -> None:
+    camera = CameraSimulator(footage_path(STORE_AISLE)).start()
+    env = backends.env(FOOTFALL_TRITON_URL=own_triton.url, FOOTFALL_TRITON_CHECK_S="1")
+    store = write_store(tmp_path / "s.json", {"channel_3": camera.port})
+    try:
+        with WorkerProcess.for_store(store, "channel_3", env) as w:
+            w.wait_until(lambda s: s["ready"] and s["frames_processed"] > 20, timeout_s=60, what="processing")
+            own_triton.stop()
+            down = w.wait_until(lambda s: not s["ready"], timeout_s=30, what="not ready without Triton")
+            assert "Triton not answering" in down["not_ready_reasons"]
+            failing = w.wait_until(lambda s: s["frames_failed"] >= 3, timeout_s=30, what="failed detections counted")
+            assert w.get("/healthz")[0] == 200 and failing["state"] == "streaming"
+            own_triton.start()
+            processed = failing["frames_processed"]
+            back = w.wait_until(
+                lambda s: s["ready"] and s["frames_processed"] > processed + 20, timeout_s=60, what="processing again"
+            )
+            assert back["live"] and back["triton_errors"] >= 3
+            assert w.terminate() == 0
+    finally:
+        camera.close()
+
+
+class SlowDetector:
+    """The real detector plus a fixed delay: a machine four times too slow for the camera."""
+
+    def __init__(self, detect_one, delay_s: float) -> None:  # type: ignore[no-untyped-def]
+        self._detect_one = detect_one
+        self._delay_s = delay_s
+
+    def __call__(self, image: np.ndarray) -> Detections:
+        time.sleep(self._delay_s)
+        return self._detect_one(image)
+
+
+@pytest.mark.parametrize("adaptive", [True, False])
+def test_adaptive_skipping_keeps_latency_bounded_when_processing_is_too_slow(
+    triton: TritonInstance, tmp_path: Path, adaptive: bool
+) -> None:
+    camera = CameraSimulator(footage_path(STORE_AISLE)).start()  # 15 fps
+    settings = Settings(
+        WorkerSettings(_env_file=None, http_port=0, database_url="", redis_url="", gender=False, reid=False),  # type: ignore[call-arg]
+        ReaderSettings(_env_file=None, adaptive_skip=adaptive, max_skip=8, handoff_size=2),  # type: ignore[call-arg]
+        triton_settings(triton.url),
+        TrackerSettings(_env_file=None),  # type: ignore[call-arg]
+        GenderSettings(_env_file=None),  # type: ignore[call-arg]
+        StorageSettings(_env_file=None),  # type: ignore[call-arg]
+    )
+    spec = ChannelSpec("slow", "test", "slow", RtspUrl(camera.url + DAHUA_QUERY), camera.url, is_file=False)
+    worker = ChannelWorker(spec, settings)
+    worker.detector.detect_one = SlowDetector(worker.detector.detect_one, 0.25)  # type: ignore[method-assign]
+    try:
+        worker.start()
+        deadline = time.monotonic() + 60
+        while worker.status().frames_processed < 40 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        status = worker.status()
+        assert status.frames_processed >= 40, status
+    finally:
+        summary = worker.stop()
+        camera.close()
+    assert summary.clean
+    # Either way latency stays bounded (newest frames win); adaptive mode gets there by decoding fewer frames
+    # into colour images instead of overwriting them.
+    assert status.latency_p95_ms is not None and status.latency_p95_ms < 2000, status
+    if adaptive:
+        assert status.skip_every >= 3, status
+        assert status.frames_skipped > status.dropped, status
+    else:
+        assert status.skip_every == 1 and status.dropped > status.frames_processed, status
