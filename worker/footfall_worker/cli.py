@@ -164,6 +164,10 @@ def build_parser() -> argparse.ArgumentParser:
     from footfall_worker.pipeline.process_video import add_parser as add_process_video_parser
 
     add_process_video_parser(commands)
+
+    from footfall_worker.manager.run_command import add_run_parser
+
+    add_run_parser(commands)
     return parser
 
 
