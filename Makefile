@@ -5,9 +5,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 DURATION ?= 0
 CAMERAS ?= config/demo_store.json
-CHANNEL ?= channel_1
+RUN_LOGS ?= $(HOME)/.cache/footfall/run/workers
+BENCH_PIPELINE_SECONDS ?= 600
 
-.PHONY: help venv lint eval services triton triton-install gstreamer cameras test run bench stop
+.PHONY: help venv lint eval services triton triton-install gstreamer cameras test run bench soak stop
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -37,14 +38,21 @@ lint: venv  ## ruff: lint and formatting
 test: venv lint services triton-install gstreamer  ## set everything up and run the tests
 	$(PY) -m pytest
 
-run: venv services triton cameras  ## detection + gender through Triton on a simulated camera; DURATION=s (0 = until Ctrl+C)
-	$(VENV)/bin/footfall detect --cameras $(CAMERAS) --channel $(CHANNEL) --duration $(DURATION)
+run: venv services triton cameras  ## the whole pipeline on the demo store's 4 simulated cameras, live table; DURATION=s (0 = until Ctrl+C)
+	@mkdir -p $(RUN_LOGS)
+	$(VENV)/bin/footfall run --cameras $(CAMERAS) --duration $(DURATION) --log-dir $(RUN_LOGS)
 
-bench: venv services triton gstreamer  ## print the numbers: inference (Triton vs in-process, clients, shm, gender) and ingest, tracker vs peer, storage
+bench: venv services triton gstreamer  ## print the numbers: inference, ingest, tracker vs peer, storage, the whole pipeline on 1 and 4 channels
 	$(PY) bench/inference_bench.py
 	$(PY) bench/ingest_bench.py
 	py=$$(hack/bench-venv.sh) && $$py bench/tracker_bench.py
 	$(PY) bench/storage_bench.py
+	$(PY) bench/pipeline_bench.py --channels 1,4 --seconds $(BENCH_PIPELINE_SECONDS)
+
+SOAK_MINUTES ?= 60
+soak: venv services triton gstreamer  ## endurance (not in CI): SOAK_MINUTES on 1 channel, half of it on 4; fps stability, RSS slope
+	$(PY) bench/pipeline_bench.py --channels 1 --seconds $$(( $(SOAK_MINUTES) * 60 )) --interval 30 --no-limit
+	$(PY) bench/pipeline_bench.py --channels 4 --seconds $$(( $(SOAK_MINUTES) * 30 )) --interval 30 --no-limit
 
 EVAL_CLIP ?= input/footage/intel/store-aisle-detection.mp4
 EVAL_OUT ?= $(HOME)/.cache/footfall/eval/results.txt

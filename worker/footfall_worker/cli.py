@@ -4,6 +4,7 @@ footfall detect --cameras config/demo_store.json --channel channel_1 [--duration
 footfall detect --source input/footage/intel/one-by-one-person-detection.mp4
 footfall config --cameras input/cameras_config/kidsplaza_thanhxuan.json
 footfall process-video input/footage/intel/one-by-one-person-detection.mp4
+footfall run --cameras config/demo_store.json
 """
 
 import argparse

@@ -1,0 +1,411 @@
+"""The whole pipeline's numbers: processed FPS per channel, capture-to-row latency, CPU and memory, for 1 and
+4 channels of the demo footage scaled to 720p at 30 fps, next to the physical limit of this machine (decode +
+detector + tracker cost per frame, each measured alone). Printed as a table and written as JSON
+(`--json-out`, default ~/.cache/footfall/bench/pipeline-<time>.json) for comparison between runs; never asserted.
+
+    make bench                          # 1 and 4 channels, BENCH_PIPELINE_SECONDS each (default 600)
+    make soak SOAK_MINUTES=10           # endurance: the same, longer, reporting the RSS slope per channel
+    .venv/bin/python bench/pipeline_bench.py --channels 1,4 --seconds 120
+
+Real parts only: simulated RTSP cameras (hack/cameras.sh), `footfall-worker` processes, the Triton of
+`make triton`, PostgreSQL and Redis at FOOTFALL_DATABASE_URL / FOOTFALL_REDIS_URL.
+"""
+
+import argparse
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from footfall_worker.inference import PersonDetector, TritonConnection
+from footfall_worker.settings import TrackerSettings, TritonSettings
+from footfall_worker.tracking.byte_tracker import ByteTracker
+
+REPO = Path(__file__).resolve().parents[1]
+CACHE = Path.home() / ".cache" / "footfall"
+FOOTAGE = REPO / "input" / "footage" / "intel"
+CLIPS = (  # the demo store's four channels
+    "one-by-one-person-detection.mp4",
+    "store-aisle-detection.mp4",
+    "face-demographics-walking.mp4",
+    "head-pose-face-detection-female-and-male.mp4",
+)
+FPS, WIDTH, HEIGHT = 30, 1280, 720
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+PAGE = os.sysconf("SC_PAGE_SIZE")
+# The store's plan, and what we aim for on this 2-core machine.
+PLAN = {"fps_1": 15.0, "fps_4": 10.0, "latency_ms": 500.0}
+AIM = {"fps_1": 30.0, "fps_4": 15.0, "p95_ms": 250.0, "rss_mb_per_h": 5.0}
+
+
+def prepare_clip(name: str) -> Path:
+    """The clip at 720p and 30 fps (time-compressed, every frame distinct), encoded once and cached."""
+    out = CACHE / "bench" / "720p30" / name
+    if out.is_file():
+        return out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    source = FOOTAGE / name
+    fps = cv2.VideoCapture(str(source)).get(cv2.CAP_PROP_FPS) or FPS
+    video_filter = f"setpts=PTS*{fps / FPS:.6f},scale={WIDTH}:{HEIGHT}"
+    tmp = out.with_suffix(".tmp.mp4")
+    subprocess.run(
+        ["ffmpeg", "-loglevel", "error", "-y", "-i", str(source), "-vf", video_filter, "-r", str(FPS), "-an"]
+        + ["-c:v", "libx264", "-preset", "veryfast", "-g", str(FPS), "-pix_fmt", "yuv420p", str(tmp)],
+        check=True,
+    )
+    tmp.rename(out)
+    return out
+
+
+# -- the physical limit ---------------------------------------------------------------------------------------
+
+
+def measure_limit(clip: Path, frames: int = 150) -> dict[str, float]:
+    """ms per frame of decode, detection (through Triton, as the worker calls it) and tracking, each alone."""
+    capture = cv2.VideoCapture(str(clip))
+    images, decode_s = [], []
+    while len(images) < frames:
+        started = time.perf_counter()
+        ok, image = capture.read()
+        if not ok:
+            capture.set(cv2.CAP_PROP_POS_FRAMES, 0)
+            continue
+        decode_s.append(time.perf_counter() - started)
+        images.append(image)
+    connection = TritonConnection(TritonSettings())
+    detector = PersonDetector(connection)
+    detections, detect_s = [], []
+    for image in images:
+        started = time.perf_counter()
+        detections.append(detector.detect_one(image))
+        detect_s.append(time.perf_counter() - started)
+    detector.close()
+    connection.close()
+    tracker = ByteTracker(TrackerSettings(_env_file=None))  # type: ignore[call-arg]
+    track_s = []
+    for i, found in enumerate(detections):
+        started = time.perf_counter()
+        tracker.update(found, i / FPS)
+        track_s.append(time.perf_counter() - started)
+    costs = {
+        "decode_ms": statistics.median(decode_s) * 1000,
+        "detect_ms": statistics.median(detect_s[10:]) * 1000,
+        "track_ms": statistics.median(track_s) * 1000,
+    }
+    costs["limit_fps"] = 1000.0 / sum(costs.values())
+    return costs
+
+
+# -- processes ------------------------------------------------------------------------------------------------
+
+
+def cpu_seconds_and_rss(pid: int) -> tuple[float, int] | None:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        rss_pages = int(Path(f"/proc/{pid}/statm").read_text().split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK, rss_pages * PAGE
+
+
+def descendants(pid: int) -> list[int]:
+    """pid and all its descendants (Triton runs one python-backend stub process per model instance)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(parent, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo.extend(children.get(current, []))
+    return found
+
+
+def triton_pids() -> list[int]:
+    pid_file = Path(os.environ.get("FOOTFALL_RUN_DIR", CACHE / "run")) / "triton.pid"
+    try:
+        return descendants(int(pid_file.read_text().strip()))
+    except (OSError, ValueError):
+        return []
+
+
+def status_of(port: int) -> dict | None:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/status", timeout=2) as response:
+            return json.loads(response.read())
+    except OSError:
+        return None
+
+
+@dataclass
+class Sample:
+    t: float
+    statuses: dict[str, dict]
+    worker_cpu_s: dict[str, float]
+    worker_rss: dict[str, int]
+    triton_cpu_s: float
+    triton_rss: int
+
+
+@dataclass
+class ChannelResult:
+    channel: str
+    fps_read: float
+    fps_processed: float
+    latency_p50_ms: float | None
+    latency_p95_ms: float | None
+    latency_p99_ms: float | None
+    dropped: int
+    skip_every: int
+    reconnects: int
+    cpu_percent: float
+    rss_start_mb: float
+    rss_end_mb: float
+    rss_slope_mb_per_h: float
+    fps_cv: float  # coefficient of variation of processed fps between samples: stability
+
+
+@dataclass
+class ScenarioResult:
+    channels: int
+    seconds: float
+    per_channel: list[ChannelResult]
+    total_fps: float
+    triton_cpu_percent: float
+    triton_rss_mb: float
+    machine_cpu_percent: float
+    extra: dict = field(default_factory=dict)
+
+
+def slope_per_hour(times: list[float], values: list[float]) -> float:
+    if len(times) < 3 or times[-1] - times[0] <= 0:
+        return 0.0
+    return float(np.polyfit(np.array(times) - times[0], np.array(values), 1)[0] * 3600)
+
+
+def run_scenario(channels: int, seconds: float, interval_s: float, work: Path) -> ScenarioResult:
+    run_dir = work / f"run-{channels}"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "FOOTFALL_RUN_DIR": str(run_dir)}
+    cameras: dict[str, int] = {}
+    base = 18554 + 10 * channels
+    for i in range(channels):
+        name, port = f"bench_{i + 1}", base + i
+        clip = prepare_clip(CLIPS[i % len(CLIPS)])
+        subprocess.run([str(REPO / "hack" / "cameras.sh"), "start", name, str(port), str(clip)], env=env, check=True)
+        cameras[name] = port
+    store = run_dir / "store.json"
+    store.write_text(
+        json.dumps(
+            {
+                "store_id": "bench",
+                "store_name": "Bench",
+                "source_defaults": {"host": "127.0.0.1"},
+                "channels": [
+                    {"id": name, "name": name, "source": {"port": port, "channel": 1}} for name, port in cameras.items()
+                ],
+            }
+        )
+    )
+    worker_env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("FOOTFALL_READER_")},
+        "FOOTFALL_JOURNAL_DIR": str(run_dir / "journal"),
+        "FOOTFALL_SUMMARY_INTERVAL_S": "60",
+    }
+    workers: dict[str, tuple[subprocess.Popen[bytes], int]] = {}
+    for i, name in enumerate(cameras):
+        port = 19100 + 10 * channels + i
+        log = open(run_dir / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
+        command = [sys.executable, "-m", "footfall_worker", "--cameras", str(store), "--channel", name]
+        process = subprocess.Popen(
+            [*command, "--http-port", str(port)], env=worker_env, stdout=log, stderr=log, cwd=REPO
+        )
+        workers[name] = (process, port)
+    samples: list[Sample] = []
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            statuses = {name: status_of(port) for name, (_, port) in workers.items()}
+            if all(s is not None and s["ready"] and s["frames_processed"] > 30 for s in statuses.values()):
+                break
+            time.sleep(0.5)
+        time.sleep(5)  # past the first burst of buffered frames
+        end = time.monotonic() + seconds
+        while True:
+            samples.append(take_sample(workers))
+            if time.monotonic() >= end:
+                break
+            time.sleep(min(interval_s, max(0.0, end - time.monotonic())))
+    finally:
+        for process, _ in workers.values():
+            process.send_signal(signal.SIGTERM)
+        for process, _ in workers.values():
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        for name in cameras:
+            subprocess.run([str(REPO / "hack" / "cameras.sh"), "stop", name], env=env, check=False)
+    return summarise(channels, samples)
+
+
+def take_sample(workers: dict[str, tuple[subprocess.Popen[bytes], int]]) -> Sample:
+    statuses, cpu, rss = {}, {}, {}
+    for name, (process, port) in workers.items():
+        statuses[name] = status_of(port) or {}
+        usage = cpu_seconds_and_rss(process.pid)
+        cpu[name], rss[name] = usage if usage else (0.0, 0)
+    triton_cpu, triton_rss = 0.0, 0
+    for pid in triton_pids():
+        usage = cpu_seconds_and_rss(pid)
+        if usage:
+            triton_cpu += usage[0]
+            triton_rss += usage[1]
+    return Sample(time.monotonic(), statuses, cpu, rss, triton_cpu, triton_rss)
+
+
+def machine_cpu_seconds() -> float:
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    busy = sum(int(v) for i, v in enumerate(fields) if i not in (3, 4))  # all but idle and iowait
+    return busy / CLK_TCK
+
+
+def summarise(channels: int, samples: list[Sample]) -> ScenarioResult:
+    first, last = samples[0], samples[-1]
+    span = max(1e-6, last.t - first.t)
+    results = []
+    for name in first.statuses:
+        begin, end = first.statuses[name], last.statuses[name]
+        times = [s.t for s in samples]
+        rss_mb = [s.worker_rss[name] / 2**20 for s in samples]
+        fps_series = [
+            (b.statuses[name].get("frames_processed", 0) - a.statuses[name].get("frames_processed", 0)) / (b.t - a.t)
+            for a, b in zip(samples, samples[1:], strict=False)
+        ]
+        mean_fps = statistics.fmean(fps_series) if fps_series else 0.0
+        results.append(
+            ChannelResult(
+                channel=name,
+                fps_read=(end.get("frames_read", 0) - begin.get("frames_read", 0)) / span,
+                fps_processed=(end.get("frames_processed", 0) - begin.get("frames_processed", 0)) / span,
+                latency_p50_ms=end.get("latency_p50_ms"),
+                latency_p95_ms=end.get("latency_p95_ms"),
+                latency_p99_ms=end.get("latency_p99_ms"),
+                dropped=end.get("dropped", 0) - begin.get("dropped", 0),
+                skip_every=end.get("skip_every", 0),
+                reconnects=end.get("reconnects", 0),
+                cpu_percent=100 * (last.worker_cpu_s[name] - first.worker_cpu_s[name]) / span,
+                rss_start_mb=rss_mb[0],
+                rss_end_mb=rss_mb[-1],
+                rss_slope_mb_per_h=slope_per_hour(times, rss_mb),
+                fps_cv=(statistics.pstdev(fps_series) / mean_fps) if len(fps_series) > 1 and mean_fps else 0.0,
+            )
+        )
+    return ScenarioResult(
+        channels=channels,
+        seconds=span,
+        per_channel=results,
+        total_fps=sum(r.fps_processed for r in results),
+        triton_cpu_percent=100 * (last.triton_cpu_s - first.triton_cpu_s) / span,
+        triton_rss_mb=last.triton_rss / 2**20,
+        machine_cpu_percent=0.0,
+    )
+
+
+def fmt(value: float | None, digits: int = 1) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def report(limit: dict[str, float] | None, scenarios: list[ScenarioResult]) -> str:
+    lines = []
+    if limit:
+        lines.append(
+            f"physical limit (a frame, alone): decode {limit['decode_ms']:.1f} ms + detect {limit['detect_ms']:.1f} ms"
+            f" + track {limit['track_ms']:.2f} ms = {limit['limit_fps']:.1f} fps"
+        )
+    header = (
+        f"{'ch':>3} {'channel':10} {'read fps':>8} {'proc fps':>8} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} "
+        f"{'skip':>4} {'drops':>6} {'recon':>5} {'cpu %':>6} {'rss MB':>13} {'MB/h':>7} {'fps cv':>6}"
+    )
+    lines.append(header)
+    for scenario in scenarios:
+        for r in scenario.per_channel:
+            lines.append(
+                f"{scenario.channels:>3} {r.channel:10} {r.fps_read:8.1f} {r.fps_processed:8.1f} "
+                f"{fmt(r.latency_p50_ms):>7} {fmt(r.latency_p95_ms):>7} {fmt(r.latency_p99_ms):>7} {r.skip_every:4d} "
+                f"{r.dropped:6d} {r.reconnects:5d} {r.cpu_percent:6.1f} {r.rss_start_mb:6.1f}->{r.rss_end_mb:<6.1f} "
+                f"{r.rss_slope_mb_per_h:7.1f} {r.fps_cv:6.2f}"
+            )
+        ratio = f", {scenario.total_fps / limit['limit_fps']:.2f} x the one-core limit" if limit else ""
+        lines.append(
+            f"    {scenario.channels} channel(s), {scenario.seconds:.0f} s: {scenario.total_fps:.1f} fps processed in "
+            f"total{ratio}; Triton {scenario.triton_cpu_percent:.0f} % CPU, {scenario.triton_rss_mb:.0f} MB; "
+            f"machine {scenario.machine_cpu_percent:.0f} % of {os.cpu_count()} cores"
+        )
+    lines.extend(verdicts(scenarios))
+    return "\n".join(lines)
+
+
+def verdicts(scenarios: list[ScenarioResult]) -> list[str]:
+    lines = []
+    for scenario in scenarios:
+        worst_fps = min(r.fps_processed for r in scenario.per_channel)
+        worst_p95 = max((r.latency_p95_ms or 0.0) for r in scenario.per_channel)
+        worst_slope = max(r.rss_slope_mb_per_h for r in scenario.per_channel)
+        key = "fps_1" if scenario.channels == 1 else "fps_4"
+        plan_ok = worst_fps >= PLAN[key] and worst_p95 < PLAN["latency_ms"]
+        aim_ok = worst_fps >= AIM[key] and worst_p95 < AIM["p95_ms"]
+        lines.append(
+            f"  {scenario.channels} ch: worst {worst_fps:.1f} fps, p95 {worst_p95:.0f} ms, RSS {worst_slope:+.1f} MB/h"
+            f" | plan (>= {PLAN[key]:.0f} fps, < {PLAN['latency_ms']:.0f} ms): {'MET' if plan_ok else 'MISSED'}"
+            f" | aim (>= {AIM[key]:.0f} fps, p95 < {AIM['p95_ms']:.0f} ms): {'MET' if aim_ok else 'MISSED'}"
+            f" | RSS aim (< {AIM['rss_mb_per_h']:.0f} MB/h): {'MET' if worst_slope < AIM['rss_mb_per_h'] else 'MISSED'}"
+        )
+    return lines
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--channels", default="1,4", help="comma list of channel counts to run")
+    parser.add_argument("--seconds", type=float, default=float(os.environ.get("BENCH_PIPELINE_SECONDS", 600)))
+    parser.add_argument("--interval", type=float, default=10.0, help="seconds between samples")
+    parser.add_argument("--no-limit", action="store_true", help="skip the physical-limit measurement")
+    parser.add_argument("--json-out", type=Path)
+    args = parser.parse_args()
+    clips = [prepare_clip(name) for name in CLIPS]
+    limit = None if args.no_limit else measure_limit(clips[1])
+    if limit:
+        print(f"physical limit: {json.dumps({k: round(v, 2) for k, v in limit.items()})}", flush=True)
+    scenarios = []
+    with tempfile.TemporaryDirectory(prefix="footfall-pipeline-bench-") as work:
+        for count in (int(c) for c in args.channels.split(",")):
+            machine_before, started = machine_cpu_seconds(), time.monotonic()
+            scenario = run_scenario(count, args.seconds, args.interval, Path(work))
+            scenario.machine_cpu_percent = 100 * (machine_cpu_seconds() - machine_before) / (time.monotonic() - started)
+            scenarios.append(scenario)
+            print(report(None, [scenario]), flush=True)
+    print("\n" + report(limit, scenarios))
+    out = args.json_out or CACHE / "bench" / f"pipeline-{time.strftime('%Y%m%dT%H%M%S')}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"limit": limit, "scenarios": [asdict(s) for s in scenarios]}, indent=2))
+    print(f"written: {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
