@@ -11,7 +11,7 @@ from tests.pipeline.conftest import Backends
 from tests.support.camera_sim import CameraSimulator
 from tests.support.footage import HEAD_POSE, STORE_AISLE
 from tests.support.paths import footage_path
-from tests.support.postgres import connect
+from tests.support.postgres import PostgresCluster, connect
 from tests.support.worker import WorkerProcess, write_store
 
 CAMERA_USER, CAMERA_PASSWORD = "admin", "Pa55:w/rd@cam"
@@ -115,3 +115,44 @@ def test_a_camera_outage_keeps_liveness_while_readiness_follows_the_stream(backe
         polling.set()
         camera.close()
     assert len(healthz) > 20 and set(healthz) == {200}, healthz
+
+
+def test_a_postgresql_outage_is_ridden_out_through_the_journal(
+    backends: Backends,
+    pg_cluster: PostgresCluster,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    camera = CameraSimulator(footage_path(HEAD_POSE)).start()
+    store = write_store(tmp_path / "store.json", {"channel_4": camera.port})
+    env = backends.env(FOOTFALL_STORAGE_BACKOFF_INITIAL_S="0.2", FOOTFALL_STORAGE_BACKOFF_MAX_S="1")
+    try:
+        with WorkerProcess.for_store(store, "channel_4", env) as worker:
+            worker.wait_until(lambda s: s["ready"] and s["tracks_started"] >= 1, timeout_s=60, what="tracking")
+            run_id = last_record(worker, "worker started")["run_id"]
+            pg_cluster.stop()
+            try:
+                outage_from = time.time()
+                down = worker.wait_until(lambda s: not s["writer_db_up"], timeout_s=30, what="writer sees the outage")
+                assert down["ready"] and down["live"]  # rows go to the journal: still producing, nothing lost
+                time.sleep(4)
+                outage_to = time.time()
+                assert worker.status()["writer_written_rows"] == down["writer_written_rows"]
+            finally:
+                pg_cluster.start()
+            worker.wait_until(lambda s: s["writer_db_up"], timeout_s=30, what="writer reconnected")
+            assert worker.terminate() == 0
+        stopped = last_record(worker, "stopped")
+        assert stopped["writer_complete"], worker.log_tail()
+    finally:
+        camera.close()
+    (run,) = rows(backends.dsn, "SELECT * FROM runs WHERE id = %s", run_id)
+    assert run["ended_at"] is not None and run["frames_processed"] == stopped["frames_processed"]
+    # The boxes sampled while PostgreSQL was down reached it afterwards.
+    during = rows(
+        backends.dsn,
+        "SELECT count(*) AS n FROM track_points WHERE run_id = %s AND t BETWEEN to_timestamp(%s) AND to_timestamp(%s)",
+        run_id,
+        outage_from + 0.5,
+        outage_to - 0.5,
+    )
+    assert during[0]["n"] >= 4, during

@@ -1,5 +1,6 @@
 """The worker under pressure: Triton going away and coming back, and processing slower than the camera."""
 
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -62,6 +63,26 @@ def test_triton_outage_fails_readiness_not_liveness_and_processing_resumes(
         camera.close()
 
 
+def bare_settings(triton_url: str, liveness_timeout_s: float = 30.0, **reader: object) -> Settings:
+    """An in-process worker with detection only: no record, no live state, no gender, probes on any port."""
+    return Settings(
+        WorkerSettings(  # type: ignore[call-arg]
+            _env_file=None,
+            http_port=0,
+            database_url="",
+            redis_url="",
+            gender=False,
+            reid=False,
+            liveness_timeout_s=liveness_timeout_s,
+        ),
+        ReaderSettings(_env_file=None, **reader),  # type: ignore[call-arg]
+        triton_settings(triton_url),
+        TrackerSettings(_env_file=None),  # type: ignore[call-arg]
+        GenderSettings(_env_file=None),  # type: ignore[call-arg]
+        StorageSettings(_env_file=None),  # type: ignore[call-arg]
+    )
+
+
 class SlowDetector:
     """The real detector plus a fixed delay: a machine four times too slow for the camera."""
 
@@ -79,14 +100,7 @@ def test_adaptive_skipping_keeps_latency_bounded_when_processing_is_too_slow(
     triton: TritonInstance, tmp_path: Path, adaptive: bool
 ) -> None:
     camera = CameraSimulator(footage_path(STORE_AISLE)).start()  # 15 fps
-    settings = Settings(
-        WorkerSettings(_env_file=None, http_port=0, database_url="", redis_url="", gender=False, reid=False),  # type: ignore[call-arg]
-        ReaderSettings(_env_file=None, adaptive_skip=adaptive, max_skip=8, handoff_size=2),  # type: ignore[call-arg]
-        triton_settings(triton.url),
-        TrackerSettings(_env_file=None),  # type: ignore[call-arg]
-        GenderSettings(_env_file=None),  # type: ignore[call-arg]
-        StorageSettings(_env_file=None),  # type: ignore[call-arg]
-    )
+    settings = bare_settings(triton.url, adaptive_skip=adaptive, max_skip=8, handoff_size=2)
     spec = ChannelSpec("slow", "test", "slow", RtspUrl(camera.url + DAHUA_QUERY), camera.url, is_file=False)
     worker = ChannelWorker(spec, settings)
     worker.detector.detect_one = SlowDetector(worker.detector.detect_one, 0.25)  # type: ignore[method-assign]
@@ -109,3 +123,45 @@ def test_adaptive_skipping_keeps_latency_bounded_when_processing_is_too_slow(
         assert status.frames_skipped > status.dropped, status
     else:
         assert status.skip_every == 1 and status.dropped > status.frames_processed, status
+
+
+def test_a_wedged_processing_loop_fails_liveness(triton: TritonInstance, tmp_path: Path) -> None:
+    camera = CameraSimulator(footage_path(STORE_AISLE)).start()
+    settings = bare_settings(triton.url, liveness_timeout_s=2)
+    spec = ChannelSpec("wedged", "test", "wedged", RtspUrl(camera.url + DAHUA_QUERY), camera.url, is_file=False)
+    worker = ChannelWorker(spec, settings)
+    release = threading.Event()
+    real_detect = worker.detector.detect_one
+    calls = 0
+
+    def detect_then_hang(image: np.ndarray) -> Detections:
+        nonlocal calls
+        calls += 1
+        if calls > 10:
+            release.wait(60)  # a call that never returns: what a deadlock in a library looks like
+        return real_detect(image)
+
+    worker.detector.detect_one = detect_then_hang  # type: ignore[method-assign]
+    probe = WorkerProcess([], {}, port=0)
+    try:
+        worker.start()
+        probe.port = worker.probes.port
+        deadline = time.monotonic() + 30
+        while calls <= 10 and time.monotonic() < deadline:
+            assert probe.get("/healthz")[0] == 200
+            time.sleep(0.1)
+        assert calls > 10
+        deadline = time.monotonic() + 10
+        while probe.get("/healthz")[0] == 200 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        code, verdict = probe.get("/healthz")
+        assert code == 503 and "processing loop stuck" in verdict["reasons"][0], verdict
+        release.set()
+        deadline = time.monotonic() + 10
+        while probe.get("/healthz")[0] != 200 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert probe.get("/healthz")[0] == 200  # it was only slow after all: alive again
+    finally:
+        release.set()
+        worker.stop()
+        camera.close()
