@@ -16,5 +16,7 @@ COPY config /app/config
 COPY input/cameras_config /app/input/cameras_config
 WORKDIR /app
 USER 10001
-ENV PYTHONUNBUFFERED=1
+# The journal must outlive the process, not the pod's root filesystem (read-only in the chart): an emptyDir.
+ENV PYTHONUNBUFFERED=1 FOOTFALL_JOURNAL_DIR=/var/lib/footfall/journal FOOTFALL_HTTP_PORT=8080
+EXPOSE 8080
 ENTRYPOINT ["footfall-worker"]
