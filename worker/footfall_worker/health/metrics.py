@@ -124,20 +124,13 @@ class WorkerMetrics:
     def __init__(self, channel_id: str, status: Callable[[], WorkerStatus]) -> None:
         self.registry = CollectorRegistry(auto_describe=False)
         self._channel_id = channel_id
-        self.capture_to_buffered = Histogram(
+        self.capture_to_buffered = self._latency(
             "footfall_capture_to_buffered_seconds",
             "Frame capture to its rows handed to the record writer (detection, tracking, bookkeeping).",
-            ["channel"],
-            buckets=LATENCY_BUCKETS_S,
-            registry=self.registry,
-        ).labels(channel_id)
-        self.capture_to_committed = Histogram(
-            "footfall_capture_to_committed_seconds",
-            "Frame capture to its track point committed in PostgreSQL.",
-            ["channel"],
-            buckets=LATENCY_BUCKETS_S,
-            registry=self.registry,
-        ).labels(channel_id)
+        )
+        self.capture_to_committed = self._latency(
+            "footfall_capture_to_committed_seconds", "Frame capture to its track point committed in PostgreSQL."
+        )
         self._triton = Histogram(
             "footfall_triton_request_seconds",
             "Detection request round trip to Triton.",
@@ -146,6 +139,10 @@ class WorkerMetrics:
             registry=self.registry,
         )
         self.registry.register(_StatusCollector(status))
+
+    def _latency(self, name: str, documentation: str) -> Histogram:
+        histogram = Histogram(name, documentation, ["channel"], buckets=LATENCY_BUCKETS_S, registry=self.registry)
+        return histogram.labels(self._channel_id)
 
     def triton_request(self, model: str) -> Histogram:
         return self._triton.labels(self._channel_id, model)
