@@ -44,6 +44,7 @@ run: venv services triton cameras  ## the whole pipeline on the demo store's 4 s
 
 bench: venv services triton gstreamer  ## print the numbers: inference, ingest, tracker vs peer, storage, the whole pipeline on 1 and 4 channels
 	$(PY) bench/inference_bench.py
+	py=$$(hack/bench-venv.sh) && $$py bench/detector_levers_bench.py
 	$(PY) bench/ingest_bench.py
 	py=$$(hack/bench-venv.sh) && $$py bench/tracker_bench.py
 	$(PY) bench/storage_bench.py

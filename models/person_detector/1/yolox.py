@@ -1,7 +1,8 @@
-"""YOLOX-Nano person detection: letterbox, onnxruntime run, decode, NMS.
+"""YOLOX-Nano person detection: letterbox, onnxruntime or OpenVINO run, decode, NMS.
 
 Pure numpy/OpenCV code shared by the Triton python-backend model (``model.py`` beside this file) and by
-benches that run onnxruntime in-process. Nothing here imports Triton.
+benches that run the runtimes in-process. Nothing here imports Triton; onnxruntime and openvino are imported
+only by the detector that uses them.
 
 Model facts (YOLOX-Nano COCO ONNX export, ``model.onnx`` = 416x416, ``model_640.onnx`` = 640x640):
 input ``images`` float32 NCHW, BGR 0..255, no normalisation, letterboxed at the top-left with 114;
@@ -196,16 +197,101 @@ def check_images(images: np.ndarray, name: str = "IMAGE") -> str | None:
     return None
 
 
+RUNTIMES: tuple[str, ...] = ("onnxruntime", "openvino")
+
+
+def openvino_available() -> bool:
+    """Whether the ``openvino`` runtime can be imported here (the Triton venv has it; the project venv may not)."""
+    try:
+        import openvino  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+class _OnnxRuntimeRunner:
+    """onnxruntime session, ``intra_op_threads`` threads, sequential; batch 1 exports run frame by frame."""
+
+    def __init__(self, model_path: str, providers: Sequence[str], threads: int, input_size: int | None) -> None:
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        self.session = ort.InferenceSession(model_path, opts, providers=list(providers))
+        inp = self.session.get_inputs()[0]
+        self.input_name = inp.name
+        self.size = int(inp.shape[2])
+        if input_size is not None and input_size != self.size:
+            raise ValueError(
+                f"{model_path} has input size {self.size}; onnxruntime cannot run it at {input_size} "
+                "(use runtime 'openvino', which reshapes in memory, or a file exported at that size)"
+            )
+        # the published export fixes batch = 1; a batch-dynamic export (symbolic dim 0) runs a batch at once
+        self.fixed_batch = isinstance(inp.shape[0], int)
+
+    def __call__(self, blob: np.ndarray) -> np.ndarray:
+        if self.fixed_batch:
+            return np.concatenate(
+                [self.session.run(None, {self.input_name: blob[i : i + 1]})[0] for i in range(blob.shape[0])]
+            )
+        return self.session.run(None, {self.input_name: blob})[0]
+
+
+class _OpenVinoRunner:
+    """OpenVINO on CPU: ``threads`` inference threads, latency hint, one stream, no CPU pinning.
+
+    Pinning is off because several processes (Triton, decoders, other models) share few cores; with it on, every
+    process pins its one thread to the same core (measured: four processes ran at about half speed). The model
+    is reshaped in memory to batch 1 and ``input_size`` (YOLOX's graph takes its sizes from ``Shape``), so 320 or
+    384 need no other file. ``precision`` is OpenVINO's ``INFERENCE_PRECISION_HINT``: "" keeps its default (bf16
+    on CPUs with AMX or AVX512-BF16, else f32), "f32" forces full precision.
+    """
+
+    def __init__(self, model_path: str, threads: int, input_size: int | None, precision: str) -> None:
+        import openvino as ov
+
+        core = ov.Core()
+        model = core.read_model(model_path)
+        shape = model.input(0).get_partial_shape()
+        size = input_size if input_size is not None else shape[2].get_length()
+        model.reshape({model.input(0).get_any_name(): [1, 3, size, size]})
+        config: dict = {
+            "INFERENCE_NUM_THREADS": threads,
+            "PERFORMANCE_HINT": "LATENCY",
+            "NUM_STREAMS": 1,
+            "ENABLE_CPU_PINNING": False,
+        }
+        if precision:
+            config["INFERENCE_PRECISION_HINT"] = precision
+        self.compiled = core.compile_model(model, "CPU", config)
+        self.request = self.compiled.create_infer_request()
+        self.size = size
+        hint = self.compiled.get_property("INFERENCE_PRECISION_HINT")
+        self.precision = hint.to_string() if hasattr(hint, "to_string") else str(hint)  # "bf16", "f32"
+
+    def __call__(self, blob: np.ndarray) -> np.ndarray:
+        out = []
+        for i in range(blob.shape[0]):
+            self.request.infer({0: blob[i : i + 1]})
+            out.append(self.request.get_output_tensor(0).data.copy())  # the request reuses its output buffer
+        return np.concatenate(out)
+
+
 @dataclass
 class PersonDetector:
-    """onnxruntime YOLOX person detector (the same code path Triton's ``model.py`` uses).
+    """YOLOX person detector on onnxruntime or OpenVINO (the same code path Triton's ``model.py`` uses).
 
     Args:
         model_path: YOLOX ONNX file (square input, batch 1 or dynamic).
         providers: onnxruntime execution providers, in preference order (e.g. ``["CUDAExecutionProvider",
-            "CPUExecutionProvider"]``).
-        intra_op_threads: onnxruntime intra-op threads.
+            "CPUExecutionProvider"]``); unused by OpenVINO (CPU).
+        intra_op_threads: inference threads (onnxruntime intra-op threads, OpenVINO ``INFERENCE_NUM_THREADS``).
         min_score, nms_iou, max_detections: see :func:`postprocess`.
+        runtime: ``"onnxruntime"`` or ``"openvino"``.
+        input_size: network input side; ``None`` = the file's. Another size needs ``runtime="openvino"``.
+        precision: OpenVINO's inference precision hint (``""`` = its default, ``"f32"``, ``"bf16"``).
     """
 
     model_path: str
@@ -214,29 +300,25 @@ class PersonDetector:
     min_score: float = 0.1
     nms_iou: float = 0.45
     max_detections: int = 300
+    runtime: str = "onnxruntime"
+    input_size: int | None = None
+    precision: str = ""
 
     def __post_init__(self) -> None:
-        import onnxruntime as ort
-
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = self.intra_op_threads
-        opts.inter_op_num_threads = 1
-        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        self.session = ort.InferenceSession(self.model_path, opts, providers=list(self.providers))
-        inp = self.session.get_inputs()[0]
-        self.input_name = inp.name
-        self.size = int(inp.shape[2])
-        # the published export fixes batch = 1; a batch-dynamic export (symbolic dim 0) runs a batch at once
-        self.fixed_batch = isinstance(inp.shape[0], int)
+        if self.runtime == "onnxruntime":
+            runner = _OnnxRuntimeRunner(self.model_path, self.providers, self.intra_op_threads, self.input_size)
+            self.session = runner.session
+        elif self.runtime == "openvino":
+            runner = _OpenVinoRunner(self.model_path, self.intra_op_threads, self.input_size, self.precision)
+        else:
+            raise ValueError(f"runtime must be one of {list(RUNTIMES)}, got {self.runtime!r}")
+        self._runner = runner
+        self.size = runner.size
         self.grid, self.stride = make_grids(self.size)
 
     def infer_raw(self, blob: np.ndarray) -> np.ndarray:
         """Run the network on a ``[B, 3, S, S]`` blob; returns ``[B, N, 85]``."""
-        if self.fixed_batch:
-            return np.concatenate(
-                [self.session.run(None, {self.input_name: blob[i : i + 1]})[0] for i in range(blob.shape[0])]
-            )
-        return self.session.run(None, {self.input_name: blob})[0]
+        return self._runner(blob)
 
     def detect(self, images: Sequence[np.ndarray] | np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
         """Detect people in ``[H, W, 3]`` uint8 BGR images (any sizes).
