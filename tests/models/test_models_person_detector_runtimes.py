@@ -1,4 +1,4 @@
-"""person_detector's runtimes: OpenVINO (the default in config.pbtxt) agrees with onnxruntime fp32 on real frames.
+"""person_detector's runtimes: OpenVINO (selectable in config.pbtxt) agrees with onnxruntime fp32 on real frames.
 
 openvino lives in the Triton server's venv (hack/requirements-triton.txt), not in the project venv, so the
 comparison runs there, in a subprocess, on the very modules Triton's python backend imports.
@@ -109,9 +109,10 @@ def test_choose_runtime_falls_back_to_onnxruntime_with_a_warning(capsys: pytest.
         model.choose_runtime("tensorrt", have_openvino=True)
 
 
-def test_config_selects_openvino_at_416() -> None:
+def test_config_keeps_onnxruntime_at_416() -> None:
+    # openvino was faster in-process but not through Triton with 4 clients (config.pbtxt, models/README.md)
     text = (MODEL_DIR.parent / "config.pbtxt").read_text()
-    assert 'key: "runtime" value { string_value: "openvino" }' in text
+    assert 'key: "runtime" value { string_value: "onnxruntime" }' in text
     assert 'key: "input_size" value { string_value: "416" }' in text
 
 

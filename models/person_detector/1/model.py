@@ -1,11 +1,11 @@
-"""Triton python-backend model ``person_detector``: YOLOX-Nano people detection with OpenVINO or onnxruntime.
+"""Triton python-backend model ``person_detector``: YOLOX-Nano people detection with onnxruntime or OpenVINO.
 
 Input ``IMAGE`` uint8 [B, H, W, 3] BGR frames. Outputs ``BOXES`` float32 [B, M, 4] xyxy source pixels,
 ``SCORES`` float32 [B, M] (zero-padded to the largest count M in the request, score-descending) and
 ``COUNT`` int32 [B, 1]. Pre/post-processing lives in ``yolox.py`` beside this file (Triton's python backend
 imports sibling modules of model.py; a bench imports the same file to run onnxruntime in-process).
 
-config.pbtxt parameters (all strings): ``runtime`` "openvino" (default) or "onnxruntime" (openvino not
+config.pbtxt parameters (all strings): ``runtime`` "onnxruntime" (default) or "openvino" (openvino not
 importable: onnxruntime, with a logged warning), ``input_size`` "416" (model.onnx), "640" (model_640.onnx), or
 "320"/"384" (model.onnx reshaped in memory; openvino only), ``openvino_precision`` ("" = OpenVINO's default:
 bf16 on CPUs with AMX/AVX512-BF16, else f32; "f32" forces full precision), ``providers`` comma-separated
@@ -83,7 +83,7 @@ class TritonPythonModel:
         if size not in MODEL_FILES:
             raise ValueError(f"parameter 'input_size' must be one of {sorted(MODEL_FILES)}, got {size!r}")
         path = Path(args["model_repository"]) / args["model_version"] / MODEL_FILES[size]
-        runtime = choose_runtime(_param(config, "runtime", "openvino"), openvino_available())
+        runtime = choose_runtime(_param(config, "runtime", "onnxruntime"), openvino_available())
         if runtime == "onnxruntime" and MODEL_FILES[size] == "model.onnx" and size != "416":
             raise ValueError(f"parameter 'input_size' {size} needs runtime 'openvino' (model.onnx reshaped in memory)")
         self.detector = PersonDetector(
