@@ -59,9 +59,9 @@ def test_file_and_live_replay_agree(backends: Backends, tmp_path: Path, clip: st
     assert len(file_tracks) == people, file_tracks
 
     # Live: a fresh camera starts the clip at its first frame for its first client; stop after one pass.
-    # A deep hand-off and no adaptive skipping, so the live run drops only what the network drops.
+    # A deep hand-off and no pacing, so the live run processes every frame the network delivers.
     camera = CameraSimulator(footage_path(clip)).start()
-    live_env = backends.env(FOOTFALL_READER_HANDOFF_SIZE="64", FOOTFALL_READER_ADAPTIVE_SKIP="false")
+    live_env = backends.env(FOOTFALL_READER_HANDOFF_SIZE="64", FOOTFALL_READER_ON_DEMAND="false")
     try:
         with WorkerProcess.for_store(write_store(tmp_path / "s.json", {"live": camera.port}), "live", live_env) as w:
             deadline = time.monotonic() + 60

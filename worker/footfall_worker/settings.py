@@ -42,6 +42,11 @@ class ReaderSettings(BaseSettings):
     process_every: int = Field(default=1, ge=1, description="hand off every N-th frame")
     adaptive_skip: bool = Field(default=False, description="raise N while the hand-off overflows, lower it after")
     max_skip: int = Field(default=8, ge=1, description="ceiling of N in adaptive mode")
+    on_demand: bool = Field(
+        default=False,
+        description="hand a frame off only when processing has none waiting; the rest are skipped before colour "
+        "conversion, so processing runs at its full rate on fresh frames and no decode work is wasted",
+    )
     backoff_initial_s: float = Field(default=5.0, ge=0)
     backoff_factor: float = Field(default=2.0, ge=1)
     backoff_max_s: float = Field(default=60.0, ge=0)

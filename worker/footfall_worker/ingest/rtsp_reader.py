@@ -282,8 +282,11 @@ class CameraReader:
         next_due = time.monotonic()
         frames_this_connection = 0
         media_base = last_media_s = 0.0
+        on_demand = self.settings.on_demand and not exhaustive
         while not self._stop.is_set():
             take = self._skipper.should_process()
+            if on_demand and take and len(self.frames):
+                take = False  # processing has not taken the last one yet: converting this one would only replace it
             started = time.monotonic()
             if take:
                 ok, image = capture.read()

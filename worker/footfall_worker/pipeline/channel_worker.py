@@ -68,9 +68,10 @@ class Settings:
 
     @classmethod
     def from_env(cls, **worker_overrides: object) -> "Settings":
-        # A worker keeps its latency bounded by default: when processing falls behind, process every N-th
-        # frame (N adapts) rather than dropping at random. FOOTFALL_READER_ADAPTIVE_SKIP=false turns it off.
-        reader_defaults = {} if "FOOTFALL_READER_ADAPTIVE_SKIP" in os.environ else {"adaptive_skip": True}
+        # A worker paces itself to processing by default: a frame is colour-converted and handed off only when
+        # processing is ready for it, so latency stays bounded and no CPU goes into frames that would be
+        # overwritten. FOOTFALL_READER_ON_DEMAND=false turns it off (then FOOTFALL_READER_ADAPTIVE_SKIP applies).
+        reader_defaults = {} if "FOOTFALL_READER_ON_DEMAND" in os.environ else {"on_demand": True}
         return cls(
             WorkerSettings(**worker_overrides),  # type: ignore[arg-type]
             ReaderSettings(**reader_defaults),  # type: ignore[arg-type]
