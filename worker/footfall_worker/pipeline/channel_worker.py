@@ -235,7 +235,8 @@ class ChannelWorker:
         # Stopping the reader closes the hand-off: the loop drains what is there, then finishes the tracks.
         self.reader.stop(timeout_s=max(0.5, min(6.0, deadline - time.monotonic() - 4.0)))
         self._loop_done.wait(max(0.5, deadline - time.monotonic() - 3.0))
-        clean = self._loop_done.is_set() and not self._loop_crashed
+        # A camera reader only stops when asked: one that ended by itself died, and the exit code says so.
+        clean = self._loop_done.is_set() and not self._loop_crashed and self._exit_reason != "reader_stopped"
         if not self._loop_done.is_set():
             log.error("processing did not finish in time; closing the record anyway", extra=self._extra)
         if self.gender_worker is not None:
