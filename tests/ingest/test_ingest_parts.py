@@ -89,3 +89,20 @@ def test_stopped_is_terminal_and_every_state_can_stop() -> None:
         if state is not StreamState.STOPPED
     )
     assert StreamState.CONNECTING not in ALLOWED_TRANSITIONS[StreamState.STREAMING]  # a lost stream backs off first
+
+
+def test_backlog_counts_only_what_waits_behind_a_busy_consumer() -> None:
+    items: LatestItems[int] = LatestItems(2)
+    items.put(1)
+    assert items.backlog == 1  # nobody is ready for it: a busy consumer's backlog
+    assert items.get(timeout=0) == 1 and items.backlog == 0
+    got: list[int | None] = []
+    consumer = threading.Thread(target=lambda: got.append(items.get(timeout=5)))
+    consumer.start()
+    time.sleep(0.2)  # the consumer is blocked in get(): ready
+    items.put(2)
+    assert items.backlog == 0  # it is the ready consumer's, whether or not its thread has woken yet
+    consumer.join(5)
+    assert got == [2]
+    items.put(3)
+    assert items.backlog == 1

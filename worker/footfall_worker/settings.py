@@ -44,8 +44,8 @@ class ReaderSettings(BaseSettings):
     max_skip: int = Field(default=8, ge=1, description="ceiling of N in adaptive mode")
     on_demand: bool = Field(
         default=False,
-        description="hand a frame off only when processing has none waiting; the rest are skipped before colour "
-        "conversion, so processing runs at its full rate on fresh frames and no decode work is wasted",
+        description="hand a frame off only when processing is ready for it or has none waiting; the rest are "
+        "skipped before colour conversion, so processing runs at its full rate and no conversion is wasted",
     )
     backoff_initial_s: float = Field(default=5.0, ge=0)
     backoff_factor: float = Field(default=2.0, ge=1)

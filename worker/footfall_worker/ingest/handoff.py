@@ -25,6 +25,7 @@ class LatestItems(Generic[T]):
         self._closed = False
         self.dropped = 0
         self.put_count = 0
+        self._getters = 0  # consumers inside get(): ready for an item
 
     def put(self, item: T, block: bool = False, timeout: float | None = None) -> bool:
         """Add `item`. Without `block`, a full queue loses its oldest item (counted in `dropped`).
@@ -48,13 +49,27 @@ class LatestItems(Generic[T]):
     def get(self, timeout: float | None = None) -> T | None:
         """The oldest item, waiting up to `timeout`; None on timeout or when closed and empty."""
         with self._changed:
-            if not self._changed.wait_for(lambda: self._items or self._closed, timeout):
-                return None
-            if not self._items:
-                return None
-            item = self._items.popleft()
-            self._changed.notify_all()
-            return item
+            self._getters += 1
+            try:
+                if not self._changed.wait_for(lambda: self._items or self._closed, timeout):
+                    return None
+                if not self._items:
+                    return None
+                item = self._items.popleft()
+                self._changed.notify_all()
+                return item
+            finally:
+                self._getters -= 1
+
+    @property
+    def backlog(self) -> int:
+        """Items no ready consumer is about to take: what waits behind a busy consumer.
+
+        An item put while a consumer is blocked in `get()` is that consumer's, even before its thread wakes to
+        pop it, so two frames arriving back to back do not look like a backlog.
+        """
+        with self._lock:
+            return max(0, len(self._items) - self._getters)
 
     def close(self) -> None:
         """Wake every waiter; `get` drains what is left, then returns None."""

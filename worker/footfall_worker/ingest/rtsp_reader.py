@@ -285,8 +285,8 @@ class CameraReader:
         on_demand = self.settings.on_demand and not exhaustive
         while not self._stop.is_set():
             take = self._skipper.should_process()
-            if on_demand and take and len(self.frames):
-                take = False  # processing has not taken the last one yet: converting this one would only replace it
+            if on_demand and take and self.frames.backlog:
+                take = False  # processing is busy and a frame already waits for it: converting this one is waste
             started = time.monotonic()
             if take:
                 ok, image = capture.read()
