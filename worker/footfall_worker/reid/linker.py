@@ -55,7 +55,7 @@ class TrackLinker:
         self.sample_interval_s = sample_interval_s
         self.match_after = match_after
         self._tracks: dict[int, _Appearance] = {}
-        self.links: dict[int, Link] = {}
+        self.links: dict[int, Link] = {}  # of tracks still alive
 
     def observe(self, frame: np.ndarray, tracks: TrackedBoxes, events: list[TrackEvent], wall_s: float) -> list[Link]:
         """Feed one processed frame: its visible tracks, the tracker's events and the frame's wall time."""
@@ -72,6 +72,7 @@ class TrackLinker:
         for event in events:
             if event.kind is TrackEventKind.ENDED:
                 self._remember(event, wall_s)
+                self.links.pop(event.track_id, None)  # links are for the living: a long run must not grow
 
     def _sample(self, frame: np.ndarray, tracks: TrackedBoxes, wall_s: float) -> None:
         due = [
