@@ -215,10 +215,6 @@ class ChannelWorker:
         )
         return self
 
-    def wait(self, timeout_s: float | None = None) -> bool:
-        """Block until processing ends by itself (end of file, crash); True if it did."""
-        return self._loop_done.wait(timeout_s)
-
     @property
     def processing_ended(self) -> bool:
         return self._loop_done.is_set()

@@ -1,7 +1,7 @@
 """The per-frame work of a channel, free of threads and lifecycles: detect, track, classify, link, record.
 
     processor = FrameProcessor(...)
-    outcome = processor.process(frame)      # raises InferenceError when detection fails
+    processor.process(frame)                # raises InferenceError when detection fails
     ...
     processor.finish()                      # end every track, write final rows
 
@@ -11,7 +11,6 @@ wall-clock times: the capture time live, the run's start plus the video position
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from footfall_worker.classify.gender_worker import GenderWorker
 from footfall_worker.classify.track_gender import TrackGender
@@ -25,12 +24,6 @@ from footfall_worker.tracking.byte_tracker import ByteTracker
 from footfall_worker.tracking.events import TrackEvent, TrackEventKind
 
 Detect = Callable[[Frame], Detections]
-
-
-@dataclass(frozen=True, slots=True)
-class FrameOutcome:
-    track_ids: tuple[int, ...]  # confirmed tracks visible in the frame
-    events: int
 
 
 class FrameProcessor:
@@ -80,7 +73,7 @@ class FrameProcessor:
             return frame.media_s, self._file_wall_start + frame.media_s
         return frame.captured_mono, frame.captured_wall
 
-    def process(self, frame: Frame) -> FrameOutcome:
+    def process(self, frame: Frame) -> None:
         """Run one frame through the pipeline and hand its rows to the writer.
 
         Raises:
@@ -102,7 +95,6 @@ class FrameProcessor:
         done = self._stats.observe(wall, list(self.track_ids), started)
         if done is not None:
             self._put(done)
-        return FrameOutcome(self.track_ids, len(result.events))
 
     def idle(self) -> None:
         """Between frames (camera down, nothing handed off): let finished gender results settle ended tracks."""
