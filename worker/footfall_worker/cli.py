@@ -5,11 +5,13 @@ footfall detect --source input/footage/intel/one-by-one-person-detection.mp4
 footfall config --cameras input/cameras_config/kidsplaza_thanhxuan.json
 footfall process-video input/footage/intel/one-by-one-person-detection.mp4
 footfall run --cameras config/demo_store.json
+footfall import-config input/cameras_config/kidsplaza_thanhxuan.json | kubectl apply -f -
 """
 
 import argparse
 import json
 import logging
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -128,6 +130,14 @@ def show_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def import_config(args: argparse.Namespace) -> int:
+    """A store config as CameraChannel manifests and their Secret (see footfall_operator.import_config)."""
+    # Imported here: only this command needs the operator package and PyYAML.
+    from footfall_operator.import_config import main as import_config_main
+
+    return import_config_main(args.argv, os.environ, sys.stdout)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="footfall", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -161,6 +171,17 @@ def build_parser() -> argparse.ArgumentParser:
     config_parser = commands.add_parser("config", help="show a store config with masked URLs")
     config_parser.add_argument("--cameras", type=Path, required=True)
     config_parser.set_defaults(handler=show_config)
+
+    # The options are defined once, by footfall_operator.import_config's own parser: this one passes every
+    # argument through untouched (no prefix chars, so `--out`, `-h` are not parsed here).
+    import_parser = commands.add_parser(
+        "import-config",
+        help="a store config as CameraChannel manifests and their Secret (see `footfall import-config -h`)",
+        add_help=False,
+        prefix_chars="\0",
+    )
+    import_parser.add_argument("argv", nargs=argparse.REMAINDER)
+    import_parser.set_defaults(handler=import_config)
 
     from footfall_worker.pipeline.process_video import add_parser as add_process_video_parser
 
