@@ -1,20 +1,80 @@
-"""`footfall-operator`: the kopf operator for CameraChannel resources.
+"""`footfall-operator`: run the kopf operator for CameraChannels, or print the CRD it serves.
 
-The handlers (children, status, validation) are not built yet; starting a kopf operator with no handlers
-would look healthy while doing nothing, so this entry point says so and exits non-zero instead.
+    footfall-operator            # run (settings from FOOTFALL_OPERATOR_* and FOOTFALL_WORKER_*)
+    footfall-operator crd        # the CustomResourceDefinition as YAML, for `kubectl apply -f -`
+
+Exit codes: 0 stopped by a signal, 2 invalid settings.
 """
 
+import argparse
+import logging
 import sys
 
-from footfall_operator.crd import GROUP, PLURAL, VERSION
+import kopf
+import yaml
+from pydantic import ValidationError
+
+from footfall_operator.cluster import Cluster, load_api_client
+from footfall_operator.crd import crd_manifest
+from footfall_operator.handlers import build_registry
+from footfall_operator.live import LiveReader
+from footfall_operator.reconcile import Reconciler
+from footfall_operator.settings import OperatorSettings, WorkerDefaults
+from footfall_worker.config.cameras import format_validation_error
+
+EXIT_CONFIG = 2
 
 
-def main() -> int:
-    print(
-        f"footfall-operator: the {PLURAL}.{GROUP}/{VERSION} handlers are not implemented in this release",
-        file=sys.stderr,
-    )
-    return 2
+class _QuietTimers(logging.Filter):
+    """Drops kopf's "Timer '...' succeeded." line: one per channel per status interval is noise, not news."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not (message.startswith("Timer ") and message.endswith("succeeded."))
+
+
+def _configure_logging(settings: OperatorSettings) -> None:
+    log_format = kopf.LogFormat.JSON if settings.log_format == "json" else kopf.LogFormat.PLAIN
+    kopf.configure(log_format=log_format, verbose=False)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_QuietTimers())
+
+
+def run() -> int:
+    try:
+        settings = OperatorSettings()
+        defaults = WorkerDefaults()
+    except ValidationError as error:
+        print(format_validation_error(error, origin="footfall-operator settings"), file=sys.stderr)
+        return EXIT_CONFIG
+    _configure_logging(settings)
+    live = LiveReader(settings.redis_url, timeout_s=settings.redis_timeout_s) if settings.redis_url else None
+    reconciler = Reconciler(Cluster(load_api_client()), live, settings, defaults)
+    registry = build_registry(reconciler, settings.status_interval_s)
+    namespaces = settings.namespace_list
+    liveness = f"http://0.0.0.0:{settings.liveness_port}/healthz" if settings.liveness_port else None
+    try:
+        kopf.run(
+            registry=registry,
+            standalone=True,
+            clusterwide=not namespaces,
+            namespaces=namespaces,
+            liveness_endpoint=liveness,
+        )
+    finally:
+        if live is not None:
+            live.close()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="footfall-operator", description=__doc__.splitlines()[0])
+    parser.add_argument("command", nargs="?", choices=["run", "crd"], default="run")
+    args = parser.parse_args(argv)
+    if args.command == "crd":
+        sys.stdout.write(yaml.safe_dump(crd_manifest(), sort_keys=False))
+        return 0
+    return run()
 
 
 if __name__ == "__main__":

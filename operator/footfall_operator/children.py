@@ -1,0 +1,312 @@
+"""What a CameraChannel's children should be, and what to do to get there: pure functions, no API calls.
+
+`desired_children` builds the worker's ConfigMap and Deployment as plain dicts from a validated spec and the
+operator's worker defaults; `decide` compares them with what exists and returns the actions. The handlers only
+gather facts, call these, and apply the result, so every rule here is table-tested without a cluster.
+
+Decision table (per child, ConfigMap first so a new pod reads the new config):
+
+| desired          | existing                         | action                                    |
+|------------------|----------------------------------|-------------------------------------------|
+| none (invalid)   | anything                         | nothing: keep the last valid worker       |
+| child            | none                             | CREATE                                    |
+| child            | owned by another controller      | CONFLICT: never take over a foreign child |
+| child            | same config hash and replicas    | nothing                                   |
+| child            | different hash or replicas       | UPDATE (Recreate strategy rolls the pod)  |
+"""
+
+import enum
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from footfall_operator.crd import API_VERSION, CAMERA_PASSWORD_ENV, CAMERA_USERNAME_ENV, KIND, CameraChannelSpec
+from footfall_operator.settings import WorkerDefaults
+
+CONFIG_HASH_ANNOTATION = "footfall.io/config-hash"
+GENERATION_ANNOTATION = "footfall.io/spec-generation"
+STORE_LABEL = "footfall.io/store"
+CHANNEL_LABEL = "footfall.io/channel"
+MANAGED_BY = "footfall-operator"
+CONFIG_FILE = "channel.json"
+CONFIG_MOUNT = "/etc/footfall"
+JOURNAL_MOUNT = "/var/lib/footfall/journal"
+_MAX_NAME = 63
+
+
+@dataclass(frozen=True, slots=True)
+class Owner:
+    """The CameraChannel the children belong to."""
+
+    name: str
+    namespace: str
+    uid: str
+    generation: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Children:
+    """A channel's desired children, as manifests ready to create."""
+
+    config_map: dict[str, Any]
+    deployment: dict[str, Any]
+    config_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class Existing:
+    """What the cluster holds under a child's name: its controller owner's uid, config hash and replicas."""
+
+    controller_uid: str | None
+    config_hash: str | None
+    replicas: int | None = None
+
+    @classmethod
+    def from_object(cls, obj: dict[str, Any] | None) -> "Existing | None":
+        if obj is None:
+            return None
+        metadata = obj.get("metadata") or {}
+        controller = next((ref for ref in metadata.get("ownerReferences") or [] if ref.get("controller")), None)
+        return cls(
+            controller_uid=controller.get("uid") if controller else None,
+            config_hash=(metadata.get("annotations") or {}).get(CONFIG_HASH_ANNOTATION),
+            replicas=(obj.get("spec") or {}).get("replicas"),
+        )
+
+
+class ActionKind(enum.StrEnum):
+    CREATE = "create"
+    UPDATE = "update"
+    CONFLICT = "conflict"
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    kind: ActionKind
+    manifest: dict[str, Any]
+
+    @property
+    def target(self) -> str:
+        return f"{self.manifest['kind']}/{self.manifest['metadata']['name']}"
+
+
+def _short_hash(text: str, length: int = 8) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:length]
+
+
+def worker_name(channel_name: str) -> str:
+    """The children's name: `<channel>-worker`, shortened with a hash when the CR name is long.
+
+    Kept to 63 characters so it is a valid label value and the ReplicaSet and Pod names built on it stay sane.
+    """
+    name = f"{channel_name}-worker"
+    if len(name) <= _MAX_NAME:
+        return name
+    return f"{channel_name[: _MAX_NAME - 16].rstrip('.-')}-{_short_hash(channel_name)}-worker"
+
+
+def selector_labels(owner: Owner) -> dict[str, str]:
+    """The Deployment's selector: immutable once created, so it names only the owner."""
+    return {
+        "app.kubernetes.io/name": "footfall-worker",
+        "app.kubernetes.io/instance": worker_name(owner.name),
+    }
+
+
+def child_labels(owner: Owner, spec: CameraChannelSpec) -> dict[str, str]:
+    return {
+        **selector_labels(owner),
+        "app.kubernetes.io/component": "worker",
+        "app.kubernetes.io/part-of": "footfall",
+        "app.kubernetes.io/managed-by": MANAGED_BY,
+        STORE_LABEL: spec.store,
+        CHANNEL_LABEL: spec.channel_id,
+    }
+
+
+def owner_reference(owner: Owner) -> dict[str, Any]:
+    # controller=True makes the garbage collector delete the children with the CameraChannel; no finalizer is
+    # needed, so a stopped operator never blocks a deletion.
+    return {
+        "apiVersion": API_VERSION,
+        "kind": KIND,
+        "name": owner.name,
+        "uid": owner.uid,
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+
+
+def _metadata(owner: Owner, spec: CameraChannelSpec, annotations: dict[str, str] | None = None) -> dict[str, Any]:
+    metadata: dict[str, Any] = {
+        "name": worker_name(owner.name),
+        "namespace": owner.namespace,
+        "labels": child_labels(owner, spec),
+        "ownerReferences": [owner_reference(owner)],
+    }
+    if annotations:
+        metadata["annotations"] = annotations
+    return metadata
+
+
+def worker_config_json(spec: CameraChannelSpec) -> str:
+    """The one-channel store config file the worker loads; credentials appear only as env variable names."""
+    return json.dumps(spec.store_config().model_dump(mode="json", exclude_none=True), indent=2, sort_keys=True)
+
+
+def _resources(spec: CameraChannelSpec, defaults: WorkerDefaults) -> dict[str, dict[str, str]]:
+    requests = {"cpu": defaults.cpu_request, "memory": defaults.memory_request}
+    limits = {"cpu": defaults.cpu_limit, "memory": defaults.memory_limit}
+    if spec.resources is not None:
+        requests.update(spec.resources.requests or {})
+        limits.update(spec.resources.limits or {})
+    resources = {"requests": {k: v for k, v in requests.items() if v}, "limits": {k: v for k, v in limits.items() if v}}
+    return {key: value for key, value in resources.items() if value}
+
+
+def _env(spec: CameraChannelSpec, defaults: WorkerDefaults) -> list[dict[str, Any]]:
+    processing = spec.processing
+    env: list[dict[str, Any]] = [
+        {"name": "FOOTFALL_CAMERAS", "value": f"{CONFIG_MOUNT}/{CONFIG_FILE}"},
+        {"name": "FOOTFALL_CHANNEL", "value": spec.channel_id},
+        {"name": "FOOTFALL_HTTP_PORT", "value": str(defaults.http_port)},
+        {"name": "FOOTFALL_JOURNAL_DIR", "value": JOURNAL_MOUNT},
+        {"name": "FOOTFALL_SHUTDOWN_DEADLINE_S", "value": str(defaults.shutdown_deadline_s)},
+        {"name": "FOOTFALL_TRITON_URL", "value": spec.triton.url if spec.triton else defaults.triton_url},
+        {"name": "FOOTFALL_READER_PROCESS_EVERY", "value": str(processing.every_n_frames)},
+        {"name": "FOOTFALL_READER_ADAPTIVE_SKIP", "value": "true" if processing.adaptive else "false"},
+        # Adaptive every-N and on-demand pacing are alternatives; the worker's default is on-demand.
+        {"name": "FOOTFALL_READER_ON_DEMAND", "value": "false" if processing.adaptive else "true"},
+    ]
+    if processing.detector_input_size is not None:
+        env.append({"name": "FOOTFALL_TRITON_DETECTOR_INPUT_SIZE", "value": str(processing.detector_input_size)})
+    secret = spec.credentials_secret_ref
+    if secret is not None:
+        for variable, key in ((CAMERA_USERNAME_ENV, secret.username_key), (CAMERA_PASSWORD_ENV, secret.password_key)):
+            env.append({"name": variable, "valueFrom": {"secretKeyRef": {"name": secret.name, "key": key}}})
+    return env
+
+
+def _probe(path: str, period_s: int, failure_threshold: int) -> dict[str, Any]:
+    return {
+        "httpGet": {"path": path, "port": "http"},
+        "periodSeconds": period_s,
+        "timeoutSeconds": 3,
+        "failureThreshold": failure_threshold,
+    }
+
+
+def _container(spec: CameraChannelSpec, defaults: WorkerDefaults) -> dict[str, Any]:
+    container: dict[str, Any] = {
+        "name": "worker",
+        "image": defaults.image,
+        "imagePullPolicy": defaults.image_pull_policy,
+        "env": _env(spec, defaults),
+        "ports": [{"name": "http", "containerPort": defaults.http_port, "protocol": "TCP"}],
+        # /healthz fails only for a dead thread or a wedged loop; a camera, Triton or PostgreSQL outage keeps it
+        # 200 (the worker reconnects by itself), so a restart is never the answer to someone else's outage.
+        "startupProbe": _probe("/healthz", period_s=2, failure_threshold=30),
+        "livenessProbe": _probe("/healthz", period_s=10, failure_threshold=3),
+        "readinessProbe": _probe("/readyz", period_s=5, failure_threshold=2),
+        "resources": _resources(spec, defaults),
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": defaults.run_as_user,
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "capabilities": {"drop": ["ALL"]},
+        },
+        "volumeMounts": [
+            {"name": "config", "mountPath": CONFIG_MOUNT, "readOnly": True},
+            {"name": "journal", "mountPath": JOURNAL_MOUNT},
+            {"name": "tmp", "mountPath": "/tmp"},
+        ],
+    }
+    if defaults.connection_secret:
+        container["envFrom"] = [{"secretRef": {"name": defaults.connection_secret}}]
+    return container
+
+
+def desired_children(owner: Owner, spec: CameraChannelSpec, defaults: WorkerDefaults) -> Children:
+    """The ConfigMap and Deployment a valid CameraChannel should have.
+
+    The config hash covers the ConfigMap's data and the pod template, so any spec change that reaches the worker
+    changes the hash, and the hash (a pod-template annotation) rolls the pod even when only the ConfigMap changed.
+    """
+    config_data = {CONFIG_FILE: worker_config_json(spec)}
+    template_spec: dict[str, Any] = {
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
+        # The worker's own deadline plus time to flush and exit; past it the kubelet kills it.
+        "terminationGracePeriodSeconds": defaults.shutdown_deadline_s + 10,
+        "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
+        "containers": [_container(spec, defaults)],
+        "volumes": [
+            {"name": "config", "configMap": {"name": worker_name(owner.name)}},
+            {"name": "journal", "emptyDir": {"sizeLimit": defaults.journal_size_limit}},
+            {"name": "tmp", "emptyDir": {"medium": "Memory", "sizeLimit": "64Mi"}},
+        ],
+    }
+    if defaults.service_account:
+        template_spec["serviceAccountName"] = defaults.service_account
+    config_hash = _short_hash(json.dumps([config_data, template_spec], sort_keys=True), length=16)
+    annotations = {CONFIG_HASH_ANNOTATION: config_hash, GENERATION_ANNOTATION: str(owner.generation)}
+    config_map = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": _metadata(owner, spec, annotations),
+        "data": config_data,
+    }
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": _metadata(owner, spec, annotations),
+        "spec": {
+            "replicas": 0 if spec.paused else 1,
+            # One reader per camera and one writer per channel's rows: never two pods at once.
+            "strategy": {"type": "Recreate"},
+            "revisionHistoryLimit": 3,
+            "selector": {"matchLabels": selector_labels(owner)},
+            "template": {
+                "metadata": {
+                    "labels": child_labels(owner, spec),
+                    "annotations": {CONFIG_HASH_ANNOTATION: config_hash},
+                },
+                "spec": template_spec,
+            },
+        },
+    }
+    return Children(config_map=config_map, deployment=deployment, config_hash=config_hash)
+
+
+def _decide_one(desired: dict[str, Any], existing: Existing | None, owner: Owner) -> Action | None:
+    if existing is None:
+        return Action(ActionKind.CREATE, desired)
+    if existing.controller_uid != owner.uid:
+        return Action(ActionKind.CONFLICT, desired)
+    wanted_hash = desired["metadata"]["annotations"][CONFIG_HASH_ANNOTATION]
+    wanted_replicas = (desired.get("spec") or {}).get("replicas")
+    if existing.config_hash != wanted_hash or existing.replicas != wanted_replicas:
+        return Action(ActionKind.UPDATE, desired)
+    return None
+
+
+def decide(
+    desired: Children | None, config_map: Existing | None, deployment: Existing | None, owner: Owner
+) -> list[Action]:
+    """The actions that bring the children to `desired` (see the module's table), ConfigMap first.
+
+    Args:
+        desired: the children of a valid spec; None when the spec is invalid (the last valid worker is kept).
+        config_map: what exists under the ConfigMap's name, None when nothing does.
+        deployment: what exists under the Deployment's name, None when nothing does.
+        owner: the CameraChannel; a child controlled by anything else is a conflict, never taken over.
+    """
+    if desired is None:
+        return []
+    actions = [
+        _decide_one(desired.config_map, config_map, owner),
+        _decide_one(desired.deployment, deployment, owner),
+    ]
+    return [action for action in actions if action is not None]

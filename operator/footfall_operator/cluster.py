@@ -1,0 +1,87 @@
+"""The operator's Kubernetes API calls: read the facts a decision needs, and create or replace children.
+
+Everything returns plain dicts (camelCase, as the API serves them) so `children` and `status` never see client
+model classes. Secret values are never returned: only the names of a Secret's keys.
+"""
+
+from typing import Any
+
+import kubernetes
+from kubernetes.client.exceptions import ApiException
+
+_NOT_FOUND = 404
+
+
+def load_api_client() -> kubernetes.client.ApiClient:
+    """In a pod: its service account; elsewhere: KUBECONFIG or ~/.kube/config."""
+    configuration = kubernetes.client.Configuration()
+    try:
+        kubernetes.config.load_incluster_config(client_configuration=configuration)
+    except kubernetes.config.ConfigException:
+        kubernetes.config.load_kube_config(client_configuration=configuration)
+    return kubernetes.client.ApiClient(configuration)
+
+
+class Cluster:
+    """Reads and writes of the kinds the operator touches: Secrets (keys only), ConfigMaps, Deployments."""
+
+    def __init__(self, api_client: kubernetes.client.ApiClient) -> None:
+        self._api_client = api_client
+        self._core = kubernetes.client.CoreV1Api(api_client)
+        self._apps = kubernetes.client.AppsV1Api(api_client)
+
+    def _plain(self, obj: Any) -> dict[str, Any]:
+        return self._api_client.sanitize_for_serialization(obj)
+
+    def secret_keys(self, namespace: str, name: str) -> frozenset[str] | None:
+        """The keys a Secret holds, None when it does not exist. The values stay in the API server."""
+        try:
+            secret = self._core.read_namespaced_secret(name, namespace)
+        except ApiException as error:
+            if error.status == _NOT_FOUND:
+                return None
+            raise
+        return frozenset((secret.data or {}).keys()) | frozenset((secret.string_data or {}).keys())
+
+    def read(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+        """A ConfigMap or Deployment as a plain dict, None when it does not exist."""
+        reader = {
+            "ConfigMap": self._core.read_namespaced_config_map,
+            "Deployment": self._apps.read_namespaced_deployment,
+        }[kind]
+        try:
+            return self._plain(reader(name, namespace))
+        except ApiException as error:
+            if error.status == _NOT_FOUND:
+                return None
+            raise
+
+    def create(self, manifest: dict[str, Any]) -> None:
+        namespace = manifest["metadata"]["namespace"]
+        if manifest["kind"] == "ConfigMap":
+            self._core.create_namespaced_config_map(namespace, manifest)
+        else:
+            self._apps.create_namespaced_deployment(namespace, manifest)
+
+    def replace(self, manifest: dict[str, Any], existing: dict[str, Any]) -> None:
+        """Replace a child with `manifest`, guarded by the existing resourceVersion (a 409 if it moved).
+
+        Labels and annotations others added are kept (ours win); everything we declare is replaced whole, so a
+        field dropped from the desired child (an env variable, a limit) is dropped from the cluster too.
+        """
+        metadata = manifest["metadata"]
+        old = existing.get("metadata") or {}
+        body = {
+            **manifest,
+            "metadata": {
+                **metadata,
+                "resourceVersion": old.get("resourceVersion"),
+                "labels": {**(old.get("labels") or {}), **metadata.get("labels", {})},
+                "annotations": {**(old.get("annotations") or {}), **metadata.get("annotations", {})},
+            },
+        }
+        namespace, name = metadata["namespace"], metadata["name"]
+        if manifest["kind"] == "ConfigMap":
+            self._core.replace_namespaced_config_map(name, namespace, body)
+        else:
+            self._apps.replace_namespaced_deployment(name, namespace, body)

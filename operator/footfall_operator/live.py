@@ -1,0 +1,58 @@
+"""Reading a worker's live state (its heartbeat hash in Redis) for the CameraChannel status."""
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+import redis
+
+from footfall_operator.status import LiveReading
+from footfall_worker.config.masking import mask_credentials
+from footfall_worker.storage.live_state import decode_live, live_key
+from footfall_worker.storage.redis_client import connect_url
+
+log = logging.getLogger("footfall.operator.live")
+
+
+class LiveReader:
+    """Reads `footfall:{channel}:live`; a Redis failure is a reading with `error` set, never an exception.
+
+    One client is shared by every handler thread (redis-py's pool is thread-safe). Its short socket timeout
+    bounds how long a dead Redis can hold a status update.
+    """
+
+    def __init__(self, url: str, timeout_s: float = 1.0, clock: Callable[[], float] = time.time) -> None:
+        self._url = url
+        self._timeout_s = timeout_s
+        self._clock = clock
+        self._client: redis.Redis | None = None
+        self._lock = threading.Lock()
+        self._down = False
+
+    def _require_client(self) -> redis.Redis:
+        with self._lock:
+            if self._client is None:
+                self._client = connect_url(self._url, timeout_s=self._timeout_s)
+            return self._client
+
+    def read(self, channel_id: str) -> LiveReading:
+        now = self._clock()
+        try:
+            raw = self._require_client().hgetall(live_key(channel_id))
+        except (redis.RedisError, OSError) as error:
+            message = mask_credentials(str(error)) or type(error).__name__
+            if not self._down:
+                log.warning("Redis unreachable; live status fields go stale", extra={"error": message})
+            self._down = True
+            return LiveReading(snapshot=None, error=message, read_at=now)
+        if self._down:
+            log.info("Redis answers again; live status fields resume")
+        self._down = False
+        return LiveReading(snapshot=decode_live(raw) if raw else None, error=None, read_at=now)
+
+    def close(self) -> None:
+        with self._lock:
+            client, self._client = self._client, None
+        if client is not None:
+            client.close()

@@ -1,0 +1,180 @@
+"""One reconcile of one CameraChannel: validate, gather facts, decide, apply, and compute the status.
+
+The same function serves create, update, resume and the status timer, so whichever runs last leaves the
+children and the status right; running it twice changes nothing (the decision compares config hashes).
+"""
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from kubernetes.client.exceptions import ApiException
+
+from footfall_operator import children, status
+from footfall_operator.cluster import Cluster
+from footfall_operator.crd import CameraChannelSpec, SpecError, parse_spec
+from footfall_operator.live import LiveReader
+from footfall_operator.settings import OperatorSettings, WorkerDefaults
+from footfall_operator.status import Problem, Reason
+
+_CONFLICT = 409
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Claim:
+    """A CameraChannel claiming a store channel; the oldest claim wins (ties: namespace, then name)."""
+
+    created: str
+    namespace: str
+    name: str
+
+
+def claim_key(spec: Any) -> tuple[str, str] | None:
+    """The (store, channel id) a raw spec claims, None when it names neither (the spec is invalid anyway)."""
+    if not isinstance(spec, dict):
+        return None
+    store, channel = spec.get("store"), spec.get("channelId")
+    if isinstance(store, str) and isinstance(channel, str):
+        return store, channel
+    return None
+
+
+def claim_problem(spec: CameraChannelSpec, me: Claim, claims: Iterable[Claim]) -> Problem | None:
+    """A ChannelClaimed problem when an older CameraChannel runs the same store channel."""
+    holder = min([*claims, me])
+    if holder == me:
+        return None
+    return Problem(
+        Reason.CHANNEL_CLAIMED,
+        f"spec.channelId: store {spec.store!r} channel {spec.channel_id!r} is already run by CameraChannel "
+        f"{holder.namespace}/{holder.name}; expected a channel no other CameraChannel claims",
+    )
+
+
+def secret_problem(spec: CameraChannelSpec, namespace: str, keys: frozenset[str] | None) -> Problem | None:
+    """A problem when the credentials Secret is missing or lacks a key (its values are never looked at)."""
+    ref = spec.credentials_secret_ref
+    if ref is None:
+        return None
+    if keys is None:
+        return Problem(
+            Reason.SECRET_NOT_FOUND,
+            f"spec.credentialsSecretRef.name: Secret {ref.name!r} not found in namespace {namespace!r}; expected a "
+            f"Secret with keys {ref.username_key!r} and {ref.password_key!r}",
+        )
+    missing = [key for key in (ref.username_key, ref.password_key) if key not in keys]
+    if missing:
+        fields = {ref.username_key: "usernameKey", ref.password_key: "passwordKey"}
+        where = ", ".join(f"spec.credentialsSecretRef.{fields[key]}" for key in missing)
+        return Problem(
+            Reason.SECRET_KEY_MISSING,
+            f"{where}: Secret {ref.name!r} has no key {' or '.join(repr(key) for key in missing)}; "
+            f"expected it among the Secret's keys ({', '.join(sorted(keys)) or 'none'})",
+        )
+    return None
+
+
+@dataclass
+class Reconciler:
+    """Holds the clients and settings every reconcile needs; `reconcile` is what the handlers call."""
+
+    cluster: Cluster
+    live: LiveReader | None
+    settings: OperatorSettings
+    defaults: WorkerDefaults
+    clock: Callable[[], float] = time.time
+
+    def reconcile(
+        self, body: dict[str, Any], claims: Iterable[Claim], logger: logging.Logger | logging.LoggerAdapter
+    ) -> tuple[dict[str, Any], list[children.Action]]:
+        """Bring one CameraChannel's children to its spec and return (its status, the actions taken).
+
+        Raises:
+            ApiException: an API call failed for a reason other than a lost race (kopf retries the handler).
+        """
+        metadata = body.get("metadata") or {}
+        owner = children.Owner(
+            name=metadata["name"],
+            namespace=metadata["namespace"],
+            uid=metadata["uid"],
+            generation=int(metadata.get("generation") or 0),
+        )
+        raw_spec = body.get("spec")
+        problems: list[Problem] = []
+        spec: CameraChannelSpec | None = None
+        try:
+            spec = parse_spec(raw_spec)
+        except SpecError as error:
+            problems = [Problem(Reason.FIELD_INVALID, problem) for problem in error.problems]
+
+        if spec is not None:
+            me = Claim(str(metadata.get("creationTimestamp") or ""), owner.namespace, owner.name)
+            problems += [p for p in [claim_problem(spec, me, claims)] if p]
+            if spec.credentials_secret_ref is not None:
+                keys = self.cluster.secret_keys(owner.namespace, spec.credentials_secret_ref.name)
+                problems += [p for p in [secret_problem(spec, owner.namespace, keys)] if p]
+
+        desired = children.desired_children(owner, spec, self.defaults) if spec and not problems else None
+        name = children.worker_name(owner.name)
+        config_map = self.cluster.read("ConfigMap", owner.namespace, name)
+        deployment = self.cluster.read("Deployment", owner.namespace, name)
+        actions = children.decide(
+            desired, children.Existing.from_object(config_map), children.Existing.from_object(deployment), owner
+        )
+        existing = {"ConfigMap": config_map, "Deployment": deployment}
+        for action in actions:
+            if action.kind == children.ActionKind.CONFLICT:
+                problems.append(
+                    Problem(
+                        Reason.CHILD_CONFLICT,
+                        f"metadata.name: {action.target} already exists and is not controlled by this "
+                        "CameraChannel; expected no such object (delete it, or rename the CameraChannel)",
+                    )
+                )
+                continue
+            self._apply(action, existing[action.manifest["kind"]], logger)
+        if any(action.kind != children.ActionKind.CONFLICT for action in actions):
+            deployment = self.cluster.read("Deployment", owner.namespace, name)
+
+        paused = bool(spec.paused) if spec else False
+        live = None
+        if self.live is not None and spec is not None and not problems and not paused:
+            live = self.live.read(spec.channel_id)
+        observed = status.Observed(
+            generation=owner.generation,
+            paused=paused,
+            problems=tuple(problems),
+            deployment=deployment,
+            live=live,
+            previous=dict(body.get("status") or {}),
+            stale_after_s=self.settings.live_stale_after_s,
+        )
+        new_status = status.build_status(observed, self.clock())
+        if deployment is not None:
+            new_status["deployment"] = name
+        if desired is not None:
+            new_status["configHash"] = desired.config_hash
+        return new_status, actions
+
+    def _apply(
+        self, action: children.Action, existing: dict[str, Any] | None, logger: logging.Logger | logging.LoggerAdapter
+    ) -> None:
+        try:
+            if action.kind == children.ActionKind.CREATE:
+                self.cluster.create(action.manifest)
+            else:
+                assert existing is not None
+                self.cluster.replace(action.manifest, existing)
+        except ApiException as error:
+            if error.status == _CONFLICT:
+                # Another reconcile of the same channel (the timer beside a change handler) got there first, or
+                # the child moved under us: the next run compares again and finds it done or to redo.
+                logger.info(f"{action.kind} {action.target}: lost a race with another writer; will re-check")
+                return
+            raise
+        logger.info(
+            f"{action.kind}d {action.target}",
+            extra={"config_hash": action.manifest["metadata"]["annotations"][children.CONFIG_HASH_ANNOTATION]},
+        )

@@ -1,0 +1,47 @@
+"""The operator's settings, from the environment (`FOOTFALL_OPERATOR_*`), built in `__main__` and passed down."""
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class WorkerDefaults(BaseSettings):
+    """What every worker Deployment gets unless its CameraChannel says otherwise."""
+
+    model_config = SettingsConfigDict(env_prefix="FOOTFALL_WORKER_", env_ignore_empty=True, extra="ignore")
+
+    image: str = Field(default="footfall:0.1.0", description="the worker image (entry point footfall-worker)")
+    image_pull_policy: str = Field(default="IfNotPresent", pattern=r"^(Always|IfNotPresent|Never)$")
+    triton_url: str = Field(default="triton:8001", description="the shared Triton server's gRPC host:port")
+    connection_secret: str = Field(
+        default="footfall-connections",
+        description="Secret with FOOTFALL_DATABASE_URL and FOOTFALL_REDIS_URL, given to workers as env; '' = none",
+    )
+    cpu_request: str = "500m"
+    memory_request: str = "512Mi"
+    cpu_limit: str = Field(default="", description="'' = no CPU limit (throttling a decoder only adds latency)")
+    memory_limit: str = "1536Mi"
+    http_port: int = Field(default=8080, ge=1, le=65535, description="the worker's probe and metrics port")
+    shutdown_deadline_s: int = Field(default=20, ge=1, description="the worker's own SIGTERM deadline")
+    journal_size_limit: str = Field(default="1Gi", description="emptyDir for rows waiting while PostgreSQL is down")
+    run_as_user: int = Field(default=10001, ge=1, description="the image's non-root uid")
+    service_account: str = Field(default="", description="'' = the namespace default; workers need no API access")
+
+
+class OperatorSettings(BaseSettings):
+    """The operator process: what it watches, where live state is, how often status is refreshed."""
+
+    model_config = SettingsConfigDict(env_prefix="FOOTFALL_OPERATOR_", env_ignore_empty=True, extra="ignore")
+
+    namespaces: str = Field(default="", description="comma list of namespaces to watch; '' = all (cluster-wide)")
+    redis_url: str = Field(default="redis://127.0.0.1:6379/0", description="the workers' live state; '' = none")
+    status_interval_s: float = Field(default=10.0, gt=0, description="live status refresh and reconcile period")
+    live_stale_after_s: float = Field(
+        default=15.0, gt=0, description="a worker heartbeat older than this is stale (not Ready)"
+    )
+    redis_timeout_s: float = Field(default=1.0, gt=0, description="socket timeout of one Redis read")
+    liveness_port: int = Field(default=8081, ge=0, le=65535, description="kopf's /healthz; 0 = off")
+    log_format: str = Field(default="json", pattern=r"^(json|plain)$")
+
+    @property
+    def namespace_list(self) -> list[str]:
+        return [name.strip() for name in self.namespaces.split(",") if name.strip()]

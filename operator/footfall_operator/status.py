@@ -1,0 +1,227 @@
+"""A CameraChannel's status from what the operator observed: pure functions, table-tested without a cluster.
+
+Conditions (`type`: what `status: True` means):
+
+* `InvalidSpec`: the spec cannot run (a field, a Secret, a claim, a foreign child); the message names the field
+  and what was expected. No worker is created for it; a worker of an earlier valid spec is left running.
+* `Ready`: the worker is streaming, by its own heartbeat in Redis (fresher than `stale_after_s`).
+* `Progressing`: the worker Deployment is being created or rolled out to the current spec.
+* `Degraded`: the channel should run but does not: camera not streaming, heartbeat lost, Deployment failing.
+
+Phase, first match: Invalid, Paused, Running (Ready), Degraded, Pending.
+
+Live fields come from the worker's heartbeat. When Redis cannot be read they keep their last values and say
+`stale: true` with the reason, so a Redis outage never looks like a healthy or a dead channel.
+"""
+
+import enum
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+STREAMING = "streaming"
+
+
+class Phase(enum.StrEnum):
+    PENDING = "Pending"
+    RUNNING = "Running"
+    DEGRADED = "Degraded"
+    INVALID = "Invalid"
+    PAUSED = "Paused"
+
+
+class Reason(enum.StrEnum):
+    FIELD_INVALID = "FieldInvalid"
+    SECRET_NOT_FOUND = "SecretNotFound"
+    SECRET_KEY_MISSING = "SecretKeyMissing"
+    CHANNEL_CLAIMED = "ChannelClaimed"
+    CHILD_CONFLICT = "ChildConflict"
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """Why a spec cannot run: a reason for the condition and a message naming the field."""
+
+    reason: Reason
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class LiveReading:
+    """One read of the worker's live hash.
+
+    Attributes:
+        snapshot: the decoded hash (`state`, `fps`, `people_now`, `reconnects`, `last_frame_ts`, `heartbeat_ts`,
+            ...), None when there is none (no worker publishing, or its heartbeat expired).
+        error: why Redis could not be read (masked), None when the read worked.
+        read_at: wall clock of the read, seconds.
+    """
+
+    snapshot: dict[str, Any] | None
+    error: str | None
+    read_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Observed:
+    """Everything the status is computed from."""
+
+    generation: int
+    paused: bool
+    problems: tuple[Problem, ...]
+    deployment: dict[str, Any] | None
+    live: LiveReading | None
+    previous: dict[str, Any] = field(default_factory=dict)
+    stale_after_s: float = 15.0
+
+
+def _iso(ts: float | None) -> str | None:
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def live_status(live: LiveReading | None, previous: dict[str, Any] | None, stale_after_s: float) -> dict[str, Any]:
+    """The `status.live` block: fresh values, or the last known ones marked stale with the reason."""
+    previous = previous or {}
+    if live is None:
+        return {**previous, "stale": True, "staleReason": "live state is not configured (no Redis URL)"}
+    if live.error is not None:
+        return {
+            **previous,
+            "readTime": _iso(live.read_at),
+            "stale": True,
+            "staleReason": f"Redis unreachable: {live.error}",
+        }
+    snapshot = live.snapshot
+    if snapshot is None:
+        return {
+            **previous,
+            "state": "unknown",
+            "readTime": _iso(live.read_at),
+            "stale": True,
+            "staleReason": "no heartbeat from the worker (not started yet, or stopped)",
+        }
+    heartbeat = snapshot.get("heartbeat_ts")
+    fps = snapshot.get("fps")
+    fields = {
+        "state": str(snapshot.get("state") or "unknown"),
+        "fps": None if fps is None else round(float(fps), 1),
+        "peopleNow": snapshot.get("people_now"),
+        "reconnects": snapshot.get("reconnects"),
+        "lastFrameTime": _iso(snapshot.get("last_frame_ts")),
+        "heartbeatTime": _iso(heartbeat),
+        "readTime": _iso(live.read_at),
+    }
+    age = None if heartbeat is None else live.read_at - float(heartbeat)
+    if age is None or age > stale_after_s:
+        shown = "never" if age is None else f"{age:.0f} s ago"
+        return {**fields, "stale": True, "staleReason": f"last worker heartbeat {shown}"}
+    return {**fields, "stale": False, "staleReason": ""}
+
+
+def _condition(kind: str, status: bool, reason: str, message: str) -> dict[str, Any]:
+    return {"type": kind, "status": "True" if status else "False", "reason": reason, "message": message}
+
+
+def _deployment_progress(deployment: dict[str, Any] | None) -> tuple[bool, str, str]:
+    if deployment is None:
+        return True, "CreatingWorker", "the worker Deployment is being created"
+    generation = (deployment.get("metadata") or {}).get("generation", 0)
+    wanted = (deployment.get("spec") or {}).get("replicas", 1)
+    status = deployment.get("status") or {}
+    if status.get("observedGeneration", 0) < generation or status.get("updatedReplicas", 0) < wanted:
+        return True, "RollingOut", "the worker Deployment is rolling out the current spec"
+    return False, "RolledOut", "the worker Deployment runs the current spec"
+
+
+def _deployment_failure(deployment: dict[str, Any] | None) -> str | None:
+    for condition in (deployment or {}).get("status", {}).get("conditions") or []:
+        if condition.get("type") == "ReplicaFailure" and condition.get("status") == "True":
+            return f"ReplicaFailure: {condition.get('message', '')}"
+        if condition.get("type") == "Progressing" and condition.get("reason") == "ProgressDeadlineExceeded":
+            return f"ProgressDeadlineExceeded: {condition.get('message', '')}"
+    return None
+
+
+def conditions(observed: Observed, live: dict[str, Any]) -> list[dict[str, Any]]:
+    """The four conditions, without timestamps (`merge_conditions` adds them)."""
+    invalid = bool(observed.problems)
+    if invalid:
+        reasons = sorted({problem.reason for problem in observed.problems})
+        invalid_condition = _condition(
+            "InvalidSpec", True, reasons[0], "; ".join(problem.message for problem in observed.problems)
+        )
+    else:
+        invalid_condition = _condition("InvalidSpec", False, "SpecValid", "the spec is valid")
+
+    should_run = not invalid and not observed.paused
+    streaming = not live.get("stale", True) and live.get("state") == STREAMING
+    if invalid:
+        ready = _condition("Ready", False, "InvalidSpec", "the spec is invalid; see InvalidSpec")
+    elif observed.paused:
+        ready = _condition("Ready", False, "Paused", "spec.paused is true: no worker runs")
+    elif streaming:
+        ready = _condition("Ready", True, "Streaming", f"the worker streams at {live.get('fps')} fps")
+    elif live.get("stale", True):
+        ready = _condition("Ready", False, "NoHeartbeat", live.get("staleReason") or "no fresh worker heartbeat")
+    else:
+        ready = _condition("Ready", False, "CameraNotStreaming", f"the worker's stream is {live.get('state')}")
+
+    progressing_now, progress_reason, progress_message = _deployment_progress(observed.deployment)
+    if not should_run:
+        progressing = _condition("Progressing", False, "NotRunning", "no worker should run")
+    else:
+        progressing = _condition("Progressing", progressing_now, progress_reason, progress_message)
+
+    failure = _deployment_failure(observed.deployment) if should_run else None
+    was_running = observed.previous.get("phase") == Phase.RUNNING
+    if failure is not None:
+        degraded = _condition("Degraded", True, "DeploymentFailing", failure)
+    elif should_run and not live.get("stale", True) and not streaming:
+        degraded = _condition("Degraded", True, "CameraNotStreaming", f"the worker's stream is {live.get('state')}")
+    elif should_run and was_running and not streaming:
+        degraded = _condition("Degraded", True, "HeartbeatLost", live.get("staleReason") or "heartbeat lost")
+    else:
+        degraded = _condition("Degraded", False, "AsExpected", "")
+    return [ready, progressing, degraded, invalid_condition]
+
+
+def merge_conditions(
+    new: list[dict[str, Any]], previous: list[dict[str, Any]] | None, now: str, generation: int
+) -> list[dict[str, Any]]:
+    """Stamp conditions; `lastTransitionTime` moves only when a condition's status changes."""
+    before = {condition.get("type"): condition for condition in previous or []}
+    merged = []
+    for condition in new:
+        old = before.get(condition["type"])
+        since = old.get("lastTransitionTime") if old and old.get("status") == condition["status"] else None
+        merged.append({**condition, "lastTransitionTime": since or now, "observedGeneration": generation})
+    return merged
+
+
+def phase(observed: Observed, merged: list[dict[str, Any]]) -> Phase:
+    status_of = {condition["type"]: condition["status"] == "True" for condition in merged}
+    if status_of.get("InvalidSpec"):
+        return Phase.INVALID
+    if observed.paused:
+        return Phase.PAUSED
+    if status_of.get("Ready"):
+        return Phase.RUNNING
+    if status_of.get("Degraded"):
+        return Phase.DEGRADED
+    return Phase.PENDING
+
+
+def build_status(observed: Observed, now: float) -> dict[str, Any]:
+    """The whole `status` patch for one observation."""
+    live = live_status(observed.live, observed.previous.get("live"), observed.stale_after_s)
+    merged = merge_conditions(
+        conditions(observed, live), observed.previous.get("conditions"), _iso(now) or "", observed.generation
+    )
+    return {
+        "observedGeneration": observed.generation,
+        "phase": str(phase(observed, merged)),
+        "conditions": merged,
+        "live": live,
+    }

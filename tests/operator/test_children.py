@@ -1,0 +1,241 @@
+"""children: the worker's ConfigMap and Deployment built from a spec, and the create/update/conflict table."""
+
+import json
+
+import pytest
+
+from footfall_operator.children import (
+    CONFIG_HASH_ANNOTATION,
+    ActionKind,
+    Existing,
+    Owner,
+    decide,
+    desired_children,
+    worker_name,
+)
+from footfall_operator.crd import parse_spec
+from footfall_operator.settings import WorkerDefaults
+from footfall_worker.config.cameras import parse_store_config
+
+OWNER = Owner(name="kidsplaza-channel-1", namespace="store", uid="uid-1", generation=3)
+DEFAULTS = WorkerDefaults(image="registry.local/footfall:1.2.3", triton_url="triton.footfall:8001")
+
+
+def spec(**overrides: object):
+    raw = {
+        "store": "kidsplaza_thanhxuan",
+        "storeName": "Kids Plaza",
+        "timezone": "Asia/Ho_Chi_Minh",
+        "channelId": "channel_1",
+        "displayName": "ben_ngoai_cam_phai",
+        "source": {"host": "10.1.2.3", "port": 554, "channel": 1, "subtype": 0},
+        "credentialsSecretRef": {"name": "kidsplaza-cameras", "usernameKey": "user", "passwordKey": "pass"},
+    }
+    raw.update(overrides)
+    return parse_spec(raw)
+
+
+def container(children):
+    return children.deployment["spec"]["template"]["spec"]["containers"][0]
+
+
+def env_of(children) -> dict[str, object]:
+    return {item["name"]: item.get("value", item.get("valueFrom")) for item in container(children)["env"]}
+
+
+def test_children_are_controlled_by_the_camera_channel_and_labelled():
+    children = desired_children(OWNER, spec(), DEFAULTS)
+    for manifest in (children.config_map, children.deployment):
+        (ref,) = manifest["metadata"]["ownerReferences"]
+        assert ref == {
+            "apiVersion": "footfall.io/v1alpha1",
+            "kind": "CameraChannel",
+            "name": OWNER.name,
+            "uid": "uid-1",
+            "controller": True,
+            "blockOwnerDeletion": True,
+        }
+        labels = manifest["metadata"]["labels"]
+        assert labels["footfall.io/channel"] == "channel_1"
+        assert labels["footfall.io/store"] == "kidsplaza_thanhxuan"
+        assert labels["app.kubernetes.io/managed-by"] == "footfall-operator"
+        assert manifest["metadata"]["namespace"] == "store"
+    selector = children.deployment["spec"]["selector"]["matchLabels"]
+    template_labels = children.deployment["spec"]["template"]["metadata"]["labels"]
+    assert selector.items() <= template_labels.items()
+
+
+def test_the_config_map_is_a_store_config_the_worker_accepts_without_credentials():
+    children = desired_children(OWNER, spec(), DEFAULTS)
+    store = parse_store_config(json.loads(children.config_map["data"]["channel.json"]))
+    (channel,) = store.channels
+    assert (store.store_id, store.timezone, channel.id) == ("kidsplaza_thanhxuan", "Asia/Ho_Chi_Minh", "channel_1")
+    assert channel.source.host == "10.1.2.3" and channel.source.channel == 1
+    # the worker reads the login from the env variables the Deployment fills from the Secret
+    url = channel.url({"FOOTFALL_CAMERA_USERNAME": "u", "FOOTFALL_CAMERA_PASSWORD": "p"})
+    assert url.reveal() == "rtsp://u:p@10.1.2.3:554/cam/realmonitor?channel=1&subtype=0"
+
+
+def test_credentials_reach_the_pod_only_from_the_secret():
+    env = env_of(desired_children(OWNER, spec(), DEFAULTS))
+    assert env["FOOTFALL_CAMERA_USERNAME"] == {"secretKeyRef": {"name": "kidsplaza-cameras", "key": "user"}}
+    assert env["FOOTFALL_CAMERA_PASSWORD"] == {"secretKeyRef": {"name": "kidsplaza-cameras", "key": "pass"}}
+    no_login = desired_children(OWNER, spec(credentialsSecretRef=None), DEFAULTS)
+    assert "FOOTFALL_CAMERA_PASSWORD" not in env_of(no_login)
+    assert "credentials" not in no_login.config_map["data"]["channel.json"]
+
+
+def test_worker_env_follows_the_spec_and_the_operator_defaults():
+    env = env_of(desired_children(OWNER, spec(), DEFAULTS))
+    assert env["FOOTFALL_CHANNEL"] == "channel_1"
+    assert env["FOOTFALL_CAMERAS"] == "/etc/footfall/channel.json"
+    assert env["FOOTFALL_TRITON_URL"] == "triton.footfall:8001"
+    assert env["FOOTFALL_READER_ON_DEMAND"] == "true" and env["FOOTFALL_READER_ADAPTIVE_SKIP"] == "false"
+    assert "FOOTFALL_TRITON_DETECTOR_INPUT_SIZE" not in env
+    tuned = spec(
+        processing={"everyNFrames": 3, "adaptive": True, "detectorInputSize": 640}, triton={"url": "gpu-triton:8001"}
+    )
+    env = env_of(desired_children(OWNER, tuned, DEFAULTS))
+    assert env["FOOTFALL_READER_PROCESS_EVERY"] == "3"
+    assert env["FOOTFALL_READER_ADAPTIVE_SKIP"] == "true" and env["FOOTFALL_READER_ON_DEMAND"] == "false"
+    assert env["FOOTFALL_TRITON_DETECTOR_INPUT_SIZE"] == "640"
+    assert env["FOOTFALL_TRITON_URL"] == "gpu-triton:8001"
+
+
+def test_the_worker_container_has_probes_resources_and_a_locked_down_security_context():
+    children = desired_children(OWNER, spec(resources={"limits": {"memory": "2Gi"}}), DEFAULTS)
+    worker = container(children)
+    assert worker["image"] == "registry.local/footfall:1.2.3"
+    assert worker["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+    assert worker["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+    assert worker["startupProbe"]["httpGet"]["path"] == "/healthz"
+    assert worker["ports"] == [{"name": "http", "containerPort": 8080, "protocol": "TCP"}]
+    assert worker["resources"] == {"requests": {"cpu": "500m", "memory": "512Mi"}, "limits": {"memory": "2Gi"}}
+    security = worker["securityContext"]
+    assert security["runAsNonRoot"] and security["readOnlyRootFilesystem"]
+    assert security["capabilities"] == {"drop": ["ALL"]} and security["allowPrivilegeEscalation"] is False
+    pod = children.deployment["spec"]["template"]["spec"]
+    assert pod["automountServiceAccountToken"] is False
+    assert pod["terminationGracePeriodSeconds"] > DEFAULTS.shutdown_deadline_s
+    assert children.deployment["spec"]["strategy"] == {"type": "Recreate"}
+    assert worker["envFrom"] == [{"secretRef": {"name": "footfall-connections"}}]
+
+
+def test_paused_means_zero_replicas_with_the_same_config_hash():
+    running = desired_children(OWNER, spec(), DEFAULTS)
+    paused = desired_children(OWNER, spec(paused=True), DEFAULTS)
+    assert running.deployment["spec"]["replicas"] == 1
+    assert paused.deployment["spec"]["replicas"] == 0
+    assert paused.config_hash == running.config_hash
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"source": {"host": "10.1.2.4", "channel": 1}},
+        {"displayName": "renamed"},
+        {"processing": {"everyNFrames": 2}},
+        {"credentialsSecretRef": {"name": "other-secret"}},
+        {"resources": {"requests": {"cpu": "1"}}},
+        {"timezone": "UTC"},
+    ],
+)
+def test_any_change_that_reaches_the_worker_changes_the_config_hash(change: dict):
+    before = desired_children(OWNER, spec(), DEFAULTS)
+    after = desired_children(OWNER, spec(**change), DEFAULTS)
+    assert after.config_hash != before.config_hash
+    template = after.deployment["spec"]["template"]["metadata"]["annotations"]
+    assert template[CONFIG_HASH_ANNOTATION] == after.config_hash
+
+
+def test_the_config_hash_is_stable_across_builds_and_generations():
+    first = desired_children(OWNER, spec(), DEFAULTS)
+    again = desired_children(Owner(OWNER.name, OWNER.namespace, OWNER.uid, generation=9), spec(), DEFAULTS)
+    assert first.config_hash == again.config_hash
+
+
+@pytest.mark.parametrize(
+    ("name", "expected_length"),
+    [("channel-1", len("channel-1-worker")), ("x" * 200, 63), ("a." * 40 + "b", 63)],
+)
+def test_worker_names_stay_valid_label_values(name: str, expected_length: int):
+    child = worker_name(name)
+    assert len(child) == expected_length
+    assert child.endswith("-worker") and child[0].isalnum()
+    assert worker_name(name) == child  # deterministic: a restarted operator finds its children
+
+
+def _existing(uid: str | None = "uid-1", config_hash: str | None = None, replicas: int | None = 1) -> Existing:
+    return Existing(controller_uid=uid, config_hash=config_hash, replicas=replicas)
+
+
+WANTED = desired_children(OWNER, spec(), DEFAULTS)
+PAUSED = desired_children(OWNER, spec(paused=True), DEFAULTS)
+SAME = WANTED.config_hash
+
+
+@pytest.mark.parametrize(
+    ("case", "desired", "config_map", "deployment", "expected"),
+    [
+        ("invalid spec, nothing there", None, None, None, []),
+        ("invalid spec keeps the last valid worker", None, _existing(replicas=None), _existing(), []),
+        ("new channel", WANTED, None, None, [("create", "ConfigMap"), ("create", "Deployment")]),
+        ("config map lost", WANTED, None, _existing(config_hash=SAME), [("create", "ConfigMap")]),
+        ("up to date", WANTED, _existing(config_hash=SAME, replicas=None), _existing(config_hash=SAME), []),
+        (
+            "spec changed",
+            WANTED,
+            _existing(config_hash="old", replicas=None),
+            _existing(config_hash="old"),
+            [("update", "ConfigMap"), ("update", "Deployment")],
+        ),
+        (
+            "paused",
+            PAUSED,
+            _existing(config_hash=SAME, replicas=None),
+            _existing(config_hash=SAME, replicas=1),
+            [("update", "Deployment")],
+        ),
+        (
+            "scaled by hand",
+            WANTED,
+            _existing(config_hash=SAME, replicas=None),
+            _existing(config_hash=SAME, replicas=3),
+            [("update", "Deployment")],
+        ),
+        (
+            "someone else's deployment",
+            WANTED,
+            _existing(config_hash=SAME, replicas=None),
+            _existing(uid="other", config_hash=SAME),
+            [("conflict", "Deployment")],
+        ),
+        (
+            "unowned config map",
+            WANTED,
+            _existing(uid=None),
+            None,
+            [("conflict", "ConfigMap"), ("create", "Deployment")],
+        ),
+    ],
+)
+def test_decide(case: str, desired, config_map, deployment, expected):
+    actions = decide(desired, config_map, deployment, OWNER)
+    assert [(str(action.kind), action.manifest["kind"]) for action in actions] == expected, case
+
+
+def test_existing_reads_controller_hash_and_replicas_from_an_api_object():
+    obj = {
+        "metadata": {
+            "annotations": {CONFIG_HASH_ANNOTATION: "abc"},
+            "ownerReferences": [
+                {"uid": "not-controller", "controller": False},
+                {"uid": "uid-1", "controller": True},
+            ],
+        },
+        "spec": {"replicas": 0},
+    }
+    assert Existing.from_object(obj) == Existing(controller_uid="uid-1", config_hash="abc", replicas=0)
+    assert Existing.from_object(None) is None
+    assert Existing.from_object({"metadata": {}}) == Existing(None, None, None)
+    assert ActionKind.CREATE == "create"
