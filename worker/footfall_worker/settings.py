@@ -5,8 +5,11 @@ Built in `__main__`/the CLI and passed down: no module-level singleton.
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# The person detector's input sides (models/person_detector/1/model.py); 320 and 384 need Triton's runtime openvino.
+DETECTOR_INPUT_SIZES = (320, 384, 416, 640)
 
 
 class TritonSettings(BaseSettings):
@@ -25,9 +28,22 @@ class TritonSettings(BaseSettings):
         default="auto", description="send frames through system shared memory; auto = when Triton is on loopback"
     )
     detector_model: str = "person_detector"
+    detector_input_size: int | None = Field(
+        default=None,
+        description="detector input side sent with each request (320, 384, 416, 640); None = the model's default",
+    )
     gender_model: str = "gender_classifier"
     crop_height: int = Field(default=256, ge=32, description="canvas a person crop is fitted into for gender")
     crop_width: int = Field(default=128, ge=32)
+
+    @field_validator("detector_input_size")
+    @classmethod
+    def _known_detector_input_size(cls, value: int | None) -> int | None:
+        # Caught here, at start-up, rather than as an error on every frame's request.
+        if value is not None and value not in DETECTOR_INPUT_SIZES:
+            sizes = ", ".join(str(size) for size in DETECTOR_INPUT_SIZES)
+            raise ValueError(f"FOOTFALL_TRITON_DETECTOR_INPUT_SIZE must be one of {sizes}, got {value}")
+        return value
 
 
 class ReaderSettings(BaseSettings):

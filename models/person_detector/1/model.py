@@ -12,6 +12,10 @@ bf16 on CPUs with AMX/AVX512-BF16, else f32; "f32" forces full precision), ``pro
 onnxruntime execution providers ("CPUExecutionProvider"; on a GPU "CUDAExecutionProvider,CPUExecutionProvider",
 with runtime "onnxruntime"), ``intra_op_threads`` ("1", the inference threads of either runtime), ``min_score``
 ("0.1"), ``nms_iou`` ("0.45"), ``max_detections`` ("300").
+
+Request parameter ``input_size`` (an integer, or its digits as a string) runs that request at another input
+size; ``input_size`` in config.pbtxt is the default. Each size's detector is built on its first request and
+kept. A size the runtime cannot run gets an INVALID_ARGUMENT error naming what it can.
 """
 
 from __future__ import annotations
@@ -29,6 +33,14 @@ from yolox import RUNTIMES, PersonDetector, check_images, openvino_available, pa
 
 # input_size -> weights file; 320 and 384 are model.onnx reshaped in memory (runtime openvino only)
 MODEL_FILES = {"320": "model.onnx", "384": "model.onnx", "416": "model.onnx", "640": "model_640.onnx"}
+# onnxruntime cannot reshape a file: it runs only the sizes a file was exported at
+ONNXRUNTIME_SIZES = ("416", "640")
+# request parameter (tritonclient: infer(..., parameters={"input_size": 640})) choosing a request's input size
+SIZE_PARAMETER = "input_size"
+
+
+class SizeError(ValueError):
+    """A request asked for an input size this model cannot run (the client's mistake: INVALID_ARGUMENT)."""
 
 
 def _param(config: dict, key: str, default: str) -> str:
@@ -60,6 +72,38 @@ def choose_runtime(wanted: str, have_openvino: bool) -> str:
     return wanted
 
 
+def servable_sizes(runtime: str) -> list[int]:
+    """The input sizes ``runtime`` can run: openvino all of MODEL_FILES (it reshapes), onnxruntime its files'."""
+    return sorted(int(size) for size in (MODEL_FILES if runtime == "openvino" else ONNXRUNTIME_SIZES))
+
+
+def check_size(size: int, runtime: str) -> None:
+    """Raise ``SizeError`` naming the size and what is possible when ``runtime`` cannot run ``size``."""
+    if str(size) not in MODEL_FILES:
+        raise SizeError(f"input_size {size} is not one of {', '.join(sorted(MODEL_FILES, key=int))}")
+    if size not in servable_sizes(runtime):
+        can = ", ".join(str(s) for s in servable_sizes(runtime))
+        raise SizeError(
+            f"input_size {size} needs runtime 'openvino' (model.onnx reshaped in memory); this model runs "
+            f"{runtime}, which serves input_size {can}"
+        )
+
+
+def requested_size(parameters: str, default: int) -> int:
+    """The input size a request asks for in its JSON ``parameters`` (``request.parameters()``), else ``default``.
+
+    An integer, or its digits as a string (an HTTP client may send either); anything else is a ``SizeError``,
+    never silently the default."""
+    value = json.loads(parameters or "{}").get(SIZE_PARAMETER)
+    if value is None:
+        return default
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise SizeError(f"request parameter {SIZE_PARAMETER!r} must be an integer, got {value!r}")
+
+
 def _providers(spec: str) -> list[str]:
     import onnxruntime as ort
 
@@ -74,67 +118,91 @@ def _providers(spec: str) -> list[str]:
 
 
 class TritonPythonModel:
-    """One detector (OpenVINO compiled model or onnxruntime session) per model instance, built in ``initialize``."""
+    """Per model instance, one detector (OpenVINO compiled model or onnxruntime session) per input size in use.
+
+    The configured size is built in ``initialize`` (a bad config fails the load); another size is built on the
+    first request asking for it and cached, keyed by size, so at most ``len(MODEL_FILES)`` detectors exist."""
 
     def initialize(self, args: dict) -> None:
         config = json.loads(args["model_config"])
         self.model_name = args.get("model_name", "person_detector")
+        self.version_dir = Path(args["model_repository"]) / args["model_version"]
         size = _param(config, "input_size", "416")
         if size not in MODEL_FILES:
             raise ValueError(f"parameter 'input_size' must be one of {sorted(MODEL_FILES)}, got {size!r}")
-        path = Path(args["model_repository"]) / args["model_version"] / MODEL_FILES[size]
-        runtime = choose_runtime(_param(config, "runtime", "onnxruntime"), openvino_available())
-        if runtime == "onnxruntime" and MODEL_FILES[size] == "model.onnx" and size != "416":
+        self.runtime = choose_runtime(_param(config, "runtime", "onnxruntime"), openvino_available())
+        if size not in [str(s) for s in servable_sizes(self.runtime)]:
             raise ValueError(f"parameter 'input_size' {size} needs runtime 'openvino' (model.onnx reshaped in memory)")
-        self.detector = PersonDetector(
-            model_path=str(path),
-            providers=_providers(_param(config, "providers", "CPUExecutionProvider"))
-            if runtime == "onnxruntime"
+        # everything but the file and the size: the same for every size's detector
+        self.detector_args = {
+            "providers": _providers(_param(config, "providers", "CPUExecutionProvider"))
+            if self.runtime == "onnxruntime"
             else ("CPUExecutionProvider",),
-            intra_op_threads=int(_param(config, "intra_op_threads", "1")),
-            min_score=float(_param(config, "min_score", "0.1")),
-            nms_iou=float(_param(config, "nms_iou", "0.45")),
-            max_detections=int(_param(config, "max_detections", "300")),
-            runtime=runtime,
-            input_size=int(size) if runtime == "openvino" else None,
-            precision=_param(config, "openvino_precision", ""),
-        )
-        self.runtime = runtime
-        precision = getattr(self.detector._runner, "precision", "fp32")
-        _log("info", f"person_detector: {runtime} ({precision}), input {self.detector.size}, file {path.name}")
-        if self.detector.size != int(size):
-            raise ValueError(f"{path.name} has input size {self.detector.size}, parameter input_size says {size}")
+            "intra_op_threads": int(_param(config, "intra_op_threads", "1")),
+            "min_score": float(_param(config, "min_score", "0.1")),
+            "nms_iou": float(_param(config, "nms_iou", "0.45")),
+            "max_detections": int(_param(config, "max_detections", "300")),
+            "runtime": self.runtime,
+            "precision": _param(config, "openvino_precision", ""),
+        }
+        self.default_size = int(size)
+        self.detectors: dict[int, PersonDetector] = {self.default_size: self._build(self.default_size)}
         self.out_dtypes = {o["name"]: pb_utils.triton_string_to_numpy(o["data_type"]) for o in config["output"]}
 
+    def _build(self, size: int) -> PersonDetector:
+        """The detector for input ``size`` (already checked servable by this runtime)."""
+        path = self.version_dir / MODEL_FILES[str(size)]
+        detector = PersonDetector(
+            model_path=str(path),
+            input_size=size if self.runtime == "openvino" else None,  # onnxruntime: the file's own size
+            **self.detector_args,
+        )
+        precision = getattr(detector._runner, "precision", "fp32")
+        _log("info", f"person_detector: {self.runtime} ({precision}), input {detector.size}, file {path.name}")
+        if detector.size != size:
+            raise ValueError(f"{path.name} has input size {detector.size}, not {size}")
+        return detector
+
+    def _detector(self, size: int) -> PersonDetector:
+        """The cached detector for ``size``, built now on first use. A failed build is not cached: the next
+        request for that size tries again (a transient failure, e.g. memory, need not stick)."""
+        if size not in self.detectors:
+            self.detectors[size] = self._build(size)
+        return self.detectors[size]
+
+    def _request_size(self, request: pb_utils.InferenceRequest) -> int:
+        """The input size ``request`` asks for, checked against this runtime (``SizeError`` if it cannot)."""
+        size = requested_size(request.parameters(), self.default_size)
+        check_size(size, self.runtime)
+        return size
+
     def execute(self, requests: list) -> list:
-        responses = []
-        for request in requests:
-            tensor = pb_utils.get_input_tensor_by_name(request, "IMAGE")
-            if tensor is None:
-                responses.append(
-                    self._error("missing input 'IMAGE' (uint8 [batch, height, width, 3] BGR)", invalid_argument=True)
-                )
-                continue
-            images = tensor.as_numpy()
-            message = check_images(images, "IMAGE")
-            if message is not None:
-                responses.append(self._error(message, invalid_argument=True))
-                continue
-            try:
-                boxes, scores, count = pad_detections(self.detector.detect(images))
-            except Exception as exc:  # keep the other requests of this batch alive
-                responses.append(self._error(f"detection failed: {type(exc).__name__}: {exc}"))
-                continue
-            responses.append(
-                pb_utils.InferenceResponse(
-                    output_tensors=[
-                        pb_utils.Tensor("BOXES", boxes.astype(self.out_dtypes["BOXES"])),
-                        pb_utils.Tensor("SCORES", scores.astype(self.out_dtypes["SCORES"])),
-                        pb_utils.Tensor("COUNT", count.astype(self.out_dtypes["COUNT"])),
-                    ]
-                )
-            )
-        return responses
+        # each request is answered on its own, so requests of one batch may ask for different input sizes
+        return [self._answer(request) for request in requests]
+
+    def _answer(self, request: pb_utils.InferenceRequest) -> pb_utils.InferenceResponse:
+        tensor = pb_utils.get_input_tensor_by_name(request, "IMAGE")
+        if tensor is None:
+            return self._error("missing input 'IMAGE' (uint8 [batch, height, width, 3] BGR)", invalid_argument=True)
+        images = tensor.as_numpy()
+        message = check_images(images, "IMAGE")
+        if message is not None:
+            return self._error(message, invalid_argument=True)
+        try:
+            size = self._request_size(request)
+        except (SizeError, json.JSONDecodeError) as exc:
+            return self._error(str(exc), invalid_argument=True)
+        try:
+            boxes, scores, count = pad_detections(self._detector(size).detect(images))
+        except Exception as exc:  # keep the other requests of this batch alive
+            return self._error(f"detection at input_size {size} failed: {type(exc).__name__}: {exc}")
+        return pb_utils.InferenceResponse(
+            output_tensors=[
+                pb_utils.Tensor("BOXES", boxes.astype(self.out_dtypes["BOXES"])),
+                pb_utils.Tensor("SCORES", scores.astype(self.out_dtypes["SCORES"])),
+                pb_utils.Tensor("COUNT", count.astype(self.out_dtypes["COUNT"])),
+            ]
+        )
 
     def _error(self, message: str, invalid_argument: bool = False):
         """A failed response for one request (the other requests of the batch still get answers).
@@ -146,4 +214,4 @@ class TritonPythonModel:
         return pb_utils.InferenceResponse(output_tensors=[], error=error)
 
     def finalize(self) -> None:
-        self.detector = None
+        self.detectors = {}

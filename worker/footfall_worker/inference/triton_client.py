@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 DETECTOR_INPUT = "IMAGE"
 DETECTOR_OUTPUTS = ("BOXES", "SCORES", "COUNT")
 DETECTOR_MAX_BATCH = 8
+# Request parameter that picks the detector's input side for this request (the model's config sets the default).
+DETECTOR_SIZE_PARAMETER = "input_size"
 GENDER_INPUT = "CROPS"
 GENDER_OUTPUTS = ("GENDER", "FACE_QUALITY", "FACE_BOX")
 GENDER_MAX_BATCH = 32
@@ -141,11 +143,24 @@ class TritonConnection:
                 delay = min(delay * 2, self.settings.retry_backoff_max_s)
         raise AssertionError("unreachable")
 
-    def infer(self, model: str, inputs: list[grpcclient.InferInput], outputs: Sequence[str]) -> grpcclient.InferResult:
+    def infer(
+        self,
+        model: str,
+        inputs: list[grpcclient.InferInput],
+        outputs: Sequence[str],
+        parameters: dict[str, int | str] | None = None,
+    ) -> grpcclient.InferResult:
+        """One inference request; `parameters` travel as Triton request parameters (read by the model)."""
         requested = [grpcclient.InferRequestedOutput(name) for name in outputs]
         return self.call(
             model,
-            lambda: self.client.infer(model, inputs, outputs=requested, client_timeout=self.settings.request_timeout_s),
+            lambda: self.client.infer(
+                model,
+                inputs,
+                outputs=requested,
+                client_timeout=self.settings.request_timeout_s,
+                parameters=parameters,
+            ),
         )
 
     def inference_statistics(self, model: str) -> dict:
@@ -181,6 +196,9 @@ class PersonDetector:
     def __init__(self, connection: TritonConnection) -> None:
         self._connection = connection
         self._model = connection.settings.detector_model
+        size = connection.settings.detector_input_size
+        # Unset: no parameter at all, so the model's configured input_size applies.
+        self._parameters: dict[str, int | str] | None = {DETECTOR_SIZE_PARAMETER: size} if size is not None else None
         self._region = (
             SharedInputRegion(connection.client, "frames", connection.settings.ready_timeout_s)
             if connection.use_shared_memory()
@@ -218,7 +236,7 @@ class PersonDetector:
         tensor = grpcclient.InferInput(DETECTOR_INPUT, list(batch.shape), "UINT8")
         if self._region is None:
             tensor.set_data_from_numpy(np.ascontiguousarray(batch))
-            result = self._connection.infer(self._model, [tensor], DETECTOR_OUTPUTS)
+            result = self._connection.infer(self._model, [tensor], DETECTOR_OUTPUTS, self._parameters)
         else:
             result = self._infer_shared(tensor, batch)
         boxes = result.as_numpy("BOXES")
@@ -238,13 +256,13 @@ class PersonDetector:
             size = self._connection.call(self._model, lambda: self._region.put(batch))  # type: ignore[union-attr]
             tensor.set_shared_memory(self._region.name, size)
             try:
-                return self._connection.infer(self._model, [tensor], DETECTOR_OUTPUTS)
+                return self._connection.infer(self._model, [tensor], DETECTOR_OUTPUTS, self._parameters)
             except InferenceError as error:
                 # A restarted server no longer knows our region; register it again once and retry.
                 if "shared memory" not in str(error).lower():
                     raise
                 self._connection.call(self._model, self._region.reregister)  # type: ignore[union-attr]
-                return self._connection.infer(self._model, [tensor], DETECTOR_OUTPUTS)
+                return self._connection.infer(self._model, [tensor], DETECTOR_OUTPUTS, self._parameters)
 
     def close(self) -> None:
         if self._region is not None:
