@@ -8,7 +8,7 @@ CAMERAS ?= config/demo_store.json
 RUN_LOGS ?= $(HOME)/.cache/footfall/run/workers
 BENCH_PIPELINE_SECONDS ?= 600
 
-.PHONY: help venv lint eval services triton triton-install gstreamer cameras test run bench soak stop
+.PHONY: help venv lint eval services triton triton-install gstreamer cameras kube-install kube operator test run bench soak stop
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -31,11 +31,21 @@ gstreamer:  ## GStreamer's RTSP server from Debian, for the camera simulator
 cameras: gstreamer  ## four simulated cameras on 127.0.0.1:8554-8557 (demo config)
 	@hack/cameras.sh start-demo
 
+kube-install:  ## kube-apiserver + kube-controller-manager (built once from Debian's source, ~7 min), etcd, kubectl, helm
+	@hack/kube.sh install
+
+kube: kube-install  ## a local control plane on 127.0.0.1:16443 (no kubelet); prints the KUBECONFIG
+	@hack/kube.sh start
+
+operator: venv kube  ## the operator against the local control plane (CRD applied first); Ctrl+C stops it
+	@eval "$$(hack/kube.sh env)"; $(VENV)/bin/footfall-operator crd | kubectl apply -f - \
+	  && FOOTFALL_OPERATOR_LOG_FORMAT=plain $(VENV)/bin/footfall-operator
+
 lint: venv  ## ruff: lint and formatting
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-test: venv lint services triton-install gstreamer  ## set everything up and run the tests
+test: venv lint services triton-install gstreamer kube-install  ## set everything up and run the tests
 	$(PY) -m pytest
 
 run: venv services triton cameras  ## the whole pipeline on the demo store's 4 simulated cameras, live table; DURATION=s (0 = until Ctrl+C)
@@ -61,6 +71,7 @@ eval: venv triton  ## track EVAL_CLIP with Triton + ByteTrack, write MOT results
 	@mkdir -p $(dir $(EVAL_OUT))
 	$(VENV)/bin/footfall eval --clip $(EVAL_CLIP) --out $(EVAL_OUT) $(if $(EVAL_GT),--gt $(EVAL_GT))
 
-stop:  ## stop the Triton server and simulated cameras started by make
+stop:  ## stop the Triton server, simulated cameras and control plane started by make
 	-@hack/triton.sh stop
 	-@hack/cameras.sh stop-all
+	-@hack/kube.sh stop

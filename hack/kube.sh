@@ -160,7 +160,7 @@ case "${1:-start}" in
   start) start ;;
   stop) stop ;;
   status) status ;;
-  env) printf 'KUBECONFIG=%s\nPATH=%s:$PATH\n' "$RUN/kubeconfig" "$BIN" ;;
+  env) printf 'export KUBECONFIG=%s\nexport PATH=%s:$PATH\n' "$RUN/kubeconfig" "$BIN" ;;
   bin) echo "$BIN" ;;
   *) die "usage: $0 install|start|stop|status|env|bin" ;;
 esac

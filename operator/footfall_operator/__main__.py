@@ -19,6 +19,7 @@ from footfall_operator.crd import crd_manifest
 from footfall_operator.handlers import build_registry
 from footfall_operator.live import LiveReader
 from footfall_operator.reconcile import Reconciler
+from footfall_operator.refresher import Refresher
 from footfall_operator.settings import OperatorSettings, WorkerDefaults
 from footfall_worker.config.cameras import format_validation_error
 
@@ -49,9 +50,11 @@ def run() -> int:
         return EXIT_CONFIG
     _configure_logging(settings)
     live = LiveReader(settings.redis_url, timeout_s=settings.redis_timeout_s) if settings.redis_url else None
-    reconciler = Reconciler(Cluster(load_api_client()), live, settings, defaults)
-    registry = build_registry(reconciler, settings.status_interval_s)
+    cluster = Cluster(load_api_client())
+    reconciler = Reconciler(cluster, live, settings, defaults)
     namespaces = settings.namespace_list
+    refresher = Refresher(reconciler, cluster, namespaces, settings.status_interval_s)
+    registry = build_registry(reconciler, refresher)
     liveness = f"http://0.0.0.0:{settings.liveness_port}/healthz" if settings.liveness_port else None
     try:
         kopf.run(

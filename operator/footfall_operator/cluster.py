@@ -4,10 +4,13 @@ Everything returns plain dicts (camelCase, as the API serves them) so `children`
 model classes. Secret values are never returned: only the names of a Secret's keys.
 """
 
+from datetime import UTC, datetime
 from typing import Any
 
 import kubernetes
 from kubernetes.client.exceptions import ApiException
+
+from footfall_operator.crd import API_VERSION, GROUP, KIND, PLURAL, VERSION
 
 _NOT_FOUND = 404
 
@@ -29,6 +32,43 @@ class Cluster:
         self._api_client = api_client
         self._core = kubernetes.client.CoreV1Api(api_client)
         self._apps = kubernetes.client.AppsV1Api(api_client)
+        self._custom = kubernetes.client.CustomObjectsApi(api_client)
+
+    def list_channels(self, namespaces: list[str]) -> list[dict[str, Any]]:
+        """Every CameraChannel in `namespaces` (all namespaces when empty)."""
+        if not namespaces:
+            return self._custom.list_cluster_custom_object(GROUP, VERSION, PLURAL)["items"]
+        items: list[dict[str, Any]] = []
+        for namespace in namespaces:
+            items += self._custom.list_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL)["items"]
+        return items
+
+    def post_event(self, channel: dict[str, Any], reason: str, message: str, warning: bool = False) -> None:
+        """A Kubernetes Event about a CameraChannel (what `kubectl describe` shows)."""
+        metadata = channel.get("metadata") or {}
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        event = {
+            "metadata": {"generateName": f"{metadata['name']}.", "namespace": metadata["namespace"]},
+            "involvedObject": {
+                "apiVersion": API_VERSION,
+                "kind": KIND,
+                "name": metadata["name"],
+                "namespace": metadata["namespace"],
+                "uid": metadata.get("uid"),
+            },
+            "reason": reason,
+            "message": message[:1024],
+            "type": "Warning" if warning else "Normal",
+            "source": {"component": "footfall-operator"},
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+            "count": 1,
+        }
+        self._core.create_namespaced_event(metadata["namespace"], event)
+
+    def patch_channel_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
+        """Merge `status` into a CameraChannel's status subresource."""
+        self._custom.patch_namespaced_custom_object_status(GROUP, VERSION, namespace, PLURAL, name, {"status": status})
 
     def _plain(self, obj: Any) -> dict[str, Any]:
         return self._api_client.sanitize_for_serialization(obj)

@@ -192,7 +192,8 @@ def _structural(schema: dict[str, Any], definitions: dict[str, Any]) -> dict[str
     for key, value in schema.items():
         if key in ("title", "additionalProperties", "required", "properties", "items", "const"):
             continue
-        if key == "default" and value is None:
+        if key == "default" and value in (None, ""):
+            # v1.20 reads an empty-string default as null and rejects the CRD; the operator applies it anyway.
             continue
         node[key] = copy.deepcopy(value)
     if "const" in schema:

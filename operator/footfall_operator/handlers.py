@@ -1,7 +1,7 @@
 """The kopf handlers: thin. Each gathers what kopf hands it and calls `Reconciler.reconcile`.
 
-No delete handler and no finalizer: the children carry owner references, so the garbage collector removes them
-with the CameraChannel, and a stopped operator can never block a deletion.
+No delete handler, no timer and no daemon, so kopf puts no finalizer on a CameraChannel: the children carry owner
+references, the garbage collector removes them with it, and a stopped operator can never block a deletion.
 """
 
 import logging
@@ -11,56 +11,58 @@ import kopf
 
 from footfall_operator.crd import GROUP, PLURAL, VERSION
 from footfall_operator.reconcile import Claim, Reconciler, claim_key
+from footfall_operator.refresher import Refresher
 
 # An API error retries the handler after this long (kopf's default is a minute).
 RETRY_BACKOFF_S = 5.0
 
 
-def build_registry(reconciler: Reconciler, status_interval_s: float) -> kopf.OperatorRegistry:
-    """A registry with every handler bound to `reconciler`; built per process, so tests get their own."""
+def build_registry(reconciler: Reconciler, refresher: Refresher | None) -> kopf.OperatorRegistry:
+    """A registry with every handler bound to `reconciler`; built per process, so tests get their own.
+
+    `refresher` (live status and re-checks, see `refresher.py`) runs from startup to cleanup.
+    """
     registry = kopf.OperatorRegistry()
 
-    @kopf.on.startup(registry=registry)
+    # A registry of our own has none of kopf's default handlers, the login included.
+    @kopf.on.login(id="login", registry=registry)
+    def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+        return kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
+
+    @kopf.on.startup(id="configure", registry=registry)
     def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
-        # Events come from our explicit kopf.info calls (children created or updated) and from failures; a
-        # timer success every few seconds per channel is not news.
+        # Events come from the reconciler (children created or updated) and from failures; kopf's own
+        # "handler succeeded" after every change is not news.
         settings.posting.level = logging.WARNING
         settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
             prefix=GROUP, key="last-handled-configuration"
         )
         settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
         settings.watching.server_timeout = 300
+        if refresher is not None:
+            refresher.start()
 
-    @kopf.index(GROUP, VERSION, PLURAL, registry=registry)
+    @kopf.on.cleanup(id="stop-refresher", registry=registry)
+    def stop_refresher(**_: Any) -> None:
+        if refresher is not None:
+            refresher.stop()
+
+    @kopf.index(GROUP, VERSION, PLURAL, id="claims", registry=registry)
     def claims(spec: Any, meta: Any, name: str, namespace: str, **_: Any) -> dict[tuple[str, str], Claim]:
         key = claim_key(dict(spec))
         if key is None:
             return {}
         return {key: Claim(str(meta.get("creationTimestamp") or ""), namespace, name)}
 
-    def run(body: kopf.Body, patch: kopf.Patch, claims: kopf.Index, logger: logging.LoggerAdapter) -> None:
-        plain = {"metadata": dict(body.metadata), "spec": dict(body.spec), "status": dict(body.status)}
-        key = claim_key(plain["spec"])
-        rivals = list(claims.get(key, [])) if key is not None else []
-        status, actions = reconciler.reconcile(plain, rivals, logger)
-        for action in actions:
-            kopf.info(body, reason=str(action.kind).capitalize(), message=f"{action.kind} {action.target}")
-        patch.status.update(status)
-
-    @kopf.on.resume(GROUP, VERSION, PLURAL, backoff=RETRY_BACKOFF_S, registry=registry)
-    @kopf.on.create(GROUP, VERSION, PLURAL, backoff=RETRY_BACKOFF_S, registry=registry)
-    @kopf.on.update(GROUP, VERSION, PLURAL, backoff=RETRY_BACKOFF_S, registry=registry)
+    @kopf.on.resume(GROUP, VERSION, PLURAL, id="reconcile", backoff=RETRY_BACKOFF_S, registry=registry)
+    @kopf.on.create(GROUP, VERSION, PLURAL, id="reconcile", backoff=RETRY_BACKOFF_S, registry=registry)
+    @kopf.on.update(GROUP, VERSION, PLURAL, id="reconcile", backoff=RETRY_BACKOFF_S, registry=registry)
     def reconcile_channel(
         body: kopf.Body, patch: kopf.Patch, claims: kopf.Index, logger: logging.LoggerAdapter, **_: Any
     ) -> None:
-        run(body, patch, claims, logger)
-
-    # The timer refreshes live fields and re-checks what no watch tells us about: a Secret created later, a
-    # rival claim deleted, a Deployment changed behind our back.
-    @kopf.timer(GROUP, VERSION, PLURAL, interval=status_interval_s, registry=registry)
-    def refresh_channel(
-        body: kopf.Body, patch: kopf.Patch, claims: kopf.Index, logger: logging.LoggerAdapter, **_: Any
-    ) -> None:
-        run(body, patch, claims, logger)
+        plain = {"metadata": dict(body.metadata), "spec": dict(body.spec), "status": dict(body.status)}
+        key = claim_key(plain["spec"])
+        status, _ = reconciler.reconcile(plain, list(claims.get(key, [])) if key is not None else [], logger)
+        patch.status.update(status)
 
     return registry

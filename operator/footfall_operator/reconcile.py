@@ -134,7 +134,7 @@ class Reconciler:
                     )
                 )
                 continue
-            self._apply(action, existing[action.manifest["kind"]], logger)
+            self._apply(body, action, existing[action.manifest["kind"]], logger)
         if any(action.kind != children.ActionKind.CONFLICT for action in actions):
             deployment = self.cluster.read("Deployment", owner.namespace, name)
 
@@ -159,7 +159,11 @@ class Reconciler:
         return new_status, actions
 
     def _apply(
-        self, action: children.Action, existing: dict[str, Any] | None, logger: logging.Logger | logging.LoggerAdapter
+        self,
+        body: dict[str, Any],
+        action: children.Action,
+        existing: dict[str, Any] | None,
+        logger: logging.Logger | logging.LoggerAdapter,
     ) -> None:
         try:
             if action.kind == children.ActionKind.CREATE:
@@ -174,7 +178,11 @@ class Reconciler:
                 logger.info(f"{action.kind} {action.target}: lost a race with another writer; will re-check")
                 return
             raise
-        logger.info(
-            f"{action.kind}d {action.target}",
-            extra={"config_hash": action.manifest["metadata"]["annotations"][children.CONFIG_HASH_ANNOTATION]},
-        )
+        config_hash = action.manifest["metadata"]["annotations"][children.CONFIG_HASH_ANNOTATION]
+        message = f"{action.kind}d {action.target} (config {config_hash})"
+        logger.info(message, extra={"config_hash": config_hash})
+        try:
+            self.cluster.post_event(body, reason=f"{str(action.kind).capitalize()}d", message=message)
+        except ApiException as error:
+            # An event is a courtesy; the child exists either way.
+            logger.warning(f"could not post the event {message!r}: {error.status} {error.reason}")

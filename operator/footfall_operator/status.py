@@ -4,7 +4,8 @@ Conditions (`type`: what `status: True` means):
 
 * `InvalidSpec`: the spec cannot run (a field, a Secret, a claim, a foreign child); the message names the field
   and what was expected. No worker is created for it; a worker of an earlier valid spec is left running.
-* `Ready`: the worker is streaming, by its own heartbeat in Redis (fresher than `stale_after_s`).
+* `Ready`: the worker is streaming, by its own heartbeat in Redis (fresher than `stale_after_s`); `Unknown` while
+  Redis cannot be read (the phase then stays what it was).
 * `Progressing`: the worker Deployment is being created or rolled out to the current spec.
 * `Degraded`: the channel should run but does not: camera not streaming, heartbeat lost, Deployment failing.
 
@@ -85,7 +86,7 @@ def live_status(live: LiveReading | None, previous: dict[str, Any] | None, stale
     """The `status.live` block: fresh values, or the last known ones marked stale with the reason."""
     previous = previous or {}
     if live is None:
-        return {**previous, "stale": True, "staleReason": "live state is not configured (no Redis URL)"}
+        return {**previous, "stale": True, "staleReason": "live state is not read (no Redis URL, or no worker runs)"}
     if live.error is not None:
         return {
             **previous,
@@ -117,11 +118,24 @@ def live_status(live: LiveReading | None, previous: dict[str, Any] | None, stale
     if age is None or age > stale_after_s:
         shown = "never" if age is None else f"{age:.0f} s ago"
         return {**fields, "stale": True, "staleReason": f"last worker heartbeat {shown}"}
-    return {**fields, "stale": False, "staleReason": ""}
+    # None, not "": a merge patch deletes the key, and the v1.20 apiserver reads an empty string as null.
+    return {**fields, "stale": False, "staleReason": None}
 
 
-def _condition(kind: str, status: bool, reason: str, message: str) -> dict[str, Any]:
-    return {"type": kind, "status": "True" if status else "False", "reason": reason, "message": message}
+def _condition(kind: str, status: bool | str, reason: str, message: str) -> dict[str, Any]:
+    shown = status if isinstance(status, str) else ("True" if status else "False")
+    return {"type": kind, "status": shown, "reason": reason, "message": message}
+
+
+def _previous_condition(observed: Observed, kind: str) -> dict[str, Any] | None:
+    for condition in observed.previous.get("conditions") or []:
+        if condition.get("type") == kind:
+            return _condition(kind, condition["status"], condition.get("reason", ""), condition.get("message", ""))
+    return None
+
+
+def _live_unreadable(observed: Observed) -> bool:
+    return observed.live is not None and observed.live.error is not None
 
 
 def _deployment_progress(deployment: dict[str, Any] | None) -> tuple[bool, str, str]:
@@ -161,6 +175,9 @@ def conditions(observed: Observed, live: dict[str, Any]) -> list[dict[str, Any]]
         ready = _condition("Ready", False, "InvalidSpec", "the spec is invalid; see InvalidSpec")
     elif observed.paused:
         ready = _condition("Ready", False, "Paused", "spec.paused is true: no worker runs")
+    elif _live_unreadable(observed):
+        # Redis being down says nothing about the worker: neither healthy nor dead, just unknown.
+        ready = _condition("Ready", "Unknown", "LiveStateUnavailable", live.get("staleReason") or "")
     elif streaming:
         ready = _condition("Ready", True, "Streaming", f"the worker streams at {live.get('fps')} fps")
     elif live.get("stale", True):
@@ -178,12 +195,16 @@ def conditions(observed: Observed, live: dict[str, Any]) -> list[dict[str, Any]]
     was_running = observed.previous.get("phase") == Phase.RUNNING
     if failure is not None:
         degraded = _condition("Degraded", True, "DeploymentFailing", failure)
+    elif should_run and _live_unreadable(observed):
+        degraded = _previous_condition(observed, "Degraded") or _condition(
+            "Degraded", False, "AsExpected", "nothing is failing"
+        )
     elif should_run and not live.get("stale", True) and not streaming:
         degraded = _condition("Degraded", True, "CameraNotStreaming", f"the worker's stream is {live.get('state')}")
     elif should_run and was_running and not streaming:
         degraded = _condition("Degraded", True, "HeartbeatLost", live.get("staleReason") or "heartbeat lost")
     else:
-        degraded = _condition("Degraded", False, "AsExpected", "")
+        degraded = _condition("Degraded", False, "AsExpected", "nothing is failing")
     return [ready, progressing, degraded, invalid_condition]
 
 
@@ -206,6 +227,8 @@ def phase(observed: Observed, merged: list[dict[str, Any]]) -> Phase:
         return Phase.INVALID
     if observed.paused:
         return Phase.PAUSED
+    if _live_unreadable(observed) and observed.previous.get("phase") in (Phase.RUNNING, Phase.DEGRADED):
+        return Phase(observed.previous["phase"])  # kept, with `live.stale` saying why it may be old
     if status_of.get("Ready"):
         return Phase.RUNNING
     if status_of.get("Degraded"):

@@ -72,8 +72,10 @@ def condition(status: dict, kind: str) -> tuple[str, str]:
          "False"),
         ("heartbeat lost after running", {"live": heartbeat(age_s=60), "previous": {"phase": "Running"}},
          "Degraded", ("False", "NoHeartbeat"), "True", "False", "False"),
-        ("redis down before any heartbeat", {"live": REDIS_DOWN}, "Pending", ("False", "NoHeartbeat"), "False",
-         "False", "False"),
+        ("redis down before any heartbeat", {"live": REDIS_DOWN}, "Pending", ("Unknown", "LiveStateUnavailable"),
+         "False", "False", "False"),
+        ("redis down while running", {"live": REDIS_DOWN, "previous": {"phase": "Running"}}, "Running",
+         ("Unknown", "LiveStateUnavailable"), "False", "False", "False"),
         ("deployment failing", {"deployment": FAILING, "live": NO_HEARTBEAT}, "Degraded", ("False", "NoHeartbeat"),
          "True", "False", "False"),
         ("paused", {"paused": True, "live": None}, "Paused", ("False", "Paused"), "False", "False", "False"),
@@ -116,7 +118,7 @@ def test_redis_down_keeps_the_last_values_and_says_they_are_stale():
     assert stale["fps"] == fresh["fps"] and stale["peopleNow"] == fresh["peopleNow"]
     assert stale["stale"] is True and stale["staleReason"].startswith("Redis unreachable")
     recovered = live_status(heartbeat(people_now=5), previous=stale, stale_after_s=15)
-    assert recovered["stale"] is False and recovered["peopleNow"] == 5 and recovered["staleReason"] == ""
+    assert recovered["stale"] is False and recovered["peopleNow"] == 5 and recovered["staleReason"] is None
 
 
 def test_last_transition_time_moves_only_when_a_condition_flips():

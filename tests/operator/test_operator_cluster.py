@@ -1,0 +1,394 @@
+"""The operator against a REAL control plane: etcd + kube-apiserver + kube-controller-manager (garbage collection,
+ReplicaSets, Pods) built and started by hack/kube.sh on 127.0.0.1, a real `footfall-operator` process, real
+kubectl, and a private real Redis for the workers' live state. There is no kubelet, so Pods stay Pending: the
+workers' heartbeats are written with the worker's own `LiveState` class, as a running worker would."""
+
+import itertools
+import json
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from kubernetes.client.exceptions import ApiException
+
+from footfall_operator.children import CONFIG_HASH_ANNOTATION, worker_name
+from footfall_operator.crd import GROUP, PLURAL, VERSION
+from footfall_worker.storage.live_state import LiveSnapshot, LiveState
+from tests.support.kube import VENV_BIN, KubeCluster, OperatorProcess, wait_until
+from tests.support.paths import REPO_ROOT
+from tests.support.redis_server import RedisServer
+
+STORE_CONFIG = REPO_ROOT / "input" / "cameras_config" / "kidsplaza_thanhxuan.json"
+CAMERA_USER = "op3rator-test-user"
+CAMERA_PASSWORD = "Pa55-n0t-in-any-status"
+_namespaces = itertools.count(1)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeCluster]:
+    instance = KubeCluster(name="kube-test", run_dir=tmp_path_factory.mktemp("kube"))
+    instance.start()
+    crd = subprocess.run([str(VENV_BIN / "footfall-operator"), "crd"], capture_output=True, text=True, check=True)
+    instance.kubectl("apply", "-f", "-", input_text=crd.stdout)
+    instance.kubectl("wait", "--for=condition=Established", f"crd/{PLURAL}.{GROUP}", "--timeout=60s")
+    yield instance
+    instance.stop()
+
+
+@pytest.fixture(scope="module")
+def live_redis() -> Iterator[RedisServer]:
+    server = RedisServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def operator(cluster: KubeCluster, live_redis: RedisServer, tmp_path: Path) -> Iterator[OperatorProcess]:
+    process = OperatorProcess(cluster, tmp_path / "operator.log", redis_url=live_redis.url)
+    process.start()
+    yield process
+    if process.alive:
+        process.stop()
+    assert CAMERA_PASSWORD not in process.log_text()
+
+
+@pytest.fixture
+def namespace(cluster: KubeCluster) -> str:
+    name = f"store-{next(_namespaces)}"
+    cluster.create_namespace(name)
+    return name
+
+
+def channel(name: str, namespace: str, **spec: Any) -> dict[str, Any]:
+    body = {
+        "store": "teststore",
+        "channelId": name.replace("-", "_"),
+        "displayName": name,
+        "source": {"host": "127.0.0.1", "port": 8554, "channel": 1},
+        **spec,
+    }
+    return {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "CameraChannel",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": body,
+    }
+
+
+def apply(cluster: KubeCluster, *manifests: dict[str, Any], check: bool = True) -> subprocess.CompletedProcess:
+    return cluster.kubectl("apply", "-f", "-", input_text=yaml.safe_dump_all(manifests), check=check)
+
+
+def camera_channel(cluster: KubeCluster, namespace: str, name: str) -> dict[str, Any]:
+    return cluster.custom.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
+
+
+def condition(obj: dict[str, Any], kind: str) -> dict[str, Any] | None:
+    return next((c for c in (obj.get("status") or {}).get("conditions") or [] if c["type"] == kind), None)
+
+
+def wait_condition(cluster: KubeCluster, namespace: str, name: str, kind: str, status: str, timeout_s: float = 30):
+    def probe() -> dict[str, Any] | None:
+        found = condition(camera_channel(cluster, namespace, name), kind)
+        return found if found and found["status"] == status else None
+
+    return wait_until(f"{namespace}/{name} condition {kind}={status}", probe, timeout_s)
+
+
+def deployment(cluster: KubeCluster, namespace: str, name: str) -> dict[str, Any] | None:
+    try:
+        return cluster.plain(cluster.apps.read_namespaced_deployment(worker_name(name), namespace))
+    except ApiException as error:
+        if error.status == 404:
+            return None
+        raise
+
+
+def secret_manifest(namespace: str, name: str = "cameras") -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": name, "namespace": namespace},
+        "stringData": {"username": CAMERA_USER, "password": CAMERA_PASSWORD},
+    }
+
+
+def assert_no_credentials(cluster: KubeCluster, namespace: str) -> None:
+    """Nothing the operator writes holds the camera login: CR status, ConfigMaps, Deployments, ReplicaSets, Pods,
+    events. (A CR's spec holds what its author wrote; a spec with a login in it is refused, see below.)"""
+    channels = json.loads(cluster.kubectl("get", f"{PLURAL}.{GROUP}", "-n", namespace, "-o", "json").stdout)
+    texts = {"status": json.dumps([item.get("status") for item in channels["items"]])}
+    for kind in ["configmaps", "deployments", "replicasets", "pods", "events"]:
+        texts[kind] = cluster.kubectl("get", kind, "-n", namespace, "-o", "json").stdout
+    for kind, text in texts.items():
+        assert CAMERA_PASSWORD not in text, kind
+        assert CAMERA_USER not in text, kind
+
+
+def test_the_store_config_becomes_four_owned_workers_fed_from_the_secret(
+    cluster: KubeCluster, operator: OperatorProcess, namespace: str
+):
+    env = {**os.environ, "FOOTFALL_CAMERA_USERNAME": CAMERA_USER, "FOOTFALL_CAMERA_PASSWORD": CAMERA_PASSWORD}
+    manifests = subprocess.run(
+        [str(VENV_BIN / "footfall"), "import-config", str(STORE_CONFIG), "--namespace", namespace],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    cluster.kubectl("apply", "-f", "-", input_text=manifests)
+    documents = [doc for doc in yaml.safe_load_all(manifests) if doc]
+    channels = [doc for doc in documents if doc["kind"] == "CameraChannel"]
+    (secret,) = [doc for doc in documents if doc["kind"] == "Secret"]
+    assert len(channels) == 4
+
+    for manifest in channels:
+        name = manifest["metadata"]["name"]
+        found = wait_until(f"{name}'s Deployment", lambda name=name: deployment(cluster, namespace, name))
+        owner = camera_channel(cluster, namespace, name)
+        (ref,) = found["metadata"]["ownerReferences"]
+        assert (ref["kind"], ref["name"], ref["uid"], ref["controller"]) == (
+            "CameraChannel",
+            name,
+            owner["metadata"]["uid"],
+            True,
+        )
+        pod = found["spec"]["template"]["spec"]
+        (worker,) = pod["containers"]
+        env_of = {item["name"]: item for item in worker["env"]}
+        assert env_of["FOOTFALL_CAMERA_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == secret["metadata"]["name"]
+        assert env_of["FOOTFALL_CHANNEL"]["value"] == manifest["spec"]["channelId"]
+        assert worker["livenessProbe"]["httpGet"]["path"] == "/healthz"
+        assert worker["readinessProbe"]["httpGet"]["path"] == "/readyz"
+        assert found["spec"]["replicas"] == 1
+        config_map = cluster.core.read_namespaced_config_map(worker_name(name), namespace)
+        assert json.loads(config_map.data["channel.json"])["channels"][0]["source"]["channel"] == int(
+            manifest["spec"]["source"]["channel"]
+        )
+        status = wait_until(
+            f"{name}'s status",
+            lambda name=name: (camera_channel(cluster, namespace, name).get("status") or {}).get("phase"),
+        )
+        assert status == "Pending"  # no kubelet here: no worker heartbeat
+        assert camera_channel(cluster, namespace, name)["status"]["observedGeneration"] == 1
+
+    # the controller manager turns each Deployment into a ReplicaSet and a (Pending) Pod
+    wait_until("4 worker pods", lambda: len(cluster.core.list_namespaced_pod(namespace).items) == 4, 60)
+    assert_no_credentials(cluster, namespace)
+    listing = cluster.kubectl("get", "camch", "-n", namespace).stdout
+    assert {"PHASE", "FPS", "PEOPLE", "RECONNECTS", "AGE"} <= set(listing.split("\n")[0].split())
+
+
+def test_a_spec_change_rolls_the_worker_and_observed_generation_follows(
+    cluster: KubeCluster, operator: OperatorProcess, namespace: str
+):
+    apply(cluster, channel("door", namespace))
+    first = wait_until("door's Deployment", lambda: deployment(cluster, namespace, "door"))
+    first_hash = first["spec"]["template"]["metadata"]["annotations"][CONFIG_HASH_ANNOTATION]
+
+    cluster.kubectl(
+        "patch", "camch", "door", "-n", namespace, "--type=merge",
+        "-p", json.dumps({"spec": {"processing": {"everyNFrames": 3}, "source": {"port": 8555}}}),
+    )  # fmt: skip
+
+    def rolled() -> dict[str, Any] | None:
+        found = deployment(cluster, namespace, "door")
+        annotations = found["spec"]["template"]["metadata"]["annotations"] if found else {}
+        return found if annotations.get(CONFIG_HASH_ANNOTATION) != first_hash else None
+
+    second = rolled_deployment = wait_until("the new config hash", rolled)
+    env_of = {item["name"]: item.get("value") for item in second["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env_of["FOOTFALL_READER_PROCESS_EVERY"] == "3"
+    config = cluster.core.read_namespaced_config_map(worker_name("door"), namespace).data["channel.json"]
+    assert json.loads(config)["channels"][0]["source"]["port"] == 8555
+    assert rolled_deployment["metadata"]["uid"] == first["metadata"]["uid"]  # updated, not replaced
+    wait_until(
+        "observedGeneration 2",
+        lambda: camera_channel(cluster, namespace, "door").get("status", {}).get("observedGeneration") == 2,
+    )
+    assert camera_channel(cluster, namespace, "door")["metadata"]["generation"] == 2
+
+
+@pytest.mark.parametrize(
+    ("spec", "field"),
+    [
+        ({"source": {"host": "127.0.0.1", "port": 70000, "channel": 1}}, "spec.source.port"),
+        ({"processing": {"detectorInputSize": 500}}, "spec.processing.detectorInputSize"),
+        ({"channelId": "Channel One"}, "spec.channelId"),
+        ({"paused": "yes"}, "spec.paused"),
+    ],
+)
+def test_the_api_server_rejects_what_the_schema_forbids(cluster: KubeCluster, namespace: str, spec, field):
+    done = apply(cluster, channel("bad", namespace, **spec), check=False)
+    assert done.returncode != 0
+    assert field in done.stderr
+    assert not cluster.custom.list_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL)["items"]
+
+
+def test_an_invalid_spec_is_a_condition_not_a_crash_and_fixing_it_recovers(
+    cluster: KubeCluster, operator: OperatorProcess, namespace: str
+):
+    misspelt = channel("typo", namespace, source={"host": "127.0.0.1", "channel": 1, "colour": "red"})
+    credentials_in_host = channel("leaky", namespace, source={"host": f"admin:{CAMERA_PASSWORD}@cam", "channel": 1})
+    apply(cluster, misspelt, credentials_in_host)
+    invalid = wait_condition(cluster, namespace, "typo", "InvalidSpec", "True")
+    assert "spec.source.colour" in invalid["message"] and invalid["reason"] == "FieldInvalid"
+    leaky = wait_condition(cluster, namespace, "leaky", "InvalidSpec", "True")
+    assert "spec.source.host" in leaky["message"] and CAMERA_PASSWORD not in json.dumps(leaky)
+    assert camera_channel(cluster, namespace, "typo")["status"]["phase"] == "Invalid"
+    assert deployment(cluster, namespace, "typo") is None and deployment(cluster, namespace, "leaky") is None
+
+    fixed = channel("typo", namespace)
+    cluster.kubectl("replace", "-f", "-", input_text=yaml.safe_dump(fixed))
+    wait_condition(cluster, namespace, "typo", "InvalidSpec", "False")
+    assert wait_until("typo's Deployment", lambda: deployment(cluster, namespace, "typo"))
+    assert operator.alive
+    assert_no_credentials(cluster, namespace)
+
+
+def test_a_missing_secret_is_a_condition_and_creating_it_recovers(
+    cluster: KubeCluster, operator: OperatorProcess, namespace: str
+):
+    apply(cluster, channel("entrance", namespace, credentialsSecretRef={"name": "cameras"}))
+    missing = wait_condition(cluster, namespace, "entrance", "InvalidSpec", "True")
+    assert missing["reason"] == "SecretNotFound" and "spec.credentialsSecretRef.name" in missing["message"]
+    assert deployment(cluster, namespace, "entrance") is None
+
+    apply(cluster, {**secret_manifest(namespace), "stringData": {"username": CAMERA_USER}})
+    no_key = wait_until(
+        "SecretKeyMissing",
+        lambda: (
+            (c := condition(camera_channel(cluster, namespace, "entrance"), "InvalidSpec"))
+            and c["reason"] == "SecretKeyMissing"
+            and c
+        ),
+    )
+    assert "spec.credentialsSecretRef.passwordKey" in no_key["message"]
+
+    apply(cluster, secret_manifest(namespace))  # the timer re-checks: no watch on Secrets is needed
+    wait_condition(cluster, namespace, "entrance", "InvalidSpec", "False")
+    found = wait_until("entrance's Deployment", lambda: deployment(cluster, namespace, "entrance"))
+    env_of = {item["name"]: item for item in found["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env_of["FOOTFALL_CAMERA_USERNAME"]["valueFrom"]["secretKeyRef"] == {"name": "cameras", "key": "username"}
+    assert_no_credentials(cluster, namespace)
+
+
+def test_two_channels_claiming_one_store_channel_the_younger_is_refused_until_the_older_goes(
+    cluster: KubeCluster, operator: OperatorProcess, namespace: str
+):
+    apply(cluster, channel("first", namespace, channelId="checkout"))
+    wait_until("first's Deployment", lambda: deployment(cluster, namespace, "first"))
+    apply(cluster, channel("second", namespace, channelId="checkout"))
+    claimed = wait_condition(cluster, namespace, "second", "InvalidSpec", "True")
+    assert claimed["reason"] == "ChannelClaimed" and f"{namespace}/first" in claimed["message"]
+    assert deployment(cluster, namespace, "second") is None
+
+    cluster.kubectl("delete", "camch", "first", "-n", namespace)
+    wait_condition(cluster, namespace, "second", "InvalidSpec", "False")
+    assert wait_until("second's Deployment", lambda: deployment(cluster, namespace, "second"))
+
+
+def test_deleting_a_channel_collects_its_deployment_replicaset_pods_and_config_map(
+    cluster: KubeCluster, operator: OperatorProcess, namespace: str
+):
+    apply(cluster, channel("gone", namespace))
+    wait_until("gone's pod", lambda: cluster.core.list_namespaced_pod(namespace).items, 60)
+    assert cluster.apps.list_namespaced_replica_set(namespace).items
+
+    cluster.kubectl("delete", "camch", "gone", "-n", namespace, "--wait=true", "--timeout=30s")
+
+    def collected() -> bool:
+        return not (
+            cluster.apps.list_namespaced_deployment(namespace).items
+            or cluster.apps.list_namespaced_replica_set(namespace).items
+            or cluster.core.list_namespaced_pod(namespace).items
+            or [cm for cm in cluster.core.list_namespaced_config_map(namespace).items if "worker" in cm.metadata.name]
+        )
+
+    wait_until("garbage collection of the children", collected, 60)
+
+
+def test_deletion_does_not_wait_for_a_stopped_operator(cluster: KubeCluster, operator: OperatorProcess, namespace: str):
+    apply(cluster, channel("orphan", namespace))
+    wait_until("orphan's Deployment", lambda: deployment(cluster, namespace, "orphan"))
+    operator.stop()
+    cluster.kubectl("delete", "camch", "orphan", "-n", namespace, "--wait=true", "--timeout=20s")
+    wait_until("orphan's Deployment collected", lambda: deployment(cluster, namespace, "orphan") is None, 60)
+
+
+def test_a_restarted_operator_creates_no_duplicate_children(
+    cluster: KubeCluster, operator: OperatorProcess, namespace: str, tmp_path: Path, live_redis: RedisServer
+):
+    apply(cluster, channel("steady-a", namespace), channel("steady-b", namespace, channelId="steady_b2"))
+    before = {
+        name: wait_until(f"{name}'s Deployment", lambda name=name: deployment(cluster, namespace, name))
+        for name in ("steady-a", "steady-b")
+    }
+    operator.stop()
+    again = OperatorProcess(cluster, tmp_path / "operator-again.log", redis_url=live_redis.url)
+    again.start()
+    try:
+        # resume ran: the status was written by the new process (its readTime moves on)
+        first_read = camera_channel(cluster, namespace, "steady-a")["status"]["live"]["readTime"]
+        wait_until(
+            "a status refresh by the restarted operator",
+            lambda: camera_channel(cluster, namespace, "steady-a")["status"]["live"]["readTime"] != first_read,
+        )
+        deployments = cluster.apps.list_namespaced_deployment(namespace).items
+        assert sorted(d.metadata.name for d in deployments) == sorted(worker_name(n) for n in before)
+        for name, old in before.items():
+            now = deployment(cluster, namespace, name)
+            assert now["metadata"]["uid"] == old["metadata"]["uid"]
+            assert now["metadata"]["generation"] == old["metadata"]["generation"]  # not even updated
+        assert len(cluster.core.list_namespaced_config_map(namespace, label_selector="footfall.io/store").items) == 2
+    finally:
+        assert again.stop() == 0
+
+
+def publish_heartbeat(redis: RedisServer, channel_id: str, **fields: Any) -> None:
+    live = LiveState(redis.client(), channel_id, ttl_s=30)
+    live.publish(LiveSnapshot(**{"state": "streaming", "fps": 24.96, "people_now": 3, "reconnects": 2, **fields}))
+
+
+def test_status_shows_the_workers_live_state_and_survives_a_redis_outage(
+    cluster: KubeCluster, operator: OperatorProcess, namespace: str, live_redis: RedisServer
+):
+    apply(cluster, channel("live-cam", namespace))
+    publish_heartbeat(live_redis, "live_cam")
+    wait_condition(cluster, namespace, "live-cam", "Ready", "True")
+    status = camera_channel(cluster, namespace, "live-cam")["status"]
+    assert status["phase"] == "Running"
+    assert (status["live"]["fps"], status["live"]["peopleNow"], status["live"]["reconnects"]) == (25.0, 3, 2)
+    row = cluster.kubectl("get", "camch", "live-cam", "-n", namespace, "--no-headers").stdout.split()
+    assert row[1:5] == ["Running", "25", "3", "2"]
+
+    live_redis.stop()
+    try:
+        stale = wait_until(
+            "live fields marked stale",
+            lambda: (live := camera_channel(cluster, namespace, "live-cam")["status"]["live"])["stale"] and live,
+        )
+        assert stale["staleReason"].startswith("Redis unreachable")
+        assert stale["fps"] == 25.0  # the last known value, said to be stale
+        assert operator.alive
+    finally:
+        live_redis.start()
+    publish_heartbeat(live_redis, "live_cam", state="backoff", people_now=0)
+    degraded = wait_condition(cluster, namespace, "live-cam", "Degraded", "True")
+    assert degraded["reason"] == "CameraNotStreaming"
+    assert camera_channel(cluster, namespace, "live-cam")["status"]["live"]["stale"] is False
+
+
+def test_pausing_scales_the_worker_to_zero_and_back(cluster: KubeCluster, operator: OperatorProcess, namespace: str):
+    apply(cluster, channel("nap", namespace))
+    wait_until("nap's Deployment", lambda: deployment(cluster, namespace, "nap"))
+    cluster.kubectl("patch", "camch", "nap", "-n", namespace, "--type=merge", "-p", '{"spec":{"paused":true}}')
+    wait_until("0 replicas", lambda: deployment(cluster, namespace, "nap")["spec"]["replicas"] == 0)
+    wait_until("phase Paused", lambda: camera_channel(cluster, namespace, "nap")["status"]["phase"] == "Paused")
+    cluster.kubectl("patch", "camch", "nap", "-n", namespace, "--type=merge", "-p", '{"spec":{"paused":false}}')
+    wait_until("1 replica", lambda: deployment(cluster, namespace, "nap")["spec"]["replicas"] == 1)

@@ -1,0 +1,185 @@
+"""A private Kubernetes control plane (etcd, kube-apiserver, kube-controller-manager) for a test module, started
+through hack/kube.sh on free loopback ports, and the operator as a real `footfall-operator` process against it."""
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import kubernetes
+from kubernetes.client.exceptions import ApiException
+
+from tests.support.paths import REPO_ROOT, free_port
+
+T = TypeVar("T")
+VENV_BIN = REPO_ROOT / ".venv" / "bin"
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def _ports_with_offsets(offsets: tuple[int, ...]) -> int:
+    """A base port such that base + every offset is free (etcd derives its peer and metrics ports)."""
+    for _ in range(100):
+        base = free_port()
+        if base + max(offsets) < 65535 and all(_port_free(base + offset) for offset in offsets):
+            return base
+    raise RuntimeError("no free loopback port range for the test control plane")
+
+
+def wait_until(what: str, probe: Callable[[], T | None], timeout_s: float = 30.0, interval_s: float = 0.2) -> T:
+    """Poll `probe` until it returns something truthy; fail naming `what` and the last value seen."""
+    deadline = time.monotonic() + timeout_s
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = probe()
+        if last:
+            return last
+        time.sleep(interval_s)
+    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}; last seen: {last!r}")
+
+
+@dataclass
+class KubeCluster:
+    """One control plane; `kubectl(...)` runs the real kubectl against it, `api` is a Python client."""
+
+    name: str
+    run_dir: Path
+    port: int = field(default_factory=lambda: _ports_with_offsets((0, 1)))
+    etcd_port: int = field(default_factory=lambda: _ports_with_offsets((0, 10, 20)))
+
+    def _env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "FOOTFALL_KUBE_NAME": self.name,
+            "FOOTFALL_RUN_DIR": str(self.run_dir),
+            "FOOTFALL_KUBE_PORT": str(self.port),
+            "FOOTFALL_ETCD_PORT": str(self.etcd_port),
+        }
+
+    def _script(self, command: str, timeout_s: float = 900) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(REPO_ROOT / "hack" / "kube.sh"), command],
+            env=self._env(),
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+        )
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.run_dir / self.name / "kubeconfig"
+
+    @property
+    def bin_dir(self) -> Path:
+        return Path(self._script("bin").stdout.strip())
+
+    def start(self) -> None:
+        done = self._script("start")
+        if done.returncode != 0:
+            # Fail loudly: the operator tests need a real API server and never skip themselves.
+            raise RuntimeError(f"the test control plane did not start:\n{done.stderr[-4000:]}")
+        self._bin = self.bin_dir
+        configuration = kubernetes.client.Configuration()
+        kubernetes.config.load_kube_config(config_file=str(self.kubeconfig), client_configuration=configuration)
+        self.api_client = kubernetes.client.ApiClient(configuration)
+        self.core = kubernetes.client.CoreV1Api(self.api_client)
+        self.apps = kubernetes.client.AppsV1Api(self.api_client)
+        self.custom = kubernetes.client.CustomObjectsApi(self.api_client)
+        self.extensions = kubernetes.client.ApiextensionsV1Api(self.api_client)
+        # The controller manager creates the default ServiceAccount a namespace needs before Pods can exist.
+        wait_until("the default namespace's service account", lambda: self._has_default_service_account(), 60)
+
+    def _has_default_service_account(self) -> bool:
+        try:
+            self.core.read_namespaced_service_account("default", "default")
+        except ApiException:
+            return False
+        return True
+
+    def stop(self) -> None:
+        self._script("stop", timeout_s=60)
+
+    def kubectl(self, *args: str, input_text: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
+        done = subprocess.run(
+            [str(self._bin / "kubectl"), f"--kubeconfig={self.kubeconfig}", *args],
+            input=input_text,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        if check and done.returncode != 0:
+            raise AssertionError(f"kubectl {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
+        return done
+
+    def plain(self, obj: Any) -> dict[str, Any]:
+        return self.api_client.sanitize_for_serialization(obj)
+
+    def create_namespace(self, name: str) -> None:
+        self.core.create_namespace({"metadata": {"name": name}})
+        wait_until(f"namespace {name}'s service account", lambda: self._service_account_in(name), 60)
+
+    def _service_account_in(self, namespace: str) -> bool:
+        try:
+            self.core.read_namespaced_service_account("default", namespace)
+        except ApiException:
+            return False
+        return True
+
+
+@dataclass
+class OperatorProcess:
+    """`footfall-operator` as its own process (JSON logs to a file), the way a pod runs it."""
+
+    cluster: KubeCluster
+    log_path: Path
+    redis_url: str
+    status_interval_s: float = 1.0
+    live_stale_after_s: float = 5.0
+    extra_env: dict[str, str] = field(default_factory=dict)
+    process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        env = {
+            **os.environ,
+            "KUBECONFIG": str(self.cluster.kubeconfig),
+            "FOOTFALL_OPERATOR_REDIS_URL": self.redis_url,
+            "FOOTFALL_OPERATOR_STATUS_INTERVAL_S": str(self.status_interval_s),
+            "FOOTFALL_OPERATOR_LIVE_STALE_AFTER_S": str(self.live_stale_after_s),
+            "FOOTFALL_OPERATOR_LIVENESS_PORT": str(free_port()),
+            "FOOTFALL_WORKER_IMAGE": "registry.test/footfall:test",
+            **self.extra_env,
+        }
+        self._log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [str(VENV_BIN / "footfall-operator")], env=env, stdout=self._log, stderr=subprocess.STDOUT
+        )
+
+    def stop(self) -> int:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            code = self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            code = self.process.wait()
+        self._log.close()
+        return code
+
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace")
