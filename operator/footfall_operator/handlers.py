@@ -10,7 +10,7 @@ from typing import Any
 import kopf
 
 from footfall_operator.crd import GROUP, PLURAL, VERSION
-from footfall_operator.reconcile import Claim, Reconciler, claim_key
+from footfall_operator.reconcile import Claim, Reconciler, claim_key, claim_of
 from footfall_operator.refresher import Refresher
 
 # An API error retries the handler after this long (kopf's default is a minute).
@@ -48,11 +48,9 @@ def build_registry(reconciler: Reconciler, refresher: Refresher | None) -> kopf.
             refresher.stop()
 
     @kopf.index(GROUP, VERSION, PLURAL, id="claims", registry=registry)
-    def claims(spec: Any, meta: Any, name: str, namespace: str, **_: Any) -> dict[tuple[str, str], Claim]:
+    def claims(spec: Any, meta: Any, **_: Any) -> dict[str, Claim]:
         key = claim_key(dict(spec))
-        if key is None:
-            return {}
-        return {key: Claim(str(meta.get("creationTimestamp") or ""), namespace, name)}
+        return {} if key is None else {key: claim_of(dict(meta), dict(spec))}
 
     @kopf.on.resume(GROUP, VERSION, PLURAL, id="reconcile", backoff=RETRY_BACKOFF_S, registry=registry)
     @kopf.on.create(GROUP, VERSION, PLURAL, id="reconcile", backoff=RETRY_BACKOFF_S, registry=registry)

@@ -7,7 +7,7 @@ children and the status right; running it twice changes nothing (the decision co
 import logging
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from kubernetes.client.exceptions import ApiException
@@ -24,33 +24,53 @@ _CONFLICT = 409
 
 @dataclass(frozen=True, slots=True, order=True)
 class Claim:
-    """A CameraChannel claiming a store channel; the oldest claim wins (ties: namespace, then name)."""
+    """A CameraChannel claiming a channel id; the oldest claim wins (ties: namespace, then name)."""
 
     created: str
     namespace: str
     name: str
+    store: str = field(default="", compare=False)
 
 
-def claim_key(spec: Any) -> tuple[str, str] | None:
-    """The (store, channel id) a raw spec claims, None when it names neither (the spec is invalid anyway)."""
+def claim_key(spec: Any) -> str | None:
+    """The channel id a raw spec claims, None when it names none (the spec is invalid anyway).
+
+    The key is the channel id alone, not (store, channel id): the record (PostgreSQL's `channels` table) and the
+    live state (Redis `footfall:{channel}:*`) are keyed by channel id, so two stores' `channel_1` would write
+    into each other's rows. Until those keys carry the store, channel ids are unique across the deployment.
+    """
     if not isinstance(spec, dict):
         return None
-    store, channel = spec.get("store"), spec.get("channelId")
-    if isinstance(store, str) and isinstance(channel, str):
-        return store, channel
-    return None
+    channel = spec.get("channelId")
+    return channel if isinstance(channel, str) else None
+
+
+def claim_of(metadata: Any, spec: Any) -> Claim:
+    store = spec.get("store") if isinstance(spec, dict) else None
+    return Claim(
+        str(metadata.get("creationTimestamp") or ""),
+        metadata["namespace"],
+        metadata["name"],
+        store if isinstance(store, str) else "",
+    )
 
 
 def claim_problem(spec: CameraChannelSpec, me: Claim, claims: Iterable[Claim]) -> Problem | None:
-    """A ChannelClaimed problem when an older CameraChannel runs the same store channel."""
+    """A ChannelClaimed problem when an older CameraChannel runs the same channel id."""
     holder = min([*claims, me])
     if holder == me:
         return None
-    return Problem(
-        Reason.CHANNEL_CLAIMED,
-        f"spec.channelId: store {spec.store!r} channel {spec.channel_id!r} is already run by CameraChannel "
-        f"{holder.namespace}/{holder.name}; expected a channel no other CameraChannel claims",
-    )
+    who = f"CameraChannel {holder.namespace}/{holder.name}"
+    if holder.store == spec.store:
+        message = f"store {spec.store!r} channel {spec.channel_id!r} is already run by {who}"
+        expected = "a channel no other CameraChannel runs"
+    else:
+        message = (
+            f"channel id {spec.channel_id!r} is already used by {who} of store {holder.store!r}; the record and live "
+            "state are keyed by channel id, so ids are unique across stores"
+        )
+        expected = f"another channelId, e.g. '{spec.store}_{spec.channel_id}'"[:200]
+    return Problem(Reason.CHANNEL_CLAIMED, f"spec.channelId: {message}; expected {expected}")
 
 
 def secret_problem(spec: CameraChannelSpec, namespace: str, keys: frozenset[str] | None) -> Problem | None:
@@ -110,7 +130,7 @@ class Reconciler:
             problems = [Problem(Reason.FIELD_INVALID, problem) for problem in error.problems]
 
         if spec is not None:
-            me = Claim(str(metadata.get("creationTimestamp") or ""), owner.namespace, owner.name)
+            me = claim_of(metadata, raw_spec)
             problems += [p for p in [claim_problem(spec, me, claims)] if p]
             if spec.credentials_secret_ref is not None:
                 keys = self.cluster.secret_keys(owner.namespace, spec.credentials_secret_ref.name)

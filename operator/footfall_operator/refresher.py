@@ -18,7 +18,7 @@ from kubernetes.client.exceptions import ApiException
 
 from footfall_operator.cluster import Cluster
 from footfall_operator.crd import API_VERSION, KIND
-from footfall_operator.reconcile import Claim, Reconciler, claim_key
+from footfall_operator.reconcile import Claim, Reconciler, claim_key, claim_of
 
 log = logging.getLogger("footfall.operator.refresher")
 _NOT_FOUND = 404
@@ -36,16 +36,14 @@ def _object_logger(metadata: dict[str, Any]) -> logging.LoggerAdapter:
     return logging.LoggerAdapter(log, {"k8s_ref": ref})
 
 
-def claims_by_channel(channels: list[dict[str, Any]]) -> dict[tuple[str, str], list[Claim]]:
-    """Who claims which (store, channel id), from a listing of CameraChannels."""
-    claims: dict[tuple[str, str], list[Claim]] = defaultdict(list)
+def claims_by_channel(channels: list[dict[str, Any]]) -> dict[str, list[Claim]]:
+    """Who claims which channel id, from a listing of CameraChannels."""
+    claims: dict[str, list[Claim]] = defaultdict(list)
     for channel in channels:
         metadata = channel.get("metadata") or {}
         key = claim_key(channel.get("spec"))
         if key is not None and not metadata.get("deletionTimestamp"):
-            claims[key].append(
-                Claim(str(metadata.get("creationTimestamp") or ""), metadata["namespace"], metadata["name"])
-            )
+            claims[key].append(claim_of(metadata, channel.get("spec")))
     return claims
 
 

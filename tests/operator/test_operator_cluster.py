@@ -278,7 +278,7 @@ def test_a_missing_secret_is_a_condition_and_creating_it_recovers(
     assert_no_credentials(cluster, namespace)
 
 
-def test_two_channels_claiming_one_store_channel_the_younger_is_refused_until_the_older_goes(
+def test_two_channels_claiming_one_channel_id_the_younger_is_refused_until_the_older_goes(
     cluster: KubeCluster, operator: OperatorProcess, namespace: str
 ):
     apply(cluster, channel("first", namespace, channelId="checkout"))
@@ -288,9 +288,16 @@ def test_two_channels_claiming_one_store_channel_the_younger_is_refused_until_th
     assert claimed["reason"] == "ChannelClaimed" and f"{namespace}/first" in claimed["message"]
     assert deployment(cluster, namespace, "second") is None
 
+    elsewhere = f"{namespace}-other-store"
+    cluster.create_namespace(elsewhere)
+    apply(cluster, channel("third", elsewhere, channelId="checkout", store="otherstore"))
+    across_stores = wait_condition(cluster, elsewhere, "third", "InvalidSpec", "True")
+    assert "store 'teststore'" in across_stores["message"] and "otherstore_checkout" in across_stores["message"]
+
     cluster.kubectl("delete", "camch", "first", "-n", namespace)
     wait_condition(cluster, namespace, "second", "InvalidSpec", "False")
     assert wait_until("second's Deployment", lambda: deployment(cluster, namespace, "second"))
+    assert deployment(cluster, elsewhere, "third") is None  # second (older than third) holds the id now
 
 
 def test_deleting_a_channel_collects_its_deployment_replicaset_pods_and_config_map(

@@ -15,7 +15,7 @@ SPEC = parse_spec(
         "credentialsSecretRef": {"name": "cams", "usernameKey": "user", "passwordKey": "pass"},
     }
 )
-ME = Claim("2026-11-25T10:00:00Z", "store", "channel-1")
+ME = Claim("2026-11-25T10:00:00Z", "store", "channel-1", store="kidsplaza")
 
 
 @pytest.mark.parametrize(
@@ -23,9 +23,9 @@ ME = Claim("2026-11-25T10:00:00Z", "store", "channel-1")
     [
         ([], None),
         ([ME], None),  # the index holds this channel itself too
-        ([ME, Claim("2026-11-25T11:00:00Z", "store", "copy")], None),  # younger rival: it is the one refused
-        ([Claim("2026-11-25T09:00:00Z", "other-ns", "first")], "other-ns/first"),
-        ([Claim("2026-11-25T10:00:00Z", "store", "a-same-second")], "store/a-same-second"),  # tie: by name
+        ([ME, Claim("2026-11-25T11:00:00Z", "store", "copy", "kidsplaza")], None),  # the younger one is refused
+        ([Claim("2026-11-25T09:00:00Z", "other-ns", "first", "kidsplaza")], "other-ns/first"),
+        ([Claim("2026-11-25T10:00:00Z", "store", "a-same-second", "kidsplaza")], "store/a-same-second"),  # tie
     ],
 )
 def test_the_oldest_claim_holds_the_channel(rivals: list[Claim], holder: str | None):
@@ -35,6 +35,15 @@ def test_the_oldest_claim_holds_the_channel(rivals: list[Claim], holder: str | N
     else:
         assert problem is not None and problem.reason == Reason.CHANNEL_CLAIMED
         assert problem.message.startswith("spec.channelId:") and holder in problem.message
+        assert "store 'kidsplaza' channel 'channel_1' is already run by" in problem.message
+
+
+def test_another_stores_channel_with_the_same_id_is_refused_with_a_suggestion():
+    # the record and the live state are keyed by channel id: two stores' channel_1 would share rows
+    other_store = Claim("2026-11-25T09:00:00Z", "chain", "hanoi-channel-1", store="hanoi")
+    problem = claim_problem(SPEC, ME, [other_store])
+    assert problem is not None and problem.reason == Reason.CHANNEL_CLAIMED
+    assert "store 'hanoi'" in problem.message and "'kidsplaza_channel_1'" in problem.message
 
 
 @pytest.mark.parametrize(
@@ -63,9 +72,9 @@ def test_no_secret_ref_needs_no_secret():
 @pytest.mark.parametrize(
     ("raw", "key"),
     [
-        ({"store": "s", "channelId": "c"}, ("s", "c")),
+        ({"store": "s", "channelId": "c"}, "c"),
         ({"store": "s"}, None),
-        ({"store": 1, "channelId": "c"}, None),
+        ({"store": "s", "channelId": 1}, None),
         (None, None),
     ],
 )
