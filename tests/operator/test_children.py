@@ -1,6 +1,7 @@
 """children: the worker's ConfigMap and Deployment built from a spec, and the create/update/conflict table."""
 
 import json
+import os
 
 import pytest
 
@@ -15,7 +16,9 @@ from footfall_operator.children import (
 )
 from footfall_operator.crd import parse_spec
 from footfall_operator.settings import WorkerDefaults
+from footfall_worker.config import load_store_config
 from footfall_worker.config.cameras import parse_store_config
+from footfall_worker.pipeline.channel_worker import Settings
 
 OWNER = Owner(name="kidsplaza-channel-1", namespace="store", uid="uid-1", generation=3)
 DEFAULTS = WorkerDefaults(image="registry.local/footfall:1.2.3", triton_url="triton.footfall:8001")
@@ -239,3 +242,27 @@ def test_existing_reads_controller_hash_and_replicas_from_an_api_object():
     assert Existing.from_object(None) is None
     assert Existing.from_object({"metadata": {}}) == Existing(None, None, None)
     assert ActionKind.CREATE == "create"
+
+
+def test_the_worker_reads_every_variable_the_deployment_sets(monkeypatch: pytest.MonkeyPatch, tmp_path):
+    """The contract between the operator and the worker: the env names the Deployment sets are the ones the
+    worker's settings read, with the values the spec asked for (a renamed setting fails here, not in a pod)."""
+    tuned = spec(processing={"everyNFrames": 2, "adaptive": True, "detectorInputSize": 640})
+    children = desired_children(OWNER, tuned, DEFAULTS)
+    config_file = tmp_path / "channel.json"
+    config_file.write_text(children.config_map["data"]["channel.json"])
+    for name in [variable for variable in os.environ if variable.startswith("FOOTFALL_")]:
+        monkeypatch.delenv(name)
+    for item in container(children)["env"]:
+        value = item.get("value", "from-secret")
+        monkeypatch.setenv(item["name"], str(config_file) if item["name"] == "FOOTFALL_CAMERAS" else value)
+    settings = Settings.from_env()
+    assert (settings.worker.cameras, settings.worker.channel) == (str(config_file), "channel_1")
+    assert settings.worker.http_port == DEFAULTS.http_port
+    assert settings.worker.journal_dir == "/var/lib/footfall/journal"
+    assert settings.worker.shutdown_deadline_s == DEFAULTS.shutdown_deadline_s
+    assert settings.triton.url == "triton.footfall:8001"
+    assert settings.triton.detector_input_size == 640
+    assert (settings.reader.process_every, settings.reader.adaptive_skip, settings.reader.on_demand) == (2, True, False)
+    store = load_store_config(config_file)
+    assert store.channel("channel_1").url().reveal().startswith("rtsp://from-secret:from-secret@10.1.2.3:554/")

@@ -7,6 +7,7 @@ import itertools
 import json
 import os
 import subprocess
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -54,7 +55,13 @@ def operator(cluster: KubeCluster, live_redis: RedisServer, tmp_path: Path) -> I
     yield process
     if process.alive:
         process.stop()
-    assert CAMERA_PASSWORD not in process.log_text()
+    log = process.log_text()
+    assert CAMERA_PASSWORD not in log and CAMERA_USER not in log
+    # structured: one JSON object a line, the CameraChannel named on every line about one
+    lines = [json.loads(line) for line in log.splitlines() if line.strip()]
+    assert all(
+        "object" in line for line in lines if "CameraChannel" in line["message"] or "Deployment/" in line["message"]
+    )
 
 
 @pytest.fixture
@@ -180,6 +187,8 @@ def test_the_store_config_becomes_four_owned_workers_fed_from_the_secret(
     # the controller manager turns each Deployment into a ReplicaSet and a (Pending) Pod
     wait_until("4 worker pods", lambda: len(cluster.core.list_namespaced_pod(namespace).items) == 4, 60)
     assert_no_credentials(cluster, namespace)
+    with urllib.request.urlopen(f"http://127.0.0.1:{operator.liveness_port}/healthz", timeout=5) as response:
+        assert response.status == 200  # kopf's liveness endpoint, for the operator pod's probe
     listing = cluster.kubectl("get", "camch", "-n", namespace).stdout
     assert {"PHASE", "FPS", "PEOPLE", "RECONNECTS", "AGE"} <= set(listing.split("\n")[0].split())
 
@@ -399,3 +408,15 @@ def test_pausing_scales_the_worker_to_zero_and_back(cluster: KubeCluster, operat
     wait_until("phase Paused", lambda: camera_channel(cluster, namespace, "nap")["status"]["phase"] == "Paused")
     cluster.kubectl("patch", "camch", "nap", "-n", namespace, "--type=merge", "-p", '{"spec":{"paused":false}}')
     wait_until("1 replica", lambda: deployment(cluster, namespace, "nap")["spec"]["replicas"] == 1)
+
+
+def test_invalid_operator_settings_exit_2_naming_the_setting(cluster: KubeCluster):
+    done = subprocess.run(
+        [str(VENV_BIN / "footfall-operator")],
+        env={**os.environ, "KUBECONFIG": str(cluster.kubeconfig), "FOOTFALL_OPERATOR_STATUS_INTERVAL_S": "-1"},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 2
+    assert "status_interval_s" in done.stderr and "greater than 0" in done.stderr

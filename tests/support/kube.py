@@ -148,6 +148,7 @@ class OperatorProcess:
     status_interval_s: float = 1.0
     live_stale_after_s: float = 5.0
     extra_env: dict[str, str] = field(default_factory=dict)
+    liveness_port: int = field(default_factory=free_port)
     process: subprocess.Popen | None = None
 
     def start(self) -> None:
@@ -157,7 +158,7 @@ class OperatorProcess:
             "FOOTFALL_OPERATOR_REDIS_URL": self.redis_url,
             "FOOTFALL_OPERATOR_STATUS_INTERVAL_S": str(self.status_interval_s),
             "FOOTFALL_OPERATOR_LIVE_STALE_AFTER_S": str(self.live_stale_after_s),
-            "FOOTFALL_OPERATOR_LIVENESS_PORT": str(free_port()),
+            "FOOTFALL_OPERATOR_LIVENESS_PORT": str(self.liveness_port),
             "FOOTFALL_WORKER_IMAGE": "registry.test/footfall:test",
             **self.extra_env,
         }
