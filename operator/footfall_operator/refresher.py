@@ -47,6 +47,16 @@ def claims_by_channel(channels: list[dict[str, Any]]) -> dict[str, list[Claim]]:
     return claims
 
 
+def changed(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    """Whether `new` says anything `old` does not, the read time aside: fifty idle channels cost no writes."""
+
+    def comparable(status: dict[str, Any]) -> dict[str, Any]:
+        live = {k: v for k, v in (status.get("live") or {}).items() if k != "readTime" and v is not None}
+        return {**{k: v for k, v in status.items() if k in new and v is not None}, "live": live}
+
+    return comparable(old) != comparable(new)
+
+
 class Refresher:
     """Runs `refresh_once` every `interval_s` on a daemon thread until `stop`."""
 
@@ -92,7 +102,8 @@ class Refresher:
             key = claim_key(channel.get("spec"))
             try:
                 status, _ = self._reconciler.reconcile(channel, claims.get(key, []) if key else [], logger)
-                self._cluster.patch_channel_status(metadata["namespace"], metadata["name"], status)
+                if changed(channel.get("status") or {}, status):
+                    self._cluster.patch_channel_status(metadata["namespace"], metadata["name"], status)
             except ApiException as error:
                 if error.status == _NOT_FOUND:
                     continue  # deleted during the round

@@ -349,11 +349,15 @@ def test_a_restarted_operator_creates_no_duplicate_children(
     again = OperatorProcess(cluster, tmp_path / "operator-again.log", redis_url=live_redis.url)
     again.start()
     try:
-        # resume ran: the status was written by the new process (its readTime moves on)
-        first_read = camera_channel(cluster, namespace, "steady-a")["status"]["live"]["readTime"]
+        # the new process is at work: a child deleted behind its back comes back
+        cluster.core.delete_namespaced_config_map(worker_name("steady-a"), namespace)
         wait_until(
-            "a status refresh by the restarted operator",
-            lambda: camera_channel(cluster, namespace, "steady-a")["status"]["live"]["readTime"] != first_read,
+            "the ConfigMap re-created",
+            lambda: (
+                cluster.core.list_namespaced_config_map(namespace, label_selector="footfall.io/store").items
+                and len(cluster.core.list_namespaced_config_map(namespace, label_selector="footfall.io/store").items)
+                == 2
+            ),
         )
         deployments = cluster.apps.list_namespaced_deployment(namespace).items
         assert sorted(d.metadata.name for d in deployments) == sorted(worker_name(n) for n in before)
@@ -361,7 +365,6 @@ def test_a_restarted_operator_creates_no_duplicate_children(
             now = deployment(cluster, namespace, name)
             assert now["metadata"]["uid"] == old["metadata"]["uid"]
             assert now["metadata"]["generation"] == old["metadata"]["generation"]  # not even updated
-        assert len(cluster.core.list_namespaced_config_map(namespace, label_selector="footfall.io/store").items) == 2
     finally:
         assert again.stop() == 0
 

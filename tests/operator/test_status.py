@@ -132,3 +132,16 @@ def test_last_transition_time_moves_only_when_a_condition_flips():
     assert since(same, "Ready") == since(first, "Ready") == "2023-11-14T22:13:20Z"
     assert since(flipped, "Ready") == "2023-11-14T22:15:20Z"
     assert since(flipped, "InvalidSpec") == since(first, "InvalidSpec")
+
+
+def test_a_refresh_writes_only_when_something_but_the_read_time_changed():
+    from footfall_operator.refresher import changed
+
+    first = build_status(observed(live=NO_HEARTBEAT), NOW)
+    later = LiveReading(snapshot=None, error=None, read_at=NOW + 10)
+    again = build_status(observed(previous=first, live=later), NOW + 10)
+    assert first["live"]["readTime"] != again["live"]["readTime"]
+    assert not changed(first, again)
+    moved = build_status(observed(previous=first, live=heartbeat(people_now=7)), NOW + 20)
+    assert changed(first, moved)
+    assert changed({}, first)  # a new channel's first status is always written
