@@ -10,7 +10,8 @@ Decision table (per child, ConfigMap first so a new pod reads the new config):
 |------------------|----------------------------------|-------------------------------------------|
 | none (invalid)   | anything                         | nothing: keep the last valid worker       |
 | child            | none                             | CREATE                                    |
-| child            | owned by another controller      | CONFLICT: never take over a foreign child |
+| child            | owned by another controller      | CONFLICT: never take over a foreign child,|
+|                  |                                  | and touch neither child                   |
 | child            | same config hash and replicas    | nothing                                   |
 | child            | different hash or replicas       | UPDATE (Recreate strategy rolls the pod)  |
 """
@@ -306,7 +307,13 @@ def decide(
     if desired is None:
         return []
     actions = [
-        _decide_one(desired.config_map, config_map, owner),
-        _decide_one(desired.deployment, deployment, owner),
+        action
+        for action in (
+            _decide_one(desired.config_map, config_map, owner),
+            _decide_one(desired.deployment, deployment, owner),
+        )
+        if action is not None
     ]
-    return [action for action in actions if action is not None]
+    conflicts = [action for action in actions if action.kind == ActionKind.CONFLICT]
+    # Half a set of children is worse than none: a worker must never mount a ConfigMap that is not ours.
+    return conflicts or actions

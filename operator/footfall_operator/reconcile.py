@@ -121,20 +121,7 @@ class Reconciler:
             uid=metadata["uid"],
             generation=int(metadata.get("generation") or 0),
         )
-        raw_spec = body.get("spec")
-        problems: list[Problem] = []
-        spec: CameraChannelSpec | None = None
-        try:
-            spec = parse_spec(raw_spec)
-        except SpecError as error:
-            problems = [Problem(Reason.FIELD_INVALID, problem) for problem in error.problems]
-
-        if spec is not None:
-            me = claim_of(metadata, raw_spec)
-            problems += [p for p in [claim_problem(spec, me, claims)] if p]
-            if spec.credentials_secret_ref is not None:
-                keys = self.cluster.secret_keys(owner.namespace, spec.credentials_secret_ref.name)
-                problems += [p for p in [secret_problem(spec, owner.namespace, keys)] if p]
+        spec, problems = self._check(body, claims)
 
         desired = children.desired_children(owner, spec, self.defaults) if spec and not problems else None
         name = children.worker_name(owner.name)
@@ -177,6 +164,19 @@ class Reconciler:
         if desired is not None:
             new_status["configHash"] = desired.config_hash
         return new_status, actions
+
+    def _check(self, body: dict[str, Any], claims: Iterable[Claim]) -> tuple[CameraChannelSpec | None, list[Problem]]:
+        """The parsed spec (None when invalid) and every reason it cannot run: fields, claim, Secret."""
+        metadata, raw_spec = body["metadata"], body.get("spec")
+        try:
+            spec = parse_spec(raw_spec)
+        except SpecError as error:
+            return None, [Problem(Reason.FIELD_INVALID, problem) for problem in error.problems]
+        problems = [claim_problem(spec, claim_of(metadata, raw_spec), claims)]
+        if spec.credentials_secret_ref is not None:
+            keys = self.cluster.secret_keys(metadata["namespace"], spec.credentials_secret_ref.name)
+            problems.append(secret_problem(spec, metadata["namespace"], keys))
+        return spec, [problem for problem in problems if problem is not None]
 
     def _apply(
         self,

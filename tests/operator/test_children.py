@@ -218,7 +218,7 @@ SAME = WANTED.config_hash
             WANTED,
             _existing(uid=None),
             None,
-            [("conflict", "ConfigMap"), ("create", "Deployment")],
+            [("conflict", "ConfigMap")],
         ),
     ],
 )

@@ -423,3 +423,19 @@ def test_invalid_operator_settings_exit_2_naming_the_setting(cluster: KubeCluste
     )
     assert done.returncode == 2
     assert "status_interval_s" in done.stderr and "greater than 0" in done.stderr
+
+
+def test_a_foreign_object_under_the_childs_name_is_never_taken_over(
+    cluster: KubeCluster, operator: OperatorProcess, namespace: str
+):
+    foreign = {"metadata": {"name": worker_name("squatted"), "labels": {"owner": "someone-else"}}, "data": {"x": "1"}}
+    cluster.core.create_namespaced_config_map(namespace, foreign)
+    apply(cluster, channel("squatted", namespace))
+    conflict = wait_condition(cluster, namespace, "squatted", "InvalidSpec", "True")
+    assert conflict["reason"] == "ChildConflict" and f"ConfigMap/{worker_name('squatted')}" in conflict["message"]
+    assert deployment(cluster, namespace, "squatted") is None  # half a set of children is worse than none
+    assert cluster.core.read_namespaced_config_map(worker_name("squatted"), namespace).data == {"x": "1"}
+
+    cluster.core.delete_namespaced_config_map(worker_name("squatted"), namespace)
+    wait_condition(cluster, namespace, "squatted", "InvalidSpec", "False")
+    assert wait_until("squatted's Deployment", lambda: deployment(cluster, namespace, "squatted"))
