@@ -10,7 +10,7 @@ from typing import Any
 import kopf
 
 from footfall_operator.crd import GROUP, PLURAL, VERSION
-from footfall_operator.reconcile import Claim, Reconciler, claim_key, claim_of
+from footfall_operator.reconcile import Claim, Reconciler, RetryLater, claim_key, claim_of
 from footfall_operator.refresher import Refresher
 
 # An API error retries the handler after this long (kopf's default is a minute).
@@ -60,7 +60,10 @@ def build_registry(reconciler: Reconciler, refresher: Refresher | None) -> kopf.
     ) -> None:
         plain = {"metadata": dict(body.metadata), "spec": dict(body.spec), "status": dict(body.status)}
         key = claim_key(plain["spec"])
-        status, _ = reconciler.reconcile(plain, list(claims.get(key, [])) if key is not None else [], logger)
+        try:
+            status, _ = reconciler.reconcile(plain, list(claims.get(key, [])) if key is not None else [], logger)
+        except RetryLater as error:
+            raise kopf.TemporaryError(str(error), delay=1) from None
         patch.status.update(status)
 
     return registry

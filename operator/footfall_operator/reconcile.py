@@ -20,6 +20,22 @@ from footfall_operator.settings import OperatorSettings, WorkerDefaults
 from footfall_operator.status import Problem, Reason
 
 _CONFLICT = 409
+_WRITE_ATTEMPTS = 3
+
+
+class RetryLater(Exception):
+    """A child could not be written for now (it kept changing under us); the status must not claim otherwise."""
+
+
+def _already_applied(existing: dict[str, Any] | None, manifest: dict[str, Any]) -> bool:
+    found = children.Existing.from_object(existing)
+    ours = manifest["metadata"]["ownerReferences"][0]["uid"]
+    wanted = children.Existing(
+        controller_uid=ours,
+        config_hash=manifest["metadata"]["annotations"][children.CONFIG_HASH_ANNOTATION],
+        replicas=(manifest.get("spec") or {}).get("replicas"),
+    )
+    return found == wanted
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -112,7 +128,8 @@ class Reconciler:
         """Bring one CameraChannel's children to its spec and return (its status, the actions taken).
 
         Raises:
-            ApiException: an API call failed for a reason other than a lost race (kopf retries the handler).
+            ApiException: an API call failed (kopf retries the handler; the refresher the next round).
+            RetryLater: a child kept changing under our writes; nothing is claimed done.
         """
         metadata = body.get("metadata") or {}
         owner = children.Owner(
@@ -185,19 +202,27 @@ class Reconciler:
         existing: dict[str, Any] | None,
         logger: logging.Logger | logging.LoggerAdapter,
     ) -> None:
-        try:
-            if action.kind == children.ActionKind.CREATE:
-                self.cluster.create(action.manifest)
-            else:
-                assert existing is not None
-                self.cluster.replace(action.manifest, existing)
-        except ApiException as error:
-            if error.status == _CONFLICT:
-                # Another reconcile of the same channel (the timer beside a change handler) got there first, or
-                # the child moved under us: the next run compares again and finds it done or to redo.
-                logger.info(f"{action.kind} {action.target}: lost a race with another writer; will re-check")
+        manifest = action.manifest
+        for attempt in range(1, _WRITE_ATTEMPTS + 1):
+            try:
+                if existing is None:
+                    self.cluster.create(manifest)
+                else:
+                    self.cluster.replace(manifest, existing)
+                break
+            except ApiException as error:
+                if error.status != _CONFLICT:
+                    raise
+            # 409: on a replace the object moved since it was read (the deployment controller writes its status
+            # right after every change); on a create it appeared meanwhile (a change handler and the refresher
+            # reconciling the same channel). Read it again and retry against what is there now.
+            existing = self.cluster.read(
+                manifest["kind"], manifest["metadata"]["namespace"], manifest["metadata"]["name"]
+            )
+            if _already_applied(existing, manifest):
                 return
-            raise
+            if attempt == _WRITE_ATTEMPTS:
+                raise RetryLater(f"{action.target} kept changing under {_WRITE_ATTEMPTS} writes; retrying")
         config_hash = action.manifest["metadata"]["annotations"][children.CONFIG_HASH_ANNOTATION]
         message = f"{action.kind}d {action.target} (config {config_hash})"
         logger.info(message, extra={"config_hash": config_hash})

@@ -18,7 +18,7 @@ from kubernetes.client.exceptions import ApiException
 
 from footfall_operator.cluster import Cluster
 from footfall_operator.crd import API_VERSION, KIND
-from footfall_operator.reconcile import Claim, Reconciler, claim_key, claim_of
+from footfall_operator.reconcile import Claim, Reconciler, RetryLater, claim_key, claim_of
 
 log = logging.getLogger("footfall.operator.refresher")
 _NOT_FOUND = 404
@@ -104,6 +104,8 @@ class Refresher:
                 status, _ = self._reconciler.reconcile(channel, claims.get(key, []) if key else [], logger)
                 if changed(channel.get("status") or {}, status):
                     self._cluster.patch_channel_status(metadata["namespace"], metadata["name"], status)
+            except RetryLater as error:
+                logger.info(f"{error}; next round")
             except ApiException as error:
                 if error.status == _NOT_FOUND:
                     continue  # deleted during the round
