@@ -52,13 +52,14 @@ run: venv services triton cameras  ## the whole pipeline on the demo store's 4 s
 	@mkdir -p $(RUN_LOGS)
 	$(VENV)/bin/footfall run --cameras $(CAMERAS) --duration $(DURATION) --log-dir $(RUN_LOGS)
 
-bench: venv services triton gstreamer  ## print the numbers: inference, ingest, tracker vs peer, storage, the whole pipeline on 1 and 4 channels
+bench: venv services triton gstreamer kube-install  ## print the numbers: inference, ingest, tracker vs peer, storage, the whole pipeline on 1 and 4 channels, the operator on 1 and 50
 	$(PY) bench/inference_bench.py
 	py=$$(hack/bench-venv.sh) && $$py bench/detector_levers_bench.py
 	$(PY) bench/ingest_bench.py
 	py=$$(hack/bench-venv.sh) && $$py bench/tracker_bench.py
 	$(PY) bench/storage_bench.py
 	$(PY) bench/pipeline_bench.py --channels 1,4 --seconds $(BENCH_PIPELINE_SECONDS)
+	$(PY) bench/operator_bench.py --channels 1,50
 
 SOAK_MINUTES ?= 60
 soak: venv services triton gstreamer  ## endurance (not in CI): SOAK_MINUTES on 1 channel, half of it on 4; fps stability, RSS slope
