@@ -251,6 +251,8 @@ def desired_children(owner: Owner, spec: CameraChannelSpec, defaults: WorkerDefa
     }
     if defaults.service_account:
         template_spec["serviceAccountName"] = defaults.service_account
+    if defaults.pull_secret_names:
+        template_spec["imagePullSecrets"] = [{"name": name} for name in defaults.pull_secret_names]
     config_hash = _short_hash(json.dumps([config_data, template_spec], sort_keys=True), length=16)
     annotations = {CONFIG_HASH_ANNOTATION: config_hash, GENERATION_ANNOTATION: str(owner.generation)}
     config_map = {

@@ -39,6 +39,9 @@ def build_registry(reconciler: Reconciler, refresher: Refresher | None) -> kopf.
         )
         settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
         settings.watching.server_timeout = 300
+        # No watching of CRDs and namespaces: the resource and the namespaces are known up front, and scanning
+        # would need cluster-wide list/watch on both (least privilege for a namespaced install).
+        settings.scanning.disabled = True
         if refresher is not None:
             refresher.start()
 

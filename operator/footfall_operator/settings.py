@@ -11,6 +11,7 @@ class WorkerDefaults(BaseSettings):
 
     image: str = Field(default="footfall:0.1.0", description="the worker image (entry point footfall-worker)")
     image_pull_policy: str = Field(default="IfNotPresent", pattern=r"^(Always|IfNotPresent|Never)$")
+    image_pull_secrets: str = Field(default="", description="comma list of Secret names for a private registry")
     triton_url: str = Field(default="triton:8001", description="the shared Triton server's gRPC host:port")
     connection_secret: str = Field(
         default="footfall-connections",
@@ -25,6 +26,10 @@ class WorkerDefaults(BaseSettings):
     journal_size_limit: str = Field(default="1Gi", description="emptyDir for rows waiting while PostgreSQL is down")
     run_as_user: int = Field(default=10001, ge=1, description="the image's non-root uid")
     service_account: str = Field(default="", description="'' = the namespace default; workers need no API access")
+
+    @property
+    def pull_secret_names(self) -> list[str]:
+        return [name.strip() for name in self.image_pull_secrets.split(",") if name.strip()]
 
 
 class OperatorSettings(BaseSettings):

@@ -122,6 +122,10 @@ def test_the_worker_container_has_probes_resources_and_a_locked_down_security_co
     assert pod["terminationGracePeriodSeconds"] > DEFAULTS.shutdown_deadline_s
     assert children.deployment["spec"]["strategy"] == {"type": "Recreate"}
     assert worker["envFrom"] == [{"secretRef": {"name": "footfall-connections"}}]
+    assert "imagePullSecrets" not in pod
+    private = WorkerDefaults(image_pull_secrets="registry-a, registry-b")
+    pulled = desired_children(OWNER, spec(), private).deployment["spec"]["template"]["spec"]
+    assert pulled["imagePullSecrets"] == [{"name": "registry-a"}, {"name": "registry-b"}]
 
 
 def test_paused_means_zero_replicas_with_the_same_config_hash():

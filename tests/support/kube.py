@@ -1,6 +1,7 @@
 """A private Kubernetes control plane (etcd, kube-apiserver, kube-controller-manager) for a test module, started
 through hack/kube.sh on free loopback ports, and the operator as a real `footfall-operator` process against it."""
 
+import base64
 import os
 import signal
 import socket
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import kubernetes
+import yaml
 from kubernetes.client.exceptions import ApiException
 
 from tests.support.paths import REPO_ROOT, free_port
@@ -111,6 +113,39 @@ class KubeCluster:
     def stop(self) -> None:
         self._script("stop", timeout_s=60)
 
+    def service_account_kubeconfig(self, namespace: str, name: str) -> Path:
+        """A kubeconfig authenticating as a ServiceAccount (its token Secret, made by the controller manager), so a
+        process run with it has exactly the permissions RBAC grants that account."""
+
+        def token() -> str | None:
+            account = self.core.read_namespaced_service_account(name, namespace)
+            for ref in account.secrets or []:
+                secret = self.core.read_namespaced_secret(ref.name, namespace)
+                if secret.type == "kubernetes.io/service-account-token" and (secret.data or {}).get("token"):
+                    return base64.b64decode(secret.data["token"]).decode()
+            return None
+
+        value = wait_until(f"a token for service account {namespace}/{name}", token, 60)
+        path = self.run_dir / f"sa-{namespace}-{name}.kubeconfig"
+        admin = yaml.safe_load(self.kubeconfig.read_text())
+        admin["users"] = [{"name": "sa", "user": {"token": value}}]
+        admin["contexts"] = [{"name": "sa", "context": {"cluster": admin["clusters"][0]["name"], "user": "sa"}}]
+        admin["current-context"] = "sa"
+        path.write_text(yaml.safe_dump(admin))
+        path.chmod(0o600)
+        return path
+
+    def helm(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        done = subprocess.run(
+            [str(self._bin / "helm"), f"--kubeconfig={self.kubeconfig}", *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        if check and done.returncode != 0:
+            raise AssertionError(f"helm {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
+        return done
+
     def kubectl(self, *args: str, input_text: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
         done = subprocess.run(
             [str(self._bin / "kubectl"), f"--kubeconfig={self.kubeconfig}", *args],
@@ -148,19 +183,20 @@ class OperatorProcess:
     status_interval_s: float = 1.0
     live_stale_after_s: float = 5.0
     extra_env: dict[str, str] = field(default_factory=dict)
+    kubeconfig: Path | None = None  # default: the cluster's admin
     liveness_port: int = field(default_factory=free_port)
     process: subprocess.Popen | None = None
 
     def start(self) -> None:
         env = {
             **os.environ,
-            "KUBECONFIG": str(self.cluster.kubeconfig),
+            "KUBECONFIG": str(self.kubeconfig or self.cluster.kubeconfig),
             "FOOTFALL_OPERATOR_REDIS_URL": self.redis_url,
             "FOOTFALL_OPERATOR_STATUS_INTERVAL_S": str(self.status_interval_s),
             "FOOTFALL_OPERATOR_LIVE_STALE_AFTER_S": str(self.live_stale_after_s),
-            "FOOTFALL_OPERATOR_LIVENESS_PORT": str(self.liveness_port),
             "FOOTFALL_WORKER_IMAGE": "registry.test/footfall:test",
             **self.extra_env,
+            "FOOTFALL_OPERATOR_LIVENESS_PORT": str(self.liveness_port),
         }
         self._log = self.log_path.open("ab")
         self.process = subprocess.Popen(
