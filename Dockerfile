@@ -1,22 +1,94 @@
-# The Footfall image: the channel worker and the operator (one image, two entry points).
-# The Triton server runs from NVIDIA's image with models/ mounted or baked in; it is not in this image.
+# Footfall's images, from one build context (the repository root; see .dockerignore):
+#
+#   docker build -t footfall:0.1.0 .                                      # default target `footfall` (last stage)
+#   docker build --target triton-cpu -t footfall-triton-cpu:0.1.0 .
+#
+# footfall     the channel worker and the operator: one venv, two entry points. ENTRYPOINT is footfall-worker
+#              (what the operator's worker Deployments run); the operator's own Deployment sets
+#              command: ["footfall-operator"].
+# triton-cpu   Triton Inference Server 2.51 on CPU serving models/ (weights baked in from the repository): the
+#              same tritonserver, python backend stub, venv and library path as hack/triton.sh.
+#
+# Both run as uid/gid 10001 (numeric, so runAsNonRoot can check it) and work with readOnlyRootFilesystem: the
+# only writes are to /tmp and, for the worker, the journal volume. tests/image checks this file against
+# pyproject.toml, hack/ and the operator's defaults.
+
+# ---- build: the project and its runtime dependencies (pyproject's `dependencies`, no extras) in /opt/footfall
 FROM python:3.11-slim-bookworm AS build
 WORKDIR /src
+# pyproject.toml names README.md as the readme; the packages are found under worker/ and operator/.
 COPY pyproject.toml README.md ./
 COPY worker ./worker
 COPY operator ./operator
-RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+RUN python -m venv /opt/footfall \
+    && /opt/footfall/bin/pip install --no-cache-dir --disable-pip-version-check .
 
-FROM python:3.11-slim-bookworm
-# OpenCV's FFmpeg backend is bundled in the wheel; nothing else from Debian is needed.
-RUN useradd --uid 10001 --no-create-home --shell /usr/sbin/nologin footfall
-COPY --from=build /wheels /wheels
-RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
-COPY config /app/config
-COPY input/cameras_config /app/input/cameras_config
-WORKDIR /app
+# ---- triton-build: hack/requirements-triton.txt in /opt/triton, the server laid out in /opt/tritonserver
+FROM python:3.11-slim-bookworm AS triton-build
+COPY hack/requirements-triton.txt hack/triton-assemble.sh /tmp/triton/
+RUN python -m venv /opt/triton \
+    && /opt/triton/bin/pip install --no-cache-dir --disable-pip-version-check -r /tmp/triton/requirements-triton.txt \
+    && /tmp/triton/triton-assemble.sh /opt/triton /opt/tritonserver
+
+# ---- triton-cpu: docker build --target triton-cpu -t footfall-triton-cpu:0.1.0 .
+FROM python:3.11-slim-bookworm AS triton-cpu
+LABEL org.opencontainers.image.title="footfall-triton-cpu" \
+      org.opencontainers.image.description="Triton Inference Server (CPU, python backend + onnxruntime) serving Footfall's models" \
+      org.opencontainers.image.version="0.1.0"
+# Licences of the server and the bundled weights: /models/NOTICE.md and the wheels' own metadata.
+# Nothing from Debian: tritonserver needs only glibc, libstdc++, libgcc_s and zlib beside the wheel's own
+# libraries, and the stub needs libpython3.11 (/usr/local/lib in this base).
+RUN groupadd --gid 10001 footfall \
+    && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin footfall
+COPY --from=triton-build /opt/triton /opt/triton
+COPY --from=triton-build /opt/tritonserver /opt/tritonserver
+# The whole model repository: config.pbtxt, model.py and the weights, as committed (nothing is downloaded).
+COPY models /models
+# As hack/triton.sh starts it: the wheel's bundled libraries, then this interpreter's libpython (LIBDIR); the
+# venv's bin first on PATH, through which the python backend stub's interpreter finds the venv's packages.
+ENV LD_LIBRARY_PATH=/opt/triton/lib/python3.11/site-packages/nvidia_pytriton.libs:/usr/local/lib \
+    PATH=/opt/triton/bin:/opt/tritonserver/bin:$PATH \
+    HOME=/tmp \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1
+WORKDIR /tmp
 USER 10001
-# The journal must outlive the process, not the pod's root filesystem (read-only in the chart): an emptyDir.
-ENV PYTHONUNBUFFERED=1 FOOTFALL_JOURNAL_DIR=/var/lib/footfall/journal FOOTFALL_HTTP_PORT=8080
+# HTTP, gRPC, metrics. Kubernetes probes /v2/health/live and /v2/health/ready on 8000.
+EXPOSE 8000 8001 8002
+HEALTHCHECK NONE
+# Extra flags (e.g. --model-control-mode=explicit) go in the container's args.
+ENTRYPOINT ["tritonserver", "--model-repository=/models", \
+            "--backend-directory=/opt/tritonserver/backends", "--cache-directory=/opt/tritonserver/caches", \
+            "--grpc-address=0.0.0.0", "--grpc-port=8001", "--http-address=0.0.0.0", "--http-port=8000", \
+            "--metrics-address=0.0.0.0", "--metrics-port=8002", "--log-verbose=0"]
+
+# ---- footfall (default): docker build -t footfall:0.1.0 .
+FROM python:3.11-slim-bookworm AS footfall
+LABEL org.opencontainers.image.title="footfall" \
+      org.opencontainers.image.description="Footfall channel worker (footfall-worker) and operator (footfall-operator)" \
+      org.opencontainers.image.version="0.1.0" \
+      org.opencontainers.image.licenses="LicenseRef-Proprietary"
+# Nothing from Debian: opencv-python-headless, grpcio, psycopg2-binary and numpy bundle their libraries and need
+# only glibc, libstdc++, libgcc_s and zlib, all in this base (no libGL, no GLib for the headless build).
+# The journal directory is an emptyDir in Kubernetes; owned by 10001 here so `docker run` works too.
+RUN groupadd --gid 10001 footfall \
+    && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin footfall \
+    && mkdir -p /var/lib/footfall/journal \
+    && chown 10001:10001 /var/lib/footfall/journal
+COPY --from=build /opt/footfall /opt/footfall
+# LOGNAME: kopf names the operator's peer after getpass.getuser(), which then needs no /etc/passwd entry (a
+# cluster may run the image under another uid).
+ENV PATH=/opt/footfall/bin:$PATH \
+    HOME=/tmp \
+    LOGNAME=footfall \
+    FOOTFALL_JOURNAL_DIR=/var/lib/footfall/journal \
+    FOOTFALL_HTTP_PORT=8080 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1
+WORKDIR /tmp
+USER 10001
+# /healthz /readyz /metrics /status (the operator's Deployments probe it).
 EXPOSE 8080
+HEALTHCHECK NONE
+# The worker; the operator's Deployment overrides it with command: ["footfall-operator"].
 ENTRYPOINT ["footfall-worker"]

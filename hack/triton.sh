@@ -25,16 +25,8 @@ LOGFILE=$FOOTFALL_RUN_DIR/$NAME.log
 
 install() {
   make_venv "$VENV" "$FOOTFALL_ROOT/hack/requirements-triton.txt"
-  if [ ! -x "$SERVER/bin/tritonserver" ]; then
-    local site pyver
-    site=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
-    pyver=$("$VENV/bin/python" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')
-    rm -rf "$SERVER.tmp" && mkdir -p "$SERVER.tmp"
-    cp -r "$site/pytriton/tritonserver/." "$SERVER.tmp/"
-    # The python backend needs the stub built for this interpreter next to libtriton_python.so.
-    cp "$SERVER.tmp/python_backend_stubs/$pyver/triton_python_backend_stub" "$SERVER.tmp/backends/python/"
-    mv "$SERVER.tmp" "$SERVER"
-  fi
+  # The same layout as the triton-cpu image (python backend stub for this interpreter included).
+  [ -x "$SERVER/bin/tritonserver" ] || "$FOOTFALL_ROOT/hack/triton-assemble.sh" "$VENV" "$SERVER"
 }
 
 ready() { curl -sf "http://127.0.0.1:$HTTP_PORT/v2/health/ready" >/dev/null; }
@@ -50,6 +42,8 @@ start() {
   libdir=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_config_var("LIBDIR"))')
   # The wheel's bundled libs, then this interpreter's libpython: without it the stub may load another
   # libpython 3.11 against this stdlib and model load fails ('_thread.RLock' has no '_recursion_count').
+  # PATH: the stub's embedded interpreter finds the venv (its site-packages) through the venv's python on PATH.
+  # The Dockerfile's triton-cpu stage sets the same LD_LIBRARY_PATH and PATH (tests/image checks it).
   # shellcheck disable=SC2086 # FOOTFALL_TRITON_ARGS is a list of flags
   LD_LIBRARY_PATH="$site/nvidia_pytriton.libs:$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
   PATH="$VENV/bin:$PATH" \
