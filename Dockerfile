@@ -2,12 +2,15 @@
 #
 #   docker build -t footfall:0.1.0 .                                      # default target `footfall` (last stage)
 #   docker build --target triton-cpu -t footfall-triton-cpu:0.1.0 .
+#   docker build --target triton-gpu -t footfall-triton-gpu:0.1.0 .                 # needs nvcr.io access
 #
 # footfall     the channel worker and the operator: one venv, two entry points. ENTRYPOINT is footfall-worker
 #              (what the operator's worker Deployments run); the operator's own Deployment sets
 #              command: ["footfall-operator"].
 # triton-cpu   Triton Inference Server 2.51 on CPU serving models/ (weights baked in from the repository): the
 #              same tritonserver, python backend stub, venv and library path as hack/triton.sh.
+# triton-gpu   NGC's tritonserver (same 2.51 release) with onnxruntime-gpu in its python backend, serving the
+#              same models/ with the CUDA execution provider first and GPU instances (the chart's values-gpu.yaml).
 #
 # Both run as uid/gid 10001 (numeric, so runAsNonRoot can check it) and work with readOnlyRootFilesystem: the
 # only writes are to /tmp and, for the worker, the journal volume. tests/image checks this file against
@@ -59,6 +62,31 @@ HEALTHCHECK NONE
 # Extra flags (e.g. --model-control-mode=explicit) go in the container's args.
 ENTRYPOINT ["tritonserver", "--model-repository=/models", \
             "--backend-directory=/opt/tritonserver/backends", "--cache-directory=/opt/tritonserver/caches", \
+            "--grpc-address=0.0.0.0", "--grpc-port=8001", "--http-address=0.0.0.0", "--http-port=8000", \
+            "--metrics-address=0.0.0.0", "--metrics-port=8002", "--log-verbose=0"]
+
+# ---- triton-gpu: docker build --target triton-gpu -t footfall-triton-gpu:0.1.0 .
+# 24.10 is Triton 2.51, the release the CPU image and the tests run; its python backend runs Python 3.10.
+FROM nvcr.io/nvidia/tritonserver:24.10-py3 AS triton-gpu
+LABEL org.opencontainers.image.title="footfall-triton-gpu" \
+      org.opencontainers.image.description="Triton Inference Server (GPU, python backend + onnxruntime-gpu) serving Footfall's models" \
+      org.opencontainers.image.version="0.1.0"
+COPY hack/requirements-triton-gpu.txt /tmp/requirements-triton-gpu.txt
+RUN pip install --no-cache-dir --disable-pip-version-check -r /tmp/requirements-triton-gpu.txt \
+    && groupadd --gid 10001 footfall \
+    && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin footfall
+COPY models /models
+# The same repository, on the GPU: CUDA first (CPU stays as onnxruntime's fallback), GPU instances.
+RUN sed -i -e 's/string_value: "CPUExecutionProvider"/string_value: "CUDAExecutionProvider,CPUExecutionProvider"/' \
+           -e 's/kind: KIND_CPU/kind: KIND_GPU/' /models/*/config.pbtxt
+ENV HOME=/tmp \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1
+WORKDIR /tmp
+USER 10001
+EXPOSE 8000 8001 8002
+HEALTHCHECK NONE
+ENTRYPOINT ["tritonserver", "--model-repository=/models", "--cache-directory=/tmp/triton-cache", \
             "--grpc-address=0.0.0.0", "--grpc-port=8001", "--http-address=0.0.0.0", "--http-port=8000", \
             "--metrics-address=0.0.0.0", "--metrics-port=8002", "--log-verbose=0"]
 

@@ -14,9 +14,12 @@ from packaging.specifiers import SpecifierSet
 
 from tests.image.conftest import DOCKERFILE
 from tests.image.dockerfile import Stage, parse
+from tests.support.paths import REPO_ROOT
 
-STAGES = ["build", "triton-build", "triton-cpu", "footfall"]
-FINAL = ["triton-cpu", "footfall"]
+STAGES = ["build", "triton-build", "triton-cpu", "triton-gpu", "footfall"]
+FINAL = ["triton-cpu", "triton-gpu", "footfall"]
+# triton-gpu starts from NGC's image (it brings the CUDA server); every other stage from one slim Python.
+NGC_TRITON = re.compile(r"nvcr\.io/nvidia/tritonserver:\d{2}\.\d{2}-py3")
 
 
 def hadolint() -> str:
@@ -68,7 +71,7 @@ def test_the_stages_and_their_order(stages: list[Stage]) -> None:
 
 
 def test_one_pinned_slim_python_base_matching_pyproject(stages: list[Stage], pyproject: dict[str, Any]) -> None:
-    bases = {s.base for s in stages}
+    bases = {s.base for s in stages if s.name != "triton-gpu"}
     assert len(bases) == 1, bases  # the venvs are copied between stages: same interpreter at the same path
     (base,) = bases
     match = re.fullmatch(r"python:(\d+)\.(\d+)-slim-bookworm", base)
@@ -128,3 +131,23 @@ def test_parser_reads_continuations_and_comments() -> None:
     assert stages[0].env() == {"A": "1", "B": "two words"}
     assert stages[1].last("ENTRYPOINT").exec_form() == ["e", "--f=1"]  # type: ignore[union-attr]
     assert stages[1].copies() == [({"from": "one", "chown": "1:1"}, ["/a", "/b"], "/c")]
+
+
+def test_the_gpu_image_serves_the_same_models_with_cuda_first(stages: list[Stage]) -> None:
+    (gpu,) = [s for s in stages if s.name == "triton-gpu"]
+    assert NGC_TRITON.fullmatch(gpu.base), gpu.base
+    commands = " ".join(gpu.run_commands())
+    assert "-r /tmp/requirements-triton-gpu.txt" in commands
+    assert "CUDAExecutionProvider,CPUExecutionProvider" in commands and "KIND_GPU" in commands
+    gpu_requirements = (REPO_ROOT / "hack" / "requirements-triton-gpu.txt").read_text()
+    cpu_requirements = (REPO_ROOT / "hack" / "requirements-triton.txt").read_text()
+    # the same numpy and OpenCV as the CPU server the tests run (numpy<2: the python backend needs it)
+    for pin in ("numpy==1.26.4", "opencv-python-headless=="):
+        assert pin in gpu_requirements
+        assert [line for line in gpu_requirements.splitlines() if line.startswith(pin.split("=")[0])] == [
+            line for line in cpu_requirements.splitlines() if line.startswith(pin.split("=")[0])
+        ]
+    # every model's providers parameter is what the sed rewrites
+    for config in (REPO_ROOT / "models").glob("*/config.pbtxt"):
+        text = config.read_text()
+        assert 'string_value: "CPUExecutionProvider"' in text and "kind: KIND_CPU" in text, config

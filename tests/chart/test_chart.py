@@ -1,0 +1,337 @@
+"""The Helm chart: lint, render, validate against Kubernetes' schemas, and install for real.
+
+Rendering and linting use the real helm (v4, from hack/kube.sh); validation uses kubernetes-validate's published
+schemas (1.25 and its newest) and the real v1.20 API server's server-side dry run; the install goes into a real
+control plane (etcd, kube-apiserver, kube-controller-manager from hack/kube.sh). There is no kubelet, so the
+chart's pods stay Pending: the operator is then run as a local process authenticated as the chart's own
+ServiceAccount, so it can do exactly what the chart's RBAC grants and nothing more.
+"""
+
+import base64
+import json
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml
+from kubernetes.client.exceptions import ApiException
+
+from footfall_operator.children import worker_name
+from footfall_operator.crd import GROUP, PLURAL, VERSION
+from tests.support.kube import VENV_BIN, KubeCluster, OperatorProcess, wait_until
+from tests.support.paths import REPO_ROOT
+from tests.support.redis_server import RedisServer
+
+CHART = REPO_ROOT / "charts" / "footfall"
+EXAMPLES = CHART / "examples" / "kidsplaza_thanhxuan.yaml"
+STORE_CONFIG = REPO_ROOT / "input" / "cameras_config" / "kidsplaza_thanhxuan.json"
+NAMESPACE = "footfall"
+RELEASE = "ff"
+CONNECTIONS = ["--set", "connections.create=true", "--set", "connections.databaseUrl=postgresql://db.invalid/ff"]
+VARIANTS = {
+    "default": [],
+    "gpu": ["-f", str(CHART / "values-gpu.yaml")],
+    "cluster-wide": ["--set", "operator.clusterWide=true"],
+    "two-namespaces": ["--set", "operator.watchNamespaces={store-a,store-b}"],
+    "external-triton": ["--set", "triton.enabled=false", "--set", "worker.tritonUrl=triton.shared:8001"],
+}
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeCluster]:
+    instance = KubeCluster(name="kube-chart", run_dir=tmp_path_factory.mktemp("kube"))
+    instance.start()
+    yield instance
+    instance.stop()
+
+
+def helm_binary() -> str:
+    bin_dir = subprocess.run(
+        [str(REPO_ROOT / "hack" / "kube.sh"), "bin"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    return str(Path(bin_dir) / "helm")
+
+
+def helm(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    done = subprocess.run([helm_binary(), *args], capture_output=True, text=True, timeout=120)
+    if check and done.returncode != 0:
+        raise AssertionError(f"helm {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
+    return done
+
+
+def render(*values: str, redis_url: str = "redis://redis.invalid:6379/0") -> list[dict[str, Any]]:
+    out = helm(
+        "template", RELEASE, str(CHART), "--namespace", NAMESPACE, *CONNECTIONS,
+        "--set", f"connections.redisUrl={redis_url}", *values,
+    ).stdout  # fmt: skip
+    return [doc for doc in yaml.safe_load_all(out) if doc]
+
+
+def by_kind(docs: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [doc for doc in docs if doc["kind"] == kind]
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_helm_lint_is_clean(variant: str):
+    done = helm("lint", "--strict", str(CHART), *CONNECTIONS, "--set", "connections.redisUrl=redis://r:6379/0",
+                *VARIANTS[variant])  # fmt: skip
+    assert "0 chart(s) failed" in done.stdout
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+@pytest.mark.parametrize("kubernetes_version", ["1.25.0", kubernetes_validate.latest_version()])
+def test_every_rendered_manifest_is_valid_kubernetes(variant: str, kubernetes_version: str):
+    for doc in render(*VARIANTS[variant]):
+        # strict: an unknown or misspelt field is an error, not silently dropped
+        kubernetes_validate.validate(doc, kubernetes_version, strict=True)
+
+
+def test_the_chart_crd_is_the_one_the_operator_generates():
+    generated = subprocess.run(
+        [str(VENV_BIN / "footfall-operator"), "crd"], capture_output=True, text=True, check=True
+    ).stdout
+    assert (CHART / "crds" / "camerachannels.footfall.io.yaml").read_text() == generated
+
+
+def test_the_example_channels_are_what_import_config_writes():
+    generated = subprocess.run(
+        [str(VENV_BIN / "footfall"), "import-config", str(STORE_CONFIG), "--no-secret"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={k: v for k, v in os.environ.items() if not k.startswith("FOOTFALL_CAMERA_")},
+    ).stdout
+    committed = "".join(line for line in EXAMPLES.read_text().splitlines(keepends=True) if not line.startswith("#"))
+    assert committed == generated
+    assert len([doc for doc in yaml.safe_load_all(committed) if doc]) == 4
+
+
+def test_default_values_wire_the_operator_workers_and_triton_together():
+    docs = render()
+    (operator,) = [d for d in by_kind(docs, "Deployment") if d["metadata"]["name"] == f"{RELEASE}-footfall-operator"]
+    pod = operator["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    env = {item["name"]: item.get("value", item.get("valueFrom")) for item in container["env"]}
+    assert container["command"] == ["footfall-operator"]
+    assert env["FOOTFALL_OPERATOR_NAMESPACES"] == NAMESPACE  # the release namespace only, by default
+    assert env["FOOTFALL_WORKER_TRITON_URL"] == f"{RELEASE}-footfall-triton.{NAMESPACE}.svc:8001"
+    assert env["FOOTFALL_WORKER_CONNECTION_SECRET"] == f"{RELEASE}-footfall-connections"
+    assert env["FOOTFALL_OPERATOR_REDIS_URL"] == {
+        "secretKeyRef": {"name": f"{RELEASE}-footfall-connections", "key": "FOOTFALL_REDIS_URL"}
+    }
+    assert env["FOOTFALL_WORKER_IMAGE"] == container["image"] == "footfall:0.1.0"
+    assert pod["serviceAccountName"] == f"{RELEASE}-footfall-operator"
+    security = container["securityContext"]
+    assert security["readOnlyRootFilesystem"] and security["capabilities"] == {"drop": ["ALL"]}
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert operator["spec"]["replicas"] == 1 and operator["spec"]["strategy"] == {"type": "Recreate"}
+
+    (service,) = by_kind(docs, "Service")
+    assert {p["name"]: p["port"] for p in service["spec"]["ports"]} == {"http": 8000, "grpc": 8001, "metrics": 8002}
+    (triton,) = [d for d in by_kind(docs, "Deployment") if d["metadata"]["name"] == f"{RELEASE}-footfall-triton"]
+    (server,) = triton["spec"]["template"]["spec"]["containers"]
+    assert server["readinessProbe"]["httpGet"] == {"path": "/v2/health/ready", "port": "http"}
+    assert "nvidia.com/gpu" not in server["resources"].get("limits", {})
+    (role,) = by_kind(docs, "Role")
+    assert role["metadata"]["namespace"] == NAMESPACE and not by_kind(docs, "ClusterRole")
+    (secret,) = by_kind(docs, "Secret")
+    assert set(secret["stringData"]) == {"FOOTFALL_DATABASE_URL", "FOOTFALL_REDIS_URL"}
+
+
+def test_gpu_values_ask_for_a_gpu_and_the_gpu_image():
+    (triton,) = [d for d in by_kind(render(*VARIANTS["gpu"]), "Deployment") if "triton" in d["metadata"]["name"]]
+    (server,) = triton["spec"]["template"]["spec"]["containers"]
+    assert server["resources"]["limits"]["nvidia.com/gpu"] == 1
+    assert server["image"].startswith("footfall-triton-gpu:")
+    tolerations = triton["spec"]["template"]["spec"]["tolerations"]
+    assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in tolerations
+
+
+def test_watch_scope_decides_the_rbac_kind_and_where_it_lives():
+    cluster_wide = render(*VARIANTS["cluster-wide"])
+    assert len(by_kind(cluster_wide, "ClusterRole")) == 1 and not by_kind(cluster_wide, "Role")
+    operator_env = {
+        e["name"]: e.get("value")
+        for d in by_kind(cluster_wide, "Deployment")
+        if "operator" in d["metadata"]["name"]
+        for e in d["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
+    assert operator_env["FOOTFALL_OPERATOR_NAMESPACES"] == ""  # the operator watches every namespace
+    two = render(*VARIANTS["two-namespaces"])
+    assert sorted(role["metadata"]["namespace"] for role in by_kind(two, "Role")) == ["store-a", "store-b"]
+    assert sorted(b["metadata"]["namespace"] for b in by_kind(two, "RoleBinding")) == ["store-a", "store-b"]
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        (["--set", "triton.gpu=maybe"], "/triton/gpu"),
+        (["--set", "operator.logFormat=xml"], "/operator/logFormat"),
+        (["--set", "worker.tritonUrl=http://x:1"], "/worker/tritonUrl"),
+        (["--set", "worker.resources.limits.memory=lots"], "/worker/resources/limits/memory"),
+        (["--set", "tritonn.enabled=false"], "tritonn"),
+        (["--set", "triton.enabled=false"], "worker.tritonUrl is required"),
+        (
+            ["--set", "connections.create=true", "--set", "connections.databaseUrl=postgresql://d"],
+            "connections.redisUrl is required",
+        ),
+    ],
+)
+def test_bad_values_are_refused_naming_the_value(values: list[str], message: str):
+    done = helm("template", RELEASE, str(CHART), *values, check=False)
+    assert done.returncode != 0
+    assert message in done.stderr
+
+
+def test_the_notes_tell_the_next_step():
+    done = helm("install", RELEASE, str(CHART), "--dry-run=client", "--namespace", NAMESPACE)
+    assert "kubectl apply" in done.stdout and "create secret generic" in done.stdout
+
+
+def test_the_api_server_accepts_every_rendered_manifest(cluster: KubeCluster):
+    """Server-side dry run on the real (v1.20) API server: schema, defaulting and admission, nothing stored."""
+    cluster.kubectl("apply", "-f", str(CHART / "crds"))
+    cluster.kubectl("wait", "--for=condition=Established", f"crd/{PLURAL}.{GROUP}", "--timeout=60s")
+    for namespace in (NAMESPACE, "store-a", "store-b"):
+        cluster.kubectl("create", "namespace", namespace, check=False)
+    for variant in sorted(VARIANTS):
+        manifests = yaml.safe_dump_all(render(*VARIANTS[variant]))
+        cluster.kubectl("apply", "--dry-run=server", "-f", "-", input_text=manifests)
+    cluster.kubectl("apply", "--dry-run=server", "-n", NAMESPACE, "-f", str(EXAMPLES))
+    assert not cluster.apps.list_namespaced_deployment(NAMESPACE).items  # a dry run stores nothing
+
+
+def _can(cluster: KubeCluster, verb: str, resource: str, namespace: str = NAMESPACE) -> bool:
+    account = f"system:serviceaccount:{NAMESPACE}:{RELEASE}-footfall-operator"
+    done = cluster.kubectl("auth", "can-i", verb, resource, "-n", namespace, f"--as={account}", check=False)
+    return done.stdout.strip() == "yes"
+
+
+def _operator_env(cluster: KubeCluster) -> dict[str, str]:
+    """The env of the installed operator Deployment, Secret references resolved the way the kubelet would."""
+    deployment = cluster.plain(cluster.apps.read_namespaced_deployment(f"{RELEASE}-footfall-operator", NAMESPACE))
+    env = {}
+    for item in deployment["spec"]["template"]["spec"]["containers"][0]["env"]:
+        if "value" in item:
+            env[item["name"]] = item["value"]
+        elif "valueFrom" in item:
+            ref = item["valueFrom"]["secretKeyRef"]
+            secret = cluster.core.read_namespaced_secret(ref["name"], NAMESPACE)
+            env[item["name"]] = base64.b64decode(secret.data[ref["key"]]).decode()
+        else:
+            env[item["name"]] = ""
+    return env
+
+
+def test_install_then_the_operator_as_its_service_account_runs_the_store_then_uninstall(
+    cluster: KubeCluster, tmp_path: Path
+):
+    redis = RedisServer()
+    redis.start()
+    cluster.kubectl("create", "namespace", NAMESPACE, check=False)
+    cluster.kubectl("create", "namespace", "elsewhere", check=False)
+    try:
+        cluster.helm(
+            "install", RELEASE, str(CHART), "--namespace", NAMESPACE, *CONNECTIONS,
+            "--set", f"connections.redisUrl={redis.url}",
+        )  # fmt: skip
+        installed = {
+            (doc["kind"], doc["metadata"]["name"])
+            for doc in yaml.safe_load_all(cluster.helm("get", "manifest", RELEASE, "-n", NAMESPACE).stdout)
+            if doc
+        }
+        assert {
+            ("ServiceAccount", f"{RELEASE}-footfall-operator"),
+            ("Role", f"{RELEASE}-footfall-operator"),
+            ("RoleBinding", f"{RELEASE}-footfall-operator"),
+            ("Deployment", f"{RELEASE}-footfall-operator"),
+            ("Deployment", f"{RELEASE}-footfall-triton"),
+            ("Service", f"{RELEASE}-footfall-triton"),
+            ("Secret", f"{RELEASE}-footfall-connections"),
+        } == installed
+        assert cluster.extensions.read_custom_resource_definition(f"{PLURAL}.{GROUP}").spec.group == GROUP
+        for kind, name in installed:
+            cluster.kubectl("get", kind.lower(), name, "-n", NAMESPACE)
+
+        # least privilege: what the operator needs, and nothing it does not
+        for verb, resource in [
+            ("watch", "camerachannels.footfall.io"),
+            ("patch", "camerachannels.footfall.io/status"),
+            ("create", "deployments.apps"),
+            ("update", "deployments.apps"),
+            ("update", "configmaps"),
+            ("get", "secrets"),
+            ("create", "events"),
+        ]:
+            assert _can(cluster, verb, resource), f"the operator cannot {verb} {resource}"
+        for verb, resource, namespace in [
+            ("delete", "deployments.apps", NAMESPACE),
+            ("list", "secrets", NAMESPACE),
+            ("update", "secrets", NAMESPACE),
+            ("create", "pods", NAMESPACE),
+            ("delete", "camerachannels.footfall.io", NAMESPACE),
+            ("create", "roles.rbac.authorization.k8s.io", NAMESPACE),
+            ("get", "secrets", "elsewhere"),
+            ("create", "deployments.apps", "elsewhere"),
+            ("list", "nodes", NAMESPACE),
+        ]:
+            assert not _can(cluster, verb, resource, namespace), f"the operator may {verb} {resource} in {namespace}"
+
+        # the operator, with the chart's env and the chart's ServiceAccount, runs the store's example channels
+        kubeconfig = cluster.service_account_kubeconfig(NAMESPACE, f"{RELEASE}-footfall-operator")
+        operator = OperatorProcess(
+            cluster, tmp_path / "operator.log", redis_url=redis.url, extra_env=_operator_env(cluster),
+            kubeconfig=kubeconfig,
+        )  # fmt: skip
+        operator.start()
+        try:
+            cluster.kubectl(
+                "create", "secret", "generic", "kidsplaza-thanhxuan-camera-credentials", "-n", NAMESPACE,
+                "--from-literal=username=chart-test", "--from-literal=password=chart-test-pw",
+            )  # fmt: skip
+            cluster.kubectl("apply", "-n", NAMESPACE, "-f", str(EXAMPLES))
+            names = [doc["metadata"]["name"] for doc in yaml.safe_load_all(EXAMPLES.read_text()) if doc]
+            for name in names:
+                found = wait_until(f"{name}'s worker", lambda name=name: _deployment(cluster, worker_name(name)))
+                worker = found["spec"]["template"]["spec"]
+                assert worker["containers"][0]["image"] == "footfall:0.1.0"
+                assert worker["containers"][0]["envFrom"] == [
+                    {"secretRef": {"name": f"{RELEASE}-footfall-connections"}}
+                ]
+                wait_until(
+                    f"{name}'s status",
+                    lambda name=name: cluster.custom.get_namespaced_custom_object(
+                        GROUP, VERSION, NAMESPACE, PLURAL, name
+                    ).get("status", {}).get("phase"),
+                )  # fmt: skip
+        finally:
+            assert operator.stop() == 0
+        log = operator.log_text()
+        assert "Forbidden" not in log and "403" not in log, log[-3000:]
+        assert "chart-test-pw" not in log
+
+        cluster.helm("uninstall", RELEASE, "-n", NAMESPACE)
+        for kind, name in installed:
+            gone = cluster.kubectl("get", kind.lower(), name, "-n", NAMESPACE, check=False)
+            assert gone.returncode != 0 and "NotFound" in gone.stderr, (kind, name)
+        # Helm never deletes what crds/ installed (it would delete every CameraChannel with it); the channels and
+        # their workers were the user's, not the release's, and stay.
+        assert cluster.extensions.read_custom_resource_definition(f"{PLURAL}.{GROUP}")
+        channels = cluster.custom.list_namespaced_custom_object(GROUP, VERSION, NAMESPACE, PLURAL)["items"]
+        assert len(channels) == len(names)
+        assert json.dumps([c.get("status") for c in channels]).count("chart-test") == 0
+    finally:
+        redis.stop()
+
+
+def _deployment(cluster: KubeCluster, name: str) -> dict[str, Any] | None:
+    try:
+        return cluster.plain(cluster.apps.read_namespaced_deployment(name, NAMESPACE))
+    except ApiException as error:
+        if error.status == 404:
+            return None
+        raise
