@@ -22,6 +22,7 @@ from kubernetes.client.exceptions import ApiException
 
 from footfall_operator.children import worker_name
 from footfall_operator.crd import GROUP, PLURAL, VERSION
+from footfall_operator.settings import OperatorSettings, WorkerDefaults
 from tests.support.kube import VENV_BIN, KubeCluster, OperatorProcess, wait_until
 from tests.support.paths import REPO_ROOT
 from tests.support.redis_server import RedisServer
@@ -335,3 +336,38 @@ def _deployment(cluster: KubeCluster, name: str) -> dict[str, Any] | None:
         if error.status == 404:
             return None
         raise
+
+
+def test_the_operator_reads_every_variable_the_chart_sets(monkeypatch: pytest.MonkeyPatch):
+    """The contract between the chart and the operator: a misspelt variable would silently fall back to a default
+    (the install test would not notice when the default happens to match), so distinctive values go through."""
+    docs = render(
+        "--set", "image.repository=registry.example/footfall", "--set", "image.tag=9.9",
+        "--set", "image.pullPolicy=Always", "--set", "imagePullSecrets[0].name=regcred",
+        "--set", "operator.watchNamespaces={shop-1,shop-2}", "--set", "operator.statusIntervalSeconds=7",
+        "--set", "operator.liveStaleAfterSeconds=21", "--set", "operator.logFormat=plain",
+        "--set", "triton.enabled=false", "--set", "worker.tritonUrl=gpu-triton.ml:8001",
+        "--set", "worker.resources.requests.cpu=750m", "--set", "worker.resources.requests.memory=600Mi",
+        "--set", "worker.resources.limits.cpu=2", "--set", "worker.resources.limits.memory=3Gi",
+        "--set", "worker.shutdownDeadlineSeconds=33", "--set", "worker.journalSizeLimit=5Gi",
+        "--set", "securityContext.runAsUser=20002", "--set", "connections.existingSecret=shop-connections",
+        redis_url="redis://cache.shop:6379/2",
+    )  # fmt: skip
+    (operator,) = [d for d in by_kind(docs, "Deployment") if "operator" in d["metadata"]["name"]]
+    for name in [variable for variable in os.environ if variable.startswith("FOOTFALL_")]:
+        monkeypatch.delenv(name)
+    for item in operator["spec"]["template"]["spec"]["containers"][0]["env"]:
+        monkeypatch.setenv(item["name"], item.get("value", "from-a-secret"))
+    settings, defaults = OperatorSettings(), WorkerDefaults()
+    assert settings.namespace_list == ["shop-1", "shop-2"]
+    assert (settings.status_interval_s, settings.live_stale_after_s) == (7, 21)
+    assert settings.log_format == "plain" and settings.liveness_port == 8081
+    assert settings.redis_url == "from-a-secret"  # from the connections Secret's FOOTFALL_REDIS_URL
+    assert (defaults.image, defaults.image_pull_policy) == ("registry.example/footfall:9.9", "Always")
+    assert defaults.pull_secret_names == ["regcred"]
+    assert defaults.triton_url == "gpu-triton.ml:8001"
+    assert defaults.connection_secret == "shop-connections"
+    assert (defaults.cpu_request, defaults.memory_request) == ("750m", "600Mi")
+    assert (defaults.cpu_limit, defaults.memory_limit) == ("2", "3Gi")
+    assert (defaults.shutdown_deadline_s, defaults.journal_size_limit) == (33, "5Gi")
+    assert defaults.run_as_user == 20002
