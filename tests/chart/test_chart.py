@@ -136,6 +136,8 @@ def test_default_values_wire_the_operator_workers_and_triton_together():
     (triton,) = [d for d in by_kind(docs, "Deployment") if d["metadata"]["name"] == f"{RELEASE}-footfall-triton"]
     (server,) = triton["spec"]["template"]["spec"]["containers"]
     assert server["readinessProbe"]["httpGet"] == {"path": "/v2/health/ready", "port": "http"}
+    # the image's entry point names the repository and ports; a second --model-repository would load it twice
+    assert not [arg for arg in server["args"] if arg.startswith(("--model-repository", "--http-port", "--grpc-port"))]
     assert "nvidia.com/gpu" not in server["resources"].get("limits", {})
     (role,) = by_kind(docs, "Role")
     assert role["metadata"]["namespace"] == NAMESPACE and not by_kind(docs, "ClusterRole")
