@@ -106,7 +106,7 @@ def test_a_changed_applied_migration_is_an_error_naming_the_file(dsn: str, tmp_p
 def test_a_failing_migration_applies_nothing(dsn: str, tmp_path: Path) -> None:
     directory = tmp_path / "sql"
     shutil.copytree(MIGRATIONS_DIR, directory)
-    (directory / "0002_broken.sql").write_text("CREATE TABLE fine (id integer);\nSELECT no_such_function();\n")
+    (directory / "9999_broken.sql").write_text("CREATE TABLE fine (id integer);\nSELECT no_such_function();\n")
     with pytest.raises(Exception, match="no_such_function"):
         migrate(dsn, directory=directory)
     assert _tables(dsn) == set()  # one transaction: not even 0001 or schema_migrations remain

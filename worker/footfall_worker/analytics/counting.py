@@ -1,0 +1,237 @@
+"""Line crossings and zone visits of tracked people, per processed frame.
+
+Each person is reduced to an anchor, the bottom centre of the box (where the feet touch the floor, so the
+count does not depend on height or on a head leaning over the line).
+
+Lines: an anchor's side of a line only changes once it is further than `line_band` (relative to the frame's
+diagonal) from the line on the other side; inside that band nothing changes. So box jitter near the line and a
+person standing on it never count, and a crossing is counted at most once per track and direction (someone
+going in, out and in again within one track is one in and one out). A change of side outside the segment's
+ends (walking around it) does not count.
+
+Zones: an anchor inside the polygon enters the zone; the visit ends when the anchor has been outside for
+`zone_exit_grace_s` (a missed detection is not an exit) or the track ends; its dwell is from the first to the
+last time inside.
+
+Hot path: the geometry is numpy over all anchors at once; the per-track bookkeeping is a dict lookup per track
+and line or zone.
+"""
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from footfall_worker.analytics.geometry import AnalyticsConfig, CountingLine, Zone
+
+LINE_CROSSING = "line_crossing"
+ZONE_ENTER = "zone_enter"
+ZONE_EXIT = "zone_exit"
+IN, OUT = "in", "out"
+# A track unseen this long is dropped even if nobody said it ended (bounded memory over days).
+FORGET_AFTER_S = 120.0
+
+
+@dataclass(frozen=True, slots=True)
+class AnalyticsEvent:
+    """Something that happened on a line or in a zone, for the `events` table and the live counters."""
+
+    kind: str
+    track_id: int
+    ts: float
+    payload: dict[str, Any]
+
+
+def anchors(boxes: np.ndarray) -> np.ndarray:
+    """Bottom centres (x, y) of xyxy boxes, shape (n, 2)."""
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    return np.column_stack(((boxes[:, 0] + boxes[:, 2]) / 2.0, boxes[:, 3]))
+
+
+class _Line:
+    """One counting line in pixels: signed distances (left of the walking direction positive) and extent."""
+
+    def __init__(self, line: CountingLine, width: int, height: int, band: float) -> None:
+        self.id = line.id
+        self.in_sign = 1 if line.in_side == "left" else -1
+        a, b = line.points
+        self.start = np.array([a.x * width, a.y * height])
+        direction = np.array([b.x * width, b.y * height]) - self.start
+        self.length = float(np.hypot(*direction))
+        self.unit = direction / self.length
+        self.band_px = band * float(np.hypot(width, height))
+        self.sides: dict[int, int] = {}  # track -> -1 / +1, once it was clearly on one side
+        self.counted: dict[int, set[str]] = {}
+        self.totals = {IN: 0, OUT: 0}
+
+    def committed_sides(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per anchor: +1 / -1 when clearly on one side (0 inside the band), and whether it is within the segment's
+        extent (a side change beyond the ends is walking around the line, not across it)."""
+        offset = points - self.start
+        # y grows downwards in images: left of the walking direction is a negative cross product
+        signed = -(self.unit[0] * offset[:, 1] - self.unit[1] * offset[:, 0])
+        along = offset @ self.unit
+        within = (along >= -self.band_px) & (along <= self.length + self.band_px)
+        sides = np.where(signed > self.band_px, 1, np.where(signed < -self.band_px, -1, 0)).astype(np.int8)
+        return sides, within
+
+
+class _Zone:
+    def __init__(self, zone: Zone, width: int, height: int) -> None:
+        self.id = zone.id
+        self.corners = np.array([[p.x * width, p.y * height] for p in zone.polygon])
+        self.entered: dict[int, float] = {}  # track -> first time inside in this visit
+        self.last_inside: dict[int, float] = {}
+
+    def contains(self, points: np.ndarray) -> np.ndarray:
+        """Even-odd ray casting for all points against every edge at once."""
+        x, y = points[:, 0:1], points[:, 1:2]
+        x1, y1 = self.corners[:, 0], self.corners[:, 1]
+        x2, y2 = np.roll(x1, -1), np.roll(y1, -1)
+        straddles = (y1 > y) != (y2 > y)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            crossing_x = x1 + (y - y1) * (x2 - x1) / (y2 - y1)
+        return np.count_nonzero(straddles & (x < crossing_x), axis=1) % 2 == 1
+
+
+@dataclass
+class _Frame:
+    width: int
+    height: int
+
+
+@dataclass
+class StoreAnalytics:
+    """Counts line crossings and zone visits for one channel.
+
+    Call `update` with every processed frame's tracks and `end_track` when a track ends. Not thread-safe: it
+    belongs to the channel's processing loop.
+    """
+
+    config: AnalyticsConfig
+    _frame: _Frame | None = None
+    _lines: list[_Line] = field(default_factory=list)
+    _zones: list[_Zone] = field(default_factory=list)
+    _last_seen: dict[int, float] = field(default_factory=dict)
+
+    def _layout(self, width: int, height: int) -> None:
+        # Geometry is in pixels of the current frame size; a resolution change rebuilds it (and forgets sides).
+        if self._frame is not None and (self._frame.width, self._frame.height) == (width, height):
+            return
+        self._frame = _Frame(width, height)
+        lines = [_Line(line, width, height, self.config.line_band) for line in self.config.lines]
+        zones = [_Zone(zone, width, height) for zone in self.config.zones]
+        # Sides, counts and visits are in relative terms, so they carry over to the new pixel layout.
+        for new, old in zip(lines, self._lines, strict=False):
+            new.sides, new.counted, new.totals = old.sides, old.counted, old.totals
+        for new, old in zip(zones, self._zones, strict=False):
+            new.entered, new.last_inside = old.entered, old.last_inside
+        self._lines, self._zones = lines, zones
+
+    def update(
+        self,
+        ts: float,
+        track_ids: Sequence[int],
+        boxes: np.ndarray,
+        frame_size: tuple[int, int],
+        gender_of: Callable[[int], str | None] | None = None,
+    ) -> list[AnalyticsEvent]:
+        """Advance by one processed frame.
+
+        Args:
+            ts: the frame's time (seconds).
+            track_ids: the tracks in the frame.
+            boxes: their xyxy boxes in pixels, shape (n, 4), in the order of `track_ids`.
+            frame_size: (width, height) of the frame in pixels.
+            gender_of: the track's gender label as known now, for the crossing events (None = unknown).
+
+        Returns:
+            The crossings and zone entries/exits this frame caused, in time order.
+        """
+        if self.config.empty:
+            return []
+        self._layout(*frame_size)
+        events: list[AnalyticsEvent] = []
+        ids = [int(track_id) for track_id in track_ids]
+        points = anchors(boxes) if ids else np.empty((0, 2))
+        for track_id in ids:
+            self._last_seen[track_id] = ts
+        for line in self._lines:
+            events += self._cross(line, ids, points, ts, gender_of)
+        for zone in self._zones:
+            events += self._visit(zone, ids, points, ts)
+        events += self._forget_stale(ts)
+        return events
+
+    def _cross(
+        self,
+        line: _Line,
+        ids: list[int],
+        points: np.ndarray,
+        ts: float,
+        gender_of: Callable[[int], str | None] | None,
+    ) -> list[AnalyticsEvent]:
+        if not ids:
+            return []
+        sides, within = line.committed_sides(points)
+        events = []
+        for track_id, side, inside_extent in zip(ids, sides.tolist(), within.tolist(), strict=True):
+            if side == 0:
+                continue
+            before = line.sides.get(track_id)
+            line.sides[track_id] = side
+            if before is None or before == side or not inside_extent:
+                continue
+            direction = IN if side == line.in_sign else OUT
+            counted = line.counted.setdefault(track_id, set())
+            if direction in counted:
+                continue
+            counted.add(direction)
+            line.totals[direction] += 1
+            gender = gender_of(track_id) if gender_of else None
+            payload = {"line": line.id, "direction": direction, "gender": gender}
+            events.append(AnalyticsEvent(LINE_CROSSING, track_id, ts, payload))
+        return events
+
+    def _visit(self, zone: _Zone, ids: list[int], points: np.ndarray, ts: float) -> list[AnalyticsEvent]:
+        events = []
+        inside = zone.contains(points).tolist() if ids else []
+        for track_id, is_inside in zip(ids, inside, strict=True):
+            if not is_inside:
+                continue
+            zone.last_inside[track_id] = ts
+            if track_id not in zone.entered:
+                zone.entered[track_id] = ts
+                events.append(AnalyticsEvent(ZONE_ENTER, track_id, ts, {"zone": zone.id}))
+        grace = self.config.zone_exit_grace_s
+        for track_id in [t for t, last in zone.last_inside.items() if ts - last > grace]:
+            events.append(self._exit(zone, track_id))
+        return events
+
+    @staticmethod
+    def _exit(zone: _Zone, track_id: int) -> AnalyticsEvent:
+        entered = zone.entered.pop(track_id)
+        last = zone.last_inside.pop(track_id)
+        return AnalyticsEvent(ZONE_EXIT, track_id, last, {"zone": zone.id, "dwell_s": round(last - entered, 3)})
+
+    def end_track(self, track_id: int) -> list[AnalyticsEvent]:
+        """A track ended: close its zone visits (at the last time inside) and forget its line sides."""
+        events = [self._exit(zone, track_id) for zone in self._zones if track_id in zone.entered]
+        for line in self._lines:
+            line.sides.pop(track_id, None)
+            line.counted.pop(track_id, None)
+        self._last_seen.pop(track_id, None)
+        return events
+
+    def _forget_stale(self, ts: float) -> list[AnalyticsEvent]:
+        stale = [track_id for track_id, seen in self._last_seen.items() if ts - seen > FORGET_AFTER_S]
+        return [event for track_id in stale for event in self.end_track(track_id)]
+
+    def occupancy(self) -> dict[str, int]:
+        """People in each zone now (entered, visit not ended)."""
+        return {zone.id: len(zone.entered) for zone in self._zones}
+
+    def totals(self) -> dict[str, dict[str, int]]:
+        """In and out counts per line since the start."""
+        return {line.id: dict(line.totals) for line in self._lines}

@@ -1,0 +1,93 @@
+"""A channel's counting geometry: lines with an `in` side and polygon zones, in coordinates relative to the frame.
+
+Relative coordinates (0..1 of the width and height, origin top left) survive a change of the camera's
+resolution. A line is drawn from its first point to its second; `in_side` names the side, seen walking along
+it, that is inside the store, so crossing towards it counts as `in`.
+"""
+
+from typing import Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic.alias_generators import to_camel
+
+from footfall_worker.config.cameras import IDENTIFIER_PATTERN
+
+# Points closer than this (relative) are one point: a line needs length, a zone needs area.
+_MIN_EXTENT = 1e-3
+
+
+class _Geometry(BaseModel):
+    # camelCase aliases so the same models sit in a CameraChannel spec; snake_case still works in JSON configs.
+    model_config = ConfigDict(extra="forbid", frozen=True, alias_generator=to_camel, populate_by_name=True)
+
+
+class Point(_Geometry):
+    """A point relative to the frame: x from the left edge, y from the top, both 0..1."""
+
+    x: float = Field(ge=0, le=1)
+    y: float = Field(ge=0, le=1)
+
+
+class CountingLine(_Geometry):
+    """A line people cross; the anchor (bottom centre of a person's box) crossing it counts in or out."""
+
+    id: str = Field(pattern=IDENTIFIER_PATTERN, description="unique within the channel, e.g. entrance")
+    points: list[Point] = Field(min_length=2, max_length=2, description="from, to")
+    in_side: Literal["left", "right"] = Field(
+        default="left", description="the side, seen walking from the first point to the second, that is inside"
+    )
+
+    @model_validator(mode="after")
+    def _distinct_points(self) -> Self:
+        a, b = self.points
+        if abs(a.x - b.x) < _MIN_EXTENT and abs(a.y - b.y) < _MIN_EXTENT:
+            raise ValueError(f"line {self.id!r}: expected two distinct points, got the same point twice")
+        return self
+
+
+class Zone(_Geometry):
+    """A polygon area (e.g. the checkout queue); people's anchors inside it are in the zone."""
+
+    id: str = Field(pattern=IDENTIFIER_PATTERN, description="unique within the channel, e.g. checkout_queue")
+    polygon: list[Point] = Field(min_length=3, max_length=64, description="corners, in order")
+
+    @model_validator(mode="after")
+    def _has_area(self) -> Self:
+        corners = self.polygon
+        twice_area = sum(a.x * b.y - b.x * a.y for a, b in zip(corners, corners[1:] + corners[:1], strict=True))
+        if abs(twice_area) / 2 < _MIN_EXTENT**2:
+            raise ValueError(f"zone {self.id!r}: expected at least three corners that are not on one line")
+        return self
+
+
+class AnalyticsConfig(_Geometry):
+    """Counting lines and zones of one channel, and how jitter-proof counting is."""
+
+    lines: list[CountingLine] = Field(default_factory=list, max_length=16)
+    zones: list[Zone] = Field(default_factory=list, max_length=16)
+    line_band: float = Field(
+        default=0.03,
+        gt=0,
+        le=0.25,
+        description="half-width of the band around a line (relative to the frame's diagonal) an anchor must "
+        "leave on the far side before a crossing counts: box jitter near the line never counts",
+    )
+    zone_exit_grace_s: float = Field(
+        default=1.0,
+        ge=0,
+        le=60,
+        description="outside a zone this long before the visit ends (a missed frame is not an exit)",
+    )
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> Self:
+        for kind, items in (("line", self.lines), ("zone", self.zones)):
+            ids = [item.id for item in items]
+            duplicates = sorted({i for i in ids if ids.count(i) > 1})
+            if duplicates:
+                raise ValueError(f"{kind} ids must be unique within the channel; repeated: {', '.join(duplicates)}")
+        return self
+
+    @property
+    def empty(self) -> bool:
+        return not self.lines and not self.zones
