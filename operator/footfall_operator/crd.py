@@ -16,6 +16,7 @@ from pydantic.alias_generators import to_camel
 
 from footfall_worker.config import CameraSource, ChannelConfig, CredentialsRef, StoreConfig
 from footfall_worker.config.cameras import IDENTIFIER_PATTERN, format_validation_error
+from footfall_worker.config.geometry import AnalyticsConfig
 
 GROUP = "footfall.io"
 VERSION = "v1alpha1"
@@ -102,6 +103,9 @@ class CameraChannelSpec(_SpecModel):
     resources: ComputeResources | None = None
     triton: TritonEndpoint | None = None
     paused: bool = Field(default=False, description="keep the channel but run no worker (0 replicas)")
+    analytics: AnalyticsConfig | None = Field(
+        default=None, description="counting lines (with an in side) and zones, in coordinates relative to the frame"
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -126,6 +130,7 @@ class CameraChannelSpec(_SpecModel):
             description=self.description,
             source=self.source,
             credentials=credentials,
+            analytics=self.analytics,
         )
 
     def store_config(self) -> StoreConfig:

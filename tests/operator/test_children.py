@@ -270,3 +270,15 @@ def test_the_worker_reads_every_variable_the_deployment_sets(monkeypatch: pytest
     assert (settings.reader.process_every, settings.reader.adaptive_skip, settings.reader.on_demand) == (2, True, False)
     store = load_store_config(config_file)
     assert store.channel("channel_1").url().reveal().startswith("rtsp://from-secret:from-secret@10.1.2.3:554/")
+
+
+def test_counting_geometry_reaches_the_worker_config():
+    geometry = {
+        "lines": [{"id": "entrance", "points": [{"x": 0.1, "y": 0.6}, {"x": 0.9, "y": 0.6}], "inSide": "right"}],
+        "zones": [{"id": "queue", "polygon": [{"x": 0.1, "y": 0.1}, {"x": 0.3, "y": 0.1}, {"x": 0.3, "y": 0.3}]}],
+    }
+    children = desired_children(OWNER, spec(analytics=geometry), DEFAULTS)
+    store = parse_store_config(json.loads(children.config_map["data"]["channel.json"]))
+    analytics = store.channels[0].analytics
+    assert analytics is not None and analytics.lines[0].in_side == "right" and analytics.zones[0].id == "queue"
+    assert children.config_hash != desired_children(OWNER, spec(), DEFAULTS).config_hash

@@ -51,6 +51,19 @@ def test_a_minimal_spec_takes_the_documented_defaults():
         (with_("resources", {"limits": {"memory": "lots"}}), "spec.resources.limits", "quantity"),
         (with_("triton", {"url": "http://triton:8001"}), "spec.triton.url", "pattern"),
         ({k: v for k, v in VALID.items() if k != "store"}, "spec.store", "required field is missing"),
+        (
+            with_(
+                "analytics",
+                {"zones": [{"id": "q", "polygon": [{"x": 0, "y": 0}, {"x": 0.5, "y": 0.5}, {"x": 1, "y": 1}]}]},
+            ),
+            "spec.analytics.zones[0]",
+            "not on one line",
+        ),
+        (
+            with_("analytics", {"lines": [{"id": "door", "points": [{"x": 0.1, "y": 0.5}]}]}),
+            "spec.analytics.lines[0].points",
+            "at least 2",
+        ),
     ],
 )
 def test_invalid_specs_name_the_field_and_what_was_expected(spec: dict, field: str, expected: str):
@@ -106,7 +119,7 @@ def _assert_agrees(model: type[BaseModel], schema: dict[str, Any], path: str) ->
             assert node.get("nullable") is True, f"{path}.{alias}"
         nested = _nested_model(field.annotation)
         if nested is not None:
-            _assert_agrees(nested, node, f"{path}.{alias}")
+            _assert_agrees(nested, node.get("items", node), f"{path}.{alias}")
 
 
 def test_the_schema_has_every_field_of_the_model_with_the_same_required_set():

@@ -10,7 +10,7 @@ from footfall_worker.analytics.counting import (
     StoreAnalytics,
     anchors,
 )
-from footfall_worker.analytics.geometry import AnalyticsConfig, CountingLine, Point, Zone
+from footfall_worker.config.geometry import AnalyticsConfig, CountingLine, Point, Zone
 
 __all__ = [
     "IN",

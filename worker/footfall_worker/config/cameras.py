@@ -17,10 +17,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
+from footfall_worker.config.geometry import IDENTIFIER_PATTERN, AnalyticsConfig
 from footfall_worker.config.masking import mask_credentials
 
-# Kubernetes-label-safe identifiers: channel and store ids end up in labels, Redis keys and table rows.
-IDENTIFIER_PATTERN = r"^[a-z0-9]([a-z0-9_-]{0,61}[a-z0-9])?$"
+# IDENTIFIER_PATTERN (config.geometry): channel and store ids end up in labels, Redis keys and table rows.
 _HOSTNAME = re.compile(
     r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
 )
@@ -161,6 +161,7 @@ class ChannelConfig(BaseModel):
     description: str = ""
     source: CameraSource
     credentials: CredentialsRef | None = None
+    analytics: AnalyticsConfig | None = Field(default=None, description="counting lines and zones of this view")
 
     def url(self, environ: Mapping[str, str] | None = None) -> RtspUrl:
         """The stream URL with credentials resolved from the environment when the channel declares any."""

@@ -10,8 +10,8 @@ from typing import Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
-from footfall_worker.config.cameras import IDENTIFIER_PATTERN
-
+# Kubernetes-label-safe identifiers (the same rule as channel and store ids).
+IDENTIFIER_PATTERN = r"^[a-z0-9]([a-z0-9_-]{0,61}[a-z0-9])?$"
 # Points closer than this (relative) are one point: a line needs length, a zone needs area.
 _MIN_EXTENT = 1e-3
 
