@@ -46,6 +46,7 @@ lint: venv  ## ruff: lint and formatting
 	$(VENV)/bin/ruff format --check .
 
 test: venv lint services triton-install gstreamer kube-install  ## set everything up and run the tests
+	@hack/install-chromium.sh
 	$(PY) -m pytest
 
 run: venv services triton cameras  ## the whole pipeline on the demo store's 4 simulated cameras, live table; DURATION=s (0 = until Ctrl+C)

@@ -6,6 +6,7 @@ footfall config --cameras input/cameras_config/kidsplaza_thanhxuan.json
 footfall process-video input/footage/intel/one-by-one-person-detection.mp4
 footfall run --cameras config/demo_store.json
 footfall import-config input/cameras_config/kidsplaza_thanhxuan.json | kubectl apply -f -
+footfall report --store kidsplaza_thanhxuan --from 2024-05-06 --to 2024-05-06 --out reports/2024-05-06
 """
 
 import argparse
@@ -138,6 +139,14 @@ def import_config(args: argparse.Namespace) -> int:
     return import_config_main(args.argv, os.environ, sys.stdout)
 
 
+def report(args: argparse.Namespace) -> int:
+    """A store's HTML report with the CSV behind each plot (see footfall_worker.report)."""
+    # Imported here: only this command needs matplotlib.
+    from footfall_worker.report import run
+
+    return run(args.argv)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="footfall", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -182,6 +191,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     import_parser.add_argument("argv", nargs=argparse.REMAINDER)
     import_parser.set_defaults(handler=import_config)
+
+    # Like import-config: footfall_worker.report.command defines the options; every argument passes through.
+    report_parser = commands.add_parser(
+        "report",
+        help="a store's HTML report: hourly footfall, occupancy, dwell, gender split (see `footfall report -h`)",
+        add_help=False,
+        prefix_chars="\0",
+    )
+    report_parser.add_argument("argv", nargs=argparse.REMAINDER)
+    report_parser.set_defaults(handler=report)
 
     from footfall_worker.pipeline.process_video import add_parser as add_process_video_parser
 

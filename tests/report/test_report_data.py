@@ -1,0 +1,206 @@
+"""`footfall report` against a real PostgreSQL day (tests/report/seed.py): the CSVs hold exactly the numbers that
+were inserted, the final track gender wins, the local time zone decides the hours, and bad input exits 2."""
+
+from pathlib import Path
+
+import pytest
+
+from footfall_worker.cli import main
+from tests.report import seed
+from tests.report.conftest import Report, footfall_report
+from tests.support.paths import free_port
+
+DAY = seed.DAY.isoformat()
+
+
+def _by(rows: list[dict[str, str]], *keys: str) -> dict[tuple[str, ...], dict[str, str]]:
+    indexed = {tuple(row[k] for k in keys): row for row in rows}
+    assert len(indexed) == len(rows), f"duplicate {keys} rows"
+    return indexed
+
+
+def test_the_report_says_where_its_time_zone_comes_from(day_report: Report) -> None:
+    assert "footfall report: wrote" in day_report.completed.stdout
+    assert "Asia/Ho_Chi_Minh (from the store&#x27;s stored channel config)" in day_report.html
+    assert "Mon 06 May 2024 00:00 to Tue 07 May 2024 00:00" in day_report.html
+
+
+def test_hourly_footfall_counts_each_crossing_in_its_local_hour(day_report: Report) -> None:
+    rows = day_report.csv("hourly_footfall.csv")
+    # Every local hour of the day for each entrance camera (the checkout camera has no line: not an entrance).
+    assert len(rows) == 24 * 2
+    assert {row["channel_id"] for row in rows} == {"channel_1", "channel_2"}
+    hourly = _by(rows, "hour_start", "channel_id")
+    expected = {(channel, hour): (len(ins), outs) for (channel, hour), (ins, outs) in seed.CROSSINGS.items()}
+    for (hour_start, channel), row in hourly.items():
+        hour = int(hour_start[11:13])
+        assert hour_start == f"{DAY}T{hour:02d}:00:00+07:00"
+        assert (int(row["in"]), int(row["out"])) == expected.get((channel, hour), (0, 0)), (hour_start, channel)
+    assert hourly[(f"{DAY}T10:00:00+07:00", "channel_1")] == {
+        "hour_start": f"{DAY}T10:00:00+07:00",
+        "channel_id": "channel_1",
+        "channel_name": "entrance_left",
+        "in": "7",
+        "out": "5",
+    }
+
+
+def test_summary_totals_per_entrance_and_for_the_store(day_report: Report) -> None:
+    summary = _by(day_report.csv("summary_footfall.csv"), "scope", "channel_id")
+    assert [(k, r["in"], r["out"]) for k, r in summary.items()] == [
+        (("channel", "channel_1"), "16", "13"),
+        (("channel", "channel_2"), "8", "7"),
+        (("store", ""), "24", "20"),  # the sum over the entrance cameras
+    ]
+    assert summary[("store", "")]["unknown_share"] == "0.2500"
+
+
+def test_gender_split_uses_the_final_track_gender_and_keeps_unknown(day_report: Report) -> None:
+    split = {
+        (row["scope"], row["channel_id"], row["gender"]): (int(row["entries"]), row["share"])
+        for row in day_report.csv("gender_split.csv")
+    }
+    # By the crossing-time payload alone channel_1 would be female 5, male 6, unknown 5: the final labels differ.
+    assert split == {
+        ("channel", "channel_1", "female"): (8, "0.5000"),
+        ("channel", "channel_1", "male"): (5, "0.3125"),
+        ("channel", "channel_1", "unknown"): (3, "0.1875"),
+        ("channel", "channel_2", "female"): (3, "0.3750"),
+        ("channel", "channel_2", "male"): (2, "0.2500"),
+        ("channel", "channel_2", "unknown"): (3, "0.3750"),
+        ("store", "", "female"): (11, "0.4583"),
+        ("store", "", "male"): (7, "0.2917"),
+        ("store", "", "unknown"): (6, "0.2500"),
+    }
+    # Two entries had no tracks row (codes P and X): the page says their gender came from the crossing.
+    assert "2 entries had no recorded track" in day_report.html
+
+
+def test_dwell_histogram_counts_every_visit_in_its_bin(day_report: Report) -> None:
+    bins: dict[str, list[int]] = {}
+    for row in day_report.csv("dwell_histogram.csv"):
+        assert row["channel_id"] == "channel_3"
+        bins.setdefault(row["zone"], []).append(int(row["count"]))
+    # Bins [0,30) [30,60) [60,120) [120,300) [300,600) [600,900) [900,1800) [1800,inf): 30.0 is in the second.
+    assert bins == {"checkout_queue": [2, 3, 2, 3, 1, 1, 0, 1], "promo_shelf": [1, 0, 2, 0, 0, 0, 0, 0]}
+    zones = _by(day_report.csv("summary_dwell.csv"), "zone")
+    assert {z: (r["visits"], r["mean_dwell_s"], r["median_dwell_s"]) for (z,), r in zones.items()} == {
+        "checkout_queue": ("13", "295.6", "110.0"),
+        "promo_shelf": ("3", "68.3", "90.0"),
+    }
+
+
+def test_occupancy_is_five_minute_buckets_of_the_minute_stats(day_report: Report) -> None:
+    buckets = _by(day_report.csv("occupancy.csv"), "bucket_start", "channel_id")
+    assert buckets[(f"{DAY}T12:00:00+07:00", "channel_3")] == {
+        "bucket_start": f"{DAY}T12:00:00+07:00",
+        "channel_id": "channel_3",
+        "channel_name": "checkout",
+        "occupancy_avg": "3.00",  # mean of 1, 2, 3, 4, 5
+        "occupancy_max": "9",
+        "minutes": "5",
+    }
+    per_channel = {c: sum(1 for _, ch in buckets if ch == c) for c in seed.CHANNELS}
+    # 08:00-21:00 is 156 buckets; channel_2 recorded nothing 14:00-14:30 (6 buckets), shown as a gap, not zeros.
+    assert per_channel == {"channel_1": 156, "channel_2": 150, "channel_3": 156}
+    assert (f"{DAY}T14:10:00+07:00", "channel_2") not in buckets
+
+
+def test_timezone_flag_moves_the_hours(report_dsn: str, tmp_path: Path) -> None:
+    report = footfall_report(
+        report_dsn, tmp_path, "--store", seed.STORE, "--from", DAY, "--to", DAY, "--timezone", "UTC"
+    )
+    assert report.completed.returncode == 0, report.completed.stderr
+    assert "UTC (from --timezone)" in report.html
+    hourly = _by(report.csv("hourly_footfall.csv"), "hour_start", "channel_id")
+    # 10:00 in Ho Chi Minh City is 03:00 UTC; the crossing at local midnight after the day is 17:00 UTC, inside.
+    assert (
+        hourly[(f"{DAY}T03:00:00+00:00", "channel_1")]["in"],
+        hourly[(f"{DAY}T03:00:00+00:00", "channel_1")]["out"],
+    ) == ("7", "5")
+    assert hourly[(f"{DAY}T17:00:00+00:00", "channel_1")]["in"] == "1"
+    assert sum(int(r["in"]) for r in hourly.values()) == 25
+
+
+def test_without_a_stored_time_zone_the_report_is_in_utc_and_says_so(report_dsn: str, tmp_path: Path) -> None:
+    report = footfall_report(report_dsn, tmp_path, "--store", seed.OTHER_STORE, "--from", DAY, "--to", DAY)
+    assert report.completed.returncode == 0, report.completed.stderr
+    assert "UTC (default: no --timezone given and none in the store&#x27;s stored channel config)" in report.html
+    crossings = [
+        (r["hour_start"], r["channel_id"], r["in"]) for r in report.csv("hourly_footfall.csv") if r["in"] != "0"
+    ]
+    assert crossings == [(f"{DAY}T03:00:00+00:00", seed.OTHER_CHANNEL, "1")]  # 10:15 in Ho Chi Minh City
+
+
+def test_an_empty_period_says_no_data_in_every_section(report_dsn: str, tmp_path: Path) -> None:
+    report = footfall_report(report_dsn, tmp_path, "--store", seed.STORE, "--from", "2024-06-01", "--to", "2024-06-01")
+    assert report.completed.returncode == 0, report.completed.stderr
+    assert report.html.count("<p class='no-data'>No data:") == 4 + 2  # four plots, two summary tables
+    assert "<img" not in report.html
+    for name in ("hourly_footfall.csv", "occupancy.csv", "dwell_histogram.csv", "gender_split.csv"):
+        assert report.csv(name) == [], name
+        assert (tmp_path / name).read_text().count("\n") == 1  # the header only
+
+
+def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    code = main(["report", *args])
+    return code, capsys.readouterr().err
+
+
+def test_unknown_store_lists_the_known_ones(
+    report_dsn: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, err = _cli(capsys, "--dsn", report_dsn, "--out", str(tmp_path), "--store", "nope", "--from", DAY, "--to", DAY)
+    assert code == 2
+    assert "--store 'nope': unknown store; known stores: demo_store, other_store" in err
+    assert not (tmp_path / "report.html").exists()
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [
+        ("2024-05-07", "2024-05-06"),
+        ("2024-05-06T12:00", "2024-05-06T12:00"),
+        ("2024-05-06T12:00+07:00", "2024-05-06T04:00Z"),
+    ],
+)
+def test_from_after_to_names_both_flags(
+    report_dsn: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], start: str, end: str
+) -> None:
+    code, err = _cli(
+        capsys, "--dsn", report_dsn, "--out", str(tmp_path), "--store", seed.STORE, "--from", start, "--to", end
+    )
+    assert code == 2
+    assert f"--from ({start}) must be before --to ({end})" in err
+
+
+def test_from_after_to_is_refused_before_connecting(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    dsn = f"postgresql://postgres@127.0.0.1:{free_port()}/none"
+    code, err = _cli(capsys, "--dsn", dsn, "--out", str(tmp_path), "--store", "s", "--from", "2024-05-07", "--to", DAY)
+    assert code == 2 and "--from (2024-05-07) must be before --to" in err
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "message"),
+    [
+        ("--from", "yesterday", "--from 'yesterday': expected an ISO date"),
+        ("--to", "2024-13-01", "--to '2024-13-01': expected an ISO date"),
+        ("--timezone", "Mars/Olympus", "--timezone: unknown time zone 'Mars/Olympus'"),
+    ],
+)
+def test_bad_flags_exit_2_naming_the_flag(
+    report_dsn: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], flag: str, value: str, message: str
+) -> None:
+    args = {"--store": seed.STORE, "--from": DAY, "--to": DAY, flag: value}
+    code, err = _cli(capsys, "--dsn", report_dsn, "--out", str(tmp_path), *(x for kv in args.items() for x in kv))
+    assert code == 2
+    assert message in err
+
+
+def test_an_unreachable_database_exits_1_without_the_password(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dsn = f"postgresql://reporter:s3cret@127.0.0.1:{free_port()}/none"
+    code, err = _cli(capsys, "--dsn", dsn, "--out", str(tmp_path), "--store", seed.STORE, "--from", DAY, "--to", DAY)
+    assert code == 1
+    assert "cannot connect to postgresql://***@127.0.0.1" in err and "s3cret" not in err

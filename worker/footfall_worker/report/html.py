@@ -1,0 +1,161 @@
+"""The report page: one self-contained HTML file (inline CSS, plots as SVG data URIs, no script, nothing fetched).
+
+The page holds counts and durations only: no image of a person, no box, no track id.
+"""
+
+import base64
+from collections.abc import Mapping
+from datetime import datetime
+from html import escape
+
+from footfall_worker.report.data import CSV_FILES, ReportData
+from footfall_worker.report.plots import format_duration
+
+# (key, section id, title, what the plot shows, what "no data" means). The keys match plots' and CSV_FILES'.
+SECTIONS = (
+    (
+        "hourly",
+        "hourly-footfall",
+        "Hourly footfall per entrance",
+        "Line crossings per local hour on each camera with a counting line: entries (in) above, exits (out) "
+        "below. The store total is the sum over its entrance cameras.",
+        "no line crossings on this store's cameras in the period",
+    ),
+    (
+        "occupancy",
+        "occupancy",
+        "Occupancy over the day",
+        "People in view of each camera (one panel each, same scale), from the per-minute channel statistics: in "
+        "5-minute buckets, the mean of the minute averages (line), shaded up to the highest minute peak. This is "
+        "per camera view, not the number of people in the store; a gap means the camera recorded nothing then.",
+        "no per-minute channel statistics for this store in the period",
+    ),
+    (
+        "dwell",
+        "dwell",
+        "Dwell time per zone",
+        "Completed zone visits (zone_exit) by time spent in the zone; visits still open at the end of the "
+        "period are not counted.",
+        "no zone visits ended on this store's cameras in the period",
+    ),
+    (
+        "gender",
+        "gender-split",
+        "Gender split of entries",
+        "Entries (line crossings in) by the final gender of each tracked person (the gender known at crossing "
+        "time when the track is not recorded). Unknown (not decided) is shown as its own category, never "
+        "dropped or redistributed.",
+        "no entries on this store's cameras in the period",
+    ),
+)
+
+_CSS = """
+body { font-family: "DejaVu Sans", Verdana, Arial, sans-serif; color: #222; margin: 0 auto; max-width: 1180px;
+       padding: 24px 32px; line-height: 1.45; background: #fff; }
+h1 { font-size: 26px; margin: 0 0 6px; }
+h2 { font-size: 20px; margin: 0 0 8px; border-bottom: 2px solid #0072B2; padding-bottom: 4px; }
+header p { margin: 2px 0; color: #444; }
+section { margin: 28px 0; }
+img.plot { width: 100%; height: auto; display: block; }
+p.note { color: #555; font-size: 14px; margin: 6px 0; }
+p.csv { font-size: 13px; color: #555; margin: 4px 0; }
+p.no-data { background: #fff4e5; border: 1px solid #f0b46a; color: #7a4a00; padding: 14px 18px; font-size: 16px;
+            border-radius: 4px; }
+table { border-collapse: collapse; margin: 8px 0 16px; font-size: 14px; }
+th, td { border: 1px solid #ccc; padding: 5px 10px; text-align: right; }
+th { background: #eef4fa; }
+td.name, th.name { text-align: left; }
+tr.total td { font-weight: bold; background: #f6f6f6; }
+footer { margin-top: 36px; font-size: 12px; color: #666; border-top: 1px solid #ddd; padding-top: 8px; }
+"""
+
+
+def _when(t: datetime) -> str:
+    return t.strftime("%a %d %b %Y %H:%M")
+
+
+def _pct(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.1f}%" if whole else "-"
+
+
+def _summary(data: ReportData) -> str:
+    parts = ['<section id="summary"><h2>Summary</h2>']
+    if data.footfall:
+        parts.append(
+            "<table><thead><tr><th class='name'>entrance</th><th>in</th><th>out</th><th>female</th><th>male</th>"
+            "<th>unknown</th><th>unknown share of entries</th></tr></thead><tbody>"
+        )
+        for row in data.footfall:
+            name = escape(row.name if not row.channel_id else f"{row.name} ({row.channel_id})")
+            css = " class='total'" if not row.channel_id else ""
+            parts.append(
+                f"<tr{css}><td class='name'>{name}</td><td>{row.entries}</td><td>{row.exits}</td>"
+                f"<td>{row.female}</td><td>{row.male}</td><td>{row.unknown}</td>"
+                f"<td>{_pct(row.unknown, row.entries)}</td></tr>"
+            )
+        parts.append(
+            "</tbody></table><p class='note'>In and out: line crossings per entrance camera; female, male, unknown: "
+            "entries by final gender. The store row is the sum over its entrance cameras (a person crossing two "
+            "entrances' lines counts twice).</p>"
+        )
+    else:
+        parts.append("<p class='no-data'>No data: no line crossings on this store's cameras in the period.</p>")
+    if data.dwell:
+        parts.append(
+            "<table><thead><tr><th class='name'>zone</th><th class='name'>camera</th><th>visits</th>"
+            "<th>mean dwell</th><th>median dwell</th></tr></thead><tbody>"
+        )
+        for zone in data.dwell:
+            parts.append(
+                f"<tr><td class='name'>{escape(zone.zone)}</td>"
+                f"<td class='name'>{escape(data.channel_name(zone.channel_id))} ({escape(zone.channel_id)})</td>"
+                f"<td>{zone.visits}</td><td>{format_duration(zone.mean_s)}</td>"
+                f"<td>{format_duration(zone.median_s)}</td></tr>"
+            )
+        parts.append("</tbody></table>")
+    else:
+        parts.append("<p class='no-data'>No data: no zone visits ended in the period.</p>")
+    parts.append(
+        f"<p class='csv'>Data: <a href='{CSV_FILES['summary_footfall']}'>{CSV_FILES['summary_footfall']}</a>, "
+        f"<a href='{CSV_FILES['summary_dwell']}'>{CSV_FILES['summary_dwell']}</a></p></section>"
+    )
+    return "".join(parts)
+
+
+def render(data: ReportData, plots: Mapping[str, bytes | None]) -> str:
+    """The whole page. `plots` maps each SECTIONS key to its SVG, or None for "no data"."""
+    window = data.window
+    start, end = window.local(window.start), window.local(window.end)
+    title = f"Store report: {data.store_id}"
+    channels = ", ".join(f"{escape(c.name)} ({escape(c.id)})" for c in data.channels)
+    fallback = data.entries_from_crossing
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{escape(title)} {start:%Y-%m-%d} to {end:%Y-%m-%d}</title>",
+        f"<style>{_CSS}</style></head><body>",
+        f"<header><h1>{escape(title)}</h1>",
+        f"<p class='period'><strong>Period:</strong> {_when(start)} to {_when(end)} (end excluded)</p>",
+        f"<p class='timezone'><strong>Time zone:</strong> {escape(window.timezone.key)} "
+        f"({escape(window.timezone_source)}); every time and hour below is local to it.</p>",
+        f"<p><strong>Cameras:</strong> {channels}</p></header>",
+        _summary(data),
+    ]
+    for key, section_id, heading, note, empty in SECTIONS:
+        parts.append(f'<section id="{section_id}" class="plot-section"><h2>{escape(heading)}</h2>')
+        svg = plots.get(key)
+        if svg is None:
+            parts.append(f"<p class='no-data'>No data: {escape(empty)}.</p>")
+        else:
+            encoded = base64.b64encode(svg).decode("ascii")
+            parts.append(f'<img class="plot" alt="{escape(heading)}" src="data:image/svg+xml;base64,{encoded}">')
+        if key == "gender" and fallback:
+            note += f" {fallback} entries had no recorded track and use the gender known at crossing time."
+        parts.append(f"<p class='note'>{escape(note)}</p>")
+        parts.append(f"<p class='csv'>Data: <a href='{CSV_FILES[key]}'>{CSV_FILES[key]}</a></p></section>")
+    parts.append(
+        "<footer>Footfall store report. Built from counts and durations only: no image, box or identity of any "
+        f"person is in this page. Generated {data.generated_at:%Y-%m-%d %H:%M %Z}.</footer></body></html>"
+    )
+    return "\n".join(parts) + "\n"

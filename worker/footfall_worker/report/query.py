@@ -1,0 +1,217 @@
+"""The store report's numbers: SQL in, plain dataclasses out. Counts and durations only, never pixels or boxes.
+
+Every query is bounded by the report window [start, end) in absolute time and by the store's channels.
+Local hours are computed by PostgreSQL (`t AT TIME ZONE tz`), so a crossing is counted in the store's
+wall-clock hour; in the autumn DST change the repeated hour is one bucket.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import psycopg2.extensions
+
+GENDERS = ("female", "male", "unknown")
+OCCUPANCY_BUCKET_S = 300  # 5-minute buckets: the mean of the minute averages, the max of the minute maxima
+
+
+class ReportInputError(ValueError):
+    """Bad input the user can fix (unknown store, empty window, bad flag): exit code 2, the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class Channel:
+    id: str
+    name: str
+    config: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """The report period: [start, end) as aware datetimes, shown in `timezone`."""
+
+    start: datetime
+    end: datetime
+    timezone: ZoneInfo
+    timezone_source: str  # where the time zone came from, said in the report header
+
+    def local(self, t: datetime) -> datetime:
+        return t.astimezone(self.timezone)
+
+
+@dataclass(frozen=True, slots=True)
+class HourlyCount:
+    """Line crossings of one entrance channel in one local hour (zero rows included: every hour of the window)."""
+
+    hour: datetime  # local wall-clock hour start, aware (tzinfo = the report's zone)
+    channel_id: str
+    entries: int
+    exits: int
+
+
+@dataclass(frozen=True, slots=True)
+class OccupancyBucket:
+    """People in view of one camera over a 5-minute bucket, from `channel_stats_minute`."""
+
+    start: datetime  # local, aware
+    channel_id: str
+    occupancy_avg: float  # mean of the minutes' occupancy_avg
+    occupancy_max: int  # max of the minutes' occupancy_max
+    minutes: int  # minutes with a row (fewer than 5: the worker was down part of the bucket)
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneDwells:
+    """Every completed visit (zone_exit) of one zone: its dwell in seconds."""
+
+    channel_id: str
+    zone: str
+    dwell_s: tuple[float, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class GenderCount:
+    """Entries (line_crossing "in") of one channel with one final gender.
+
+    `from_crossing` of them had no `tracks` row, so the gender known at crossing time was used (null = unknown).
+    """
+
+    channel_id: str
+    gender: str
+    entries: int
+    from_crossing: int
+
+
+def known_stores(conn: psycopg2.extensions.connection) -> list[str]:
+    with conn.cursor() as cur:
+        cur.execute("SELECT DISTINCT store_id FROM channels ORDER BY store_id")
+        return [row[0] for row in cur.fetchall()]
+
+
+def store_channels(conn: psycopg2.extensions.connection, store_id: str) -> list[Channel]:
+    """The store's channels, by id; empty when the store is unknown."""
+    with conn.cursor() as cur:
+        cur.execute("SELECT id, name, config FROM channels WHERE store_id = %s ORDER BY id", (store_id,))
+        return [Channel(id_, name, config if isinstance(config, dict) else {}) for id_, name, config in cur.fetchall()]
+
+
+def stored_timezones(channels: Sequence[Channel]) -> list[str]:
+    """The distinct `timezone` values in the channels' stored config (none today unless a writer adds it)."""
+    return sorted({str(c.config["timezone"]) for c in channels if c.config.get("timezone")})
+
+
+def _local_hours(window: Window) -> list[datetime]:
+    """Every local wall-clock hour the window touches, as naive local datetimes (matches PostgreSQL's buckets)."""
+    hour = window.local(window.start).replace(tzinfo=None, minute=0, second=0, microsecond=0)
+    end = window.local(window.end).replace(tzinfo=None)
+    hours = []
+    while hour < end:
+        hours.append(hour)
+        hour += timedelta(hours=1)
+    return hours
+
+
+def hourly_crossings(
+    conn: psycopg2.extensions.connection, channel_ids: Sequence[str], window: Window
+) -> tuple[list[str], list[HourlyCount]]:
+    """Entries and exits per local hour for each channel of `channel_ids` that has line crossings in the window.
+
+    Returns:
+        The entrance channels (those with crossings), and a row for every (hour, entrance) with zeros filled in.
+    """
+    with conn.cursor() as cur:
+        cur.execute(
+            """
+            SELECT channel_id, date_trunc('hour', t AT TIME ZONE %(tz)s) AS local_hour,
+                   count(*) FILTER (WHERE payload->>'direction' = 'in'),
+                   count(*) FILTER (WHERE payload->>'direction' = 'out')
+            FROM events
+            WHERE kind = 'line_crossing' AND channel_id = ANY(%(channels)s) AND t >= %(start)s AND t < %(end)s
+            GROUP BY 1, 2
+            """,
+            {"tz": window.timezone.key, "channels": list(channel_ids), "start": window.start, "end": window.end},
+        )
+        found = {(channel, hour): (int(n_in), int(n_out)) for channel, hour, n_in, n_out in cur.fetchall()}
+    entrances = sorted({channel for channel, _ in found})
+    rows = [
+        HourlyCount(hour.replace(tzinfo=window.timezone), channel, *found.get((channel, hour), (0, 0)))
+        for hour in _local_hours(window)
+        for channel in entrances
+    ]
+    return entrances, rows
+
+
+def occupancy(
+    conn: psycopg2.extensions.connection, channel_ids: Sequence[str], window: Window
+) -> list[OccupancyBucket]:
+    """5-minute occupancy buckets per channel; a bucket without any minute row is absent (unknown, not zero)."""
+    with conn.cursor() as cur:
+        cur.execute(
+            """
+            SELECT channel_id, to_timestamp(floor(extract(epoch FROM minute) / %(bucket)s) * %(bucket)s) AS bucket,
+                   avg(occupancy_avg), max(occupancy_max), count(*)
+            FROM channel_stats_minute
+            WHERE channel_id = ANY(%(channels)s) AND minute >= %(start)s AND minute < %(end)s
+            GROUP BY 1, 2
+            ORDER BY 2, 1
+            """,
+            {"bucket": OCCUPANCY_BUCKET_S, "channels": list(channel_ids), "start": window.start, "end": window.end},
+        )
+        return [
+            OccupancyBucket(window.local(bucket), channel, float(avg), int(peak), int(minutes))
+            for channel, bucket, avg, peak, minutes in cur.fetchall()
+        ]
+
+
+def zone_dwells(conn: psycopg2.extensions.connection, channel_ids: Sequence[str], window: Window) -> list[ZoneDwells]:
+    """Dwell seconds of every zone_exit in the window, per (channel, zone); exits without a numeric dwell_s are
+    skipped (a zone_exit always carries one by contract)."""
+    with conn.cursor() as cur:
+        cur.execute(
+            """
+            SELECT channel_id, COALESCE(payload->>'zone', '(no zone)'), (payload->>'dwell_s')::float8
+            FROM events
+            WHERE kind = 'zone_exit' AND channel_id = ANY(%(channels)s) AND t >= %(start)s AND t < %(end)s
+              AND jsonb_typeof(payload->'dwell_s') = 'number'
+            ORDER BY 1, 2, t
+            """,
+            {"channels": list(channel_ids), "start": window.start, "end": window.end},
+        )
+        grouped: dict[tuple[str, str], list[float]] = {}
+        for channel, zone, dwell in cur.fetchall():
+            grouped.setdefault((channel, zone), []).append(float(dwell))
+    return [ZoneDwells(channel, zone, tuple(values)) for (channel, zone), values in sorted(grouped.items())]
+
+
+def entry_genders(
+    conn: psycopg2.extensions.connection, channel_ids: Sequence[str], window: Window
+) -> list[GenderCount]:
+    """Entries per channel and final gender: `tracks.gender` of the crossing's (run_id, track_id) when the track
+    is recorded (even when it is `unknown`: the final label wins), else the crossing's own gender, else unknown.
+    Unknown stays its own category."""
+    with conn.cursor() as cur:
+        cur.execute(
+            """
+            SELECT e.channel_id,
+                   CASE WHEN tr.gender IS NOT NULL THEN tr.gender
+                        WHEN e.payload->>'gender' IN ('female', 'male') THEN e.payload->>'gender'
+                        ELSE 'unknown' END AS gender,
+                   count(*),
+                   count(*) FILTER (WHERE tr.gender IS NULL)
+            FROM events e
+            LEFT JOIN tracks tr ON tr.run_id = e.run_id AND tr.track_id = e.track_id
+            WHERE e.kind = 'line_crossing' AND e.payload->>'direction' = 'in'
+              AND e.channel_id = ANY(%(channels)s) AND e.t >= %(start)s AND e.t < %(end)s
+            GROUP BY 1, 2
+            """,
+            {"channels": list(channel_ids), "start": window.start, "end": window.end},
+        )
+        found = {(channel, gender): (int(n), int(fallback)) for channel, gender, n, fallback in cur.fetchall()}
+    channels = sorted({channel for channel, _ in found})
+    return [
+        GenderCount(channel, gender, *found.get((channel, gender), (0, 0)))
+        for channel in channels
+        for gender in GENDERS
+    ]
