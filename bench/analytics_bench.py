@@ -24,17 +24,17 @@ DETECT_MS = 18.15  # one detection through Triton on this machine (README, pipel
 
 def geometry(count: int) -> AnalyticsConfig:
     lines = [
-        {"id": f"line_{i}", "points": [{"x": 0.1, "y": (i + 1) / (count + 1)}, {"x": 0.9, "y": (i + 1) / (count + 1)}]}
+        {"id": f"line_{i}", "points": [[0.1, (i + 1) / (count + 1)], [0.9, (i + 1) / (count + 1)]]}
         for i in range(count)
     ]
     zones = [
         {
             "id": f"zone_{i}",
             "polygon": [
-                {"x": 0.1 + 0.2 * i, "y": 0.2},
-                {"x": 0.25 + 0.2 * i, "y": 0.2},
-                {"x": 0.25 + 0.2 * i, "y": 0.8},
-                {"x": 0.1 + 0.2 * i, "y": 0.8},
+                [0.1 + 0.2 * i, 0.2],
+                [0.25 + 0.2 * i, 0.2],
+                [0.25 + 0.2 * i, 0.8],
+                [0.1 + 0.2 * i, 0.8],
             ],
         }
         for i in range(count)

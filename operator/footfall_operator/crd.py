@@ -201,6 +201,11 @@ def _structural(schema: dict[str, Any], definitions: dict[str, Any]) -> dict[str
             # v1.20 reads an empty-string default as null and rejects the CRD; the operator applies it anyway.
             continue
         node[key] = copy.deepcopy(value)
+    # JSON Schema 2020 writes `exclusiveMinimum: 0`; OpenAPI 3.0 (what Kubernetes speaks) a bound plus a flag.
+    for exclusive, bound in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
+        if isinstance(node.get(exclusive), int | float) and not isinstance(node[exclusive], bool):
+            node[bound] = node.pop(exclusive)
+            node[exclusive] = True
     if "const" in schema:
         node["enum"] = [schema["const"]]
     if "enum" in node and "type" not in node:
@@ -237,6 +242,14 @@ def _live_status_schema() -> dict[str, Any]:
             "fps": number,
             "peopleNow": {"type": "integer", "nullable": True},
             "reconnects": {"type": "integer", "nullable": True},
+            "entries": {"type": "integer", "nullable": True, "description": "people in over the lines, since start"},
+            "exits": {"type": "integer", "nullable": True, "description": "people out over the lines, since start"},
+            "zoneOccupancy": {
+                "type": "object",
+                "nullable": True,
+                "additionalProperties": {"type": "integer"},
+                "description": "people in each zone now",
+            },
             "lastFrameTime": {"type": "string", "nullable": True},
             "heartbeatTime": {"type": "string", "nullable": True},
             "readTime": {"type": "string", "nullable": True},
@@ -280,6 +293,8 @@ PRINTER_COLUMNS = [
     {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
     {"name": "FPS", "type": "number", "jsonPath": ".status.live.fps"},
     {"name": "People", "type": "integer", "jsonPath": ".status.live.peopleNow"},
+    {"name": "In", "type": "integer", "jsonPath": ".status.live.entries"},
+    {"name": "Out", "type": "integer", "jsonPath": ".status.live.exits"},
     {"name": "Reconnects", "type": "integer", "jsonPath": ".status.live.reconnects"},
     {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
 ]

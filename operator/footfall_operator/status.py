@@ -16,6 +16,7 @@ Live fields come from the worker's heartbeat. When Redis cannot be read they kee
 """
 
 import enum
+import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -110,6 +111,9 @@ def live_status(live: LiveReading | None, previous: dict[str, Any] | None, stale
         "fps": None if fps is None else round(float(fps), 1),
         "peopleNow": snapshot.get("people_now"),
         "reconnects": snapshot.get("reconnects"),
+        "entries": snapshot.get("entries"),
+        "exits": snapshot.get("exits"),
+        "zoneOccupancy": _zone_occupancy(snapshot.get("zone_occupancy")),
         "lastFrameTime": _iso(snapshot.get("last_frame_ts")),
         "heartbeatTime": _iso(heartbeat),
         "readTime": _iso(live.read_at),
@@ -120,6 +124,19 @@ def live_status(live: LiveReading | None, previous: dict[str, Any] | None, stale
         return {**fields, "stale": True, "staleReason": f"last worker heartbeat {shown}"}
     # None, not "": a merge patch deletes the key, and the v1.20 apiserver reads an empty string as null.
     return {**fields, "stale": False, "staleReason": None}
+
+
+def _zone_occupancy(raw: Any) -> dict[str, int] | None:
+    """The worker's `zone_occupancy` (JSON text, or already decoded) as {zone: people}; None when it has no zones."""
+    if isinstance(raw, dict):
+        return {str(zone): int(count) for zone, count in raw.items()}
+    if not raw:
+        return None
+    try:
+        decoded = json.loads(raw)
+    except (TypeError, ValueError):
+        return None
+    return {str(zone): int(count) for zone, count in decoded.items()} if isinstance(decoded, dict) else None
 
 
 def _condition(kind: str, status: bool | str, reason: str, message: str) -> dict[str, Any]:

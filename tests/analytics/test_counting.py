@@ -14,10 +14,10 @@ from footfall_worker.analytics import (
 
 W, H = 1000, 500
 # a horizontal line across the middle, drawn left to right: "left" of that walking direction is the top half
-MIDDLE = {"id": "door", "points": [{"x": 0.2, "y": 0.5}, {"x": 0.8, "y": 0.5}], "inSide": "left"}
+MIDDLE = {"id": "door", "points": [[0.2, 0.5], [0.8, 0.5]], "inSide": "left"}
 TABLE = {
     "id": "table",
-    "polygon": [{"x": 0.4, "y": 0.2}, {"x": 0.6, "y": 0.2}, {"x": 0.6, "y": 0.4}, {"x": 0.4, "y": 0.4}],
+    "polygon": [[0.4, 0.2], [0.6, 0.2], [0.6, 0.4], [0.4, 0.4]],
 }
 
 
@@ -166,14 +166,14 @@ def test_no_geometry_costs_nothing():
 @pytest.mark.parametrize(
     ("config", "field", "expected"),
     [
-        ({"lines": [{"id": "a", "points": [{"x": 0.1, "y": 0.1}]}]}, "lines.0.points", "at least 2"),
-        ({"lines": [{"id": "a", "points": [{"x": 0.1, "y": 0.1}] * 2}]}, "lines.0", "two distinct points"),
-        ({"lines": [{"id": "a", "points": [{"x": 1.5, "y": 0.1}, {"x": 0, "y": 0}]}]}, "lines.0.points.0.x",
+        ({"lines": [{"id": "a", "points": [[0.1, 0.1]]}]}, "lines.0.points", "at least 2"),
+        ({"lines": [{"id": "a", "points": [[0.1, 0.1]] * 2}]}, "lines.0", "two distinct points"),
+        ({"lines": [{"id": "a", "points": [[1.5, 0.1], [0, 0]]}]}, "lines.0.points.0.0",
          "less than or equal to 1"),
         ({"lines": [{**MIDDLE, "inSide": "up"}]}, "lines.0.inSide", "'left' or 'right'"),
-        ({"zones": [{"id": "z", "polygon": [{"x": 0, "y": 0}, {"x": 0.5, "y": 0.5}, {"x": 1, "y": 1}]}]}, "zones.0",
+        ({"zones": [{"id": "z", "polygon": [[0, 0], [0.5, 0.5], [1, 1]]}]}, "zones.0",
          "not on one line"),
-        ({"zones": [{"id": "z", "polygon": [{"x": 0, "y": 0}, {"x": 1, "y": 1}]}]}, "zones.0.polygon", "at least 3"),
+        ({"zones": [{"id": "z", "polygon": [[0, 0], [1, 1]]}]}, "zones.0.polygon", "at least 3"),
         ({"lines": [MIDDLE, MIDDLE]}, "", "repeated: door"),
         ({"lines": [{**MIDDLE, "id": "Door 1"}]}, "lines.0.id", "pattern"),
     ],

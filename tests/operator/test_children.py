@@ -274,8 +274,8 @@ def test_the_worker_reads_every_variable_the_deployment_sets(monkeypatch: pytest
 
 def test_counting_geometry_reaches_the_worker_config():
     geometry = {
-        "lines": [{"id": "entrance", "points": [{"x": 0.1, "y": 0.6}, {"x": 0.9, "y": 0.6}], "inSide": "right"}],
-        "zones": [{"id": "queue", "polygon": [{"x": 0.1, "y": 0.1}, {"x": 0.3, "y": 0.1}, {"x": 0.3, "y": 0.3}]}],
+        "lines": [{"id": "entrance", "points": [[0.1, 0.6], [0.9, 0.6]], "inSide": "right"}],
+        "zones": [{"id": "queue", "polygon": [[0.1, 0.1], [0.3, 0.1], [0.3, 0.3]]}],
     }
     children = desired_children(OWNER, spec(analytics=geometry), DEFAULTS)
     store = parse_store_config(json.loads(children.config_map["data"]["channel.json"]))

@@ -369,6 +369,14 @@ def test_a_restarted_operator_creates_no_duplicate_children(
         assert again.stop() == 0
 
 
+def printed_columns(table: str) -> dict[str, str]:
+    """`kubectl get`'s one-row table as {column: value}, by the header's positions (empty cells are blank)."""
+    header, row = table.splitlines()[:2]
+    starts = [index for index, char in enumerate(header) if char != " " and (index == 0 or header[index - 1] == " ")]
+    bounds = list(zip(starts, [*starts[1:], None], strict=True))
+    return {header[a:b].strip(): row[a:b].strip() for a, b in bounds}
+
+
 def publish_heartbeat(redis: RedisServer, channel_id: str, **fields: Any) -> None:
     live = LiveState(redis.client(), channel_id, ttl_s=30)
     live.publish(LiveSnapshot(**{"state": "streaming", "fps": 24.96, "people_now": 3, "reconnects": 2, **fields}))
@@ -383,8 +391,8 @@ def test_status_shows_the_workers_live_state_and_survives_a_redis_outage(
     status = camera_channel(cluster, namespace, "live-cam")["status"]
     assert status["phase"] == "Running"
     assert (status["live"]["fps"], status["live"]["peopleNow"], status["live"]["reconnects"]) == (25.0, 3, 2)
-    row = cluster.kubectl("get", "camch", "live-cam", "-n", namespace, "--no-headers").stdout.split()
-    assert row[1:5] == ["Running", "25", "3", "2"]
+    columns = printed_columns(cluster.kubectl("get", "camch", "live-cam", "-n", namespace).stdout)
+    assert (columns["PHASE"], columns["FPS"], columns["PEOPLE"], columns["RECONNECTS"]) == ("Running", "25", "3", "2")
 
     live_redis.stop()
     try:

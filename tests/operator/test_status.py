@@ -145,3 +145,10 @@ def test_a_refresh_writes_only_when_something_but_the_read_time_changed():
     moved = build_status(observed(previous=first, live=heartbeat(people_now=7)), NOW + 20)
     assert changed(first, moved)
     assert changed({}, first)  # a new channel's first status is always written
+
+
+def test_store_counters_reach_the_status_when_the_worker_counts():
+    live = live_status(heartbeat(entries=12, exits=9, zone_occupancy='{"queue": 3}'), previous=None, stale_after_s=15)
+    assert (live["entries"], live["exits"], live["zoneOccupancy"]) == (12, 9, {"queue": 3})
+    plain = live_status(heartbeat(), previous=None, stale_after_s=15)  # a worker without lines or zones
+    assert plain["entries"] is None and plain["zoneOccupancy"] is None

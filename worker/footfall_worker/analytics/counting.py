@@ -55,9 +55,9 @@ class _Line:
     def __init__(self, line: CountingLine, width: int, height: int, band: float) -> None:
         self.id = line.id
         self.in_sign = 1 if line.in_side == "left" else -1
-        a, b = line.points
-        self.start = np.array([a.x * width, a.y * height])
-        direction = np.array([b.x * width, b.y * height]) - self.start
+        scale = np.array([width, height], dtype=np.float64)
+        self.start = np.asarray(line.points[0], dtype=np.float64) * scale
+        direction = np.asarray(line.points[1], dtype=np.float64) * scale - self.start
         self.length = float(np.hypot(*direction))
         self.unit = direction / self.length
         self.band_px = band * float(np.hypot(width, height))
@@ -80,7 +80,7 @@ class _Line:
 class _Zone:
     def __init__(self, zone: Zone, width: int, height: int) -> None:
         self.id = zone.id
-        self.corners = np.array([[p.x * width, p.y * height] for p in zone.polygon])
+        self.corners = np.asarray(zone.polygon, dtype=np.float64) * np.array([width, height], dtype=np.float64)
         self.entered: dict[int, float] = {}  # track -> first time inside in this visit
         self.last_inside: dict[int, float] = {}
 

@@ -5,7 +5,7 @@ resolution. A line is drawn from its first point to its second; `in_side` names 
 it, that is inside the store, so crossing towards it counts as `in`.
 """
 
-from typing import Literal, Self
+from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
@@ -21,26 +21,27 @@ class _Geometry(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, alias_generator=to_camel, populate_by_name=True)
 
 
-class Point(_Geometry):
-    """A point relative to the frame: x from the left edge, y from the top, both 0..1."""
-
-    x: float = Field(ge=0, le=1)
-    y: float = Field(ge=0, le=1)
+# A point relative to the frame as `[x, y]`: x from the left edge, y from the top, both 0..1. A pair, not an
+# object with `x`/`y` keys: YAML 1.1 (kubectl's parser) reads a bare `y` key as the boolean true.
+Point = Annotated[
+    list[Annotated[float, Field(ge=0, le=1)]],
+    Field(min_length=2, max_length=2, description="[x, y], relative to the frame's width and height"),
+]
 
 
 class CountingLine(_Geometry):
     """A line people cross; the anchor (bottom centre of a person's box) crossing it counts in or out."""
 
     id: str = Field(pattern=IDENTIFIER_PATTERN, description="unique within the channel, e.g. entrance")
-    points: list[Point] = Field(min_length=2, max_length=2, description="from, to")
+    points: list[Point] = Field(min_length=2, max_length=2, description="from, to: [[x, y], [x, y]]")
     in_side: Literal["left", "right"] = Field(
         default="left", description="the side, seen walking from the first point to the second, that is inside"
     )
 
     @model_validator(mode="after")
     def _distinct_points(self) -> Self:
-        a, b = self.points
-        if abs(a.x - b.x) < _MIN_EXTENT and abs(a.y - b.y) < _MIN_EXTENT:
+        (ax, ay), (bx, by) = self.points
+        if abs(ax - bx) < _MIN_EXTENT and abs(ay - by) < _MIN_EXTENT:
             raise ValueError(f"line {self.id!r}: expected two distinct points, got the same point twice")
         return self
 
@@ -49,12 +50,12 @@ class Zone(_Geometry):
     """A polygon area (e.g. the checkout queue); people's anchors inside it are in the zone."""
 
     id: str = Field(pattern=IDENTIFIER_PATTERN, description="unique within the channel, e.g. checkout_queue")
-    polygon: list[Point] = Field(min_length=3, max_length=64, description="corners, in order")
+    polygon: list[Point] = Field(min_length=3, max_length=64, description="corners in order: [[x, y], ...]")
 
     @model_validator(mode="after")
     def _has_area(self) -> Self:
         corners = self.polygon
-        twice_area = sum(a.x * b.y - b.x * a.y for a, b in zip(corners, corners[1:] + corners[:1], strict=True))
+        twice_area = sum(a[0] * b[1] - b[0] * a[1] for a, b in zip(corners, corners[1:] + corners[:1], strict=True))
         if abs(twice_area) / 2 < _MIN_EXTENT**2:
             raise ValueError(f"zone {self.id!r}: expected at least three corners that are not on one line")
         return self
