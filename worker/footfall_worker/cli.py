@@ -15,7 +15,7 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from footfall_worker.config import ConfigError, load_store_config
@@ -147,6 +147,19 @@ def report(args: argparse.Namespace) -> int:
     return run(args.argv)
 
 
+def _add_passthrough(
+    commands: "argparse._SubParsersAction[argparse.ArgumentParser]",
+    name: str,
+    handler: Callable[[argparse.Namespace], int],
+    help_text: str,
+) -> None:
+    """A subcommand whose options its own module's parser defines: every argument passes through untouched (no
+    prefix chars, so `--out` and `-h` are not parsed here), and the module is imported only when it runs."""
+    parser = commands.add_parser(name, help=help_text, add_help=False, prefix_chars="\0")
+    parser.add_argument("argv", nargs=argparse.REMAINDER)
+    parser.set_defaults(handler=handler)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="footfall", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -181,26 +194,18 @@ def build_parser() -> argparse.ArgumentParser:
     config_parser.add_argument("--cameras", type=Path, required=True)
     config_parser.set_defaults(handler=show_config)
 
-    # The options are defined once, by footfall_operator.import_config's own parser: this one passes every
-    # argument through untouched (no prefix chars, so `--out`, `-h` are not parsed here).
-    import_parser = commands.add_parser(
+    _add_passthrough(
+        commands,
         "import-config",
-        help="a store config as CameraChannel manifests and their Secret (see `footfall import-config -h`)",
-        add_help=False,
-        prefix_chars="\0",
+        import_config,
+        "a store config as CameraChannel manifests and their Secret (see `footfall import-config -h`)",
     )
-    import_parser.add_argument("argv", nargs=argparse.REMAINDER)
-    import_parser.set_defaults(handler=import_config)
-
-    # Like import-config: footfall_worker.report.command defines the options; every argument passes through.
-    report_parser = commands.add_parser(
+    _add_passthrough(
+        commands,
         "report",
-        help="a store's HTML report: hourly footfall, occupancy, dwell, gender split (see `footfall report -h`)",
-        add_help=False,
-        prefix_chars="\0",
+        report,
+        "a store's HTML report: hourly footfall, occupancy, dwell, gender split (see `footfall report -h`)",
     )
-    report_parser.add_argument("argv", nargs=argparse.REMAINDER)
-    report_parser.set_defaults(handler=report)
 
     from footfall_worker.pipeline.process_video import add_parser as add_process_video_parser
 
