@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from footfall_worker.analytics import LINE_CROSSING, ZONE_EXIT, AnalyticsEvent
 from footfall_worker.classify.gender_worker import GenderRequest, GenderResult
 from footfall_worker.classify.track_gender import TrackGender
 from footfall_worker.detections import Detections
@@ -118,3 +119,37 @@ def test_minute_stats_roll_over_on_the_wall_clock_minute() -> None:
     partial = stats.flush()
     assert partial is not None and partial.minute == minute + 60 and partial.unique_tracks == 0
     assert stats.flush() is None
+
+
+def crossing(direction: str, gender: str | None = None) -> AnalyticsEvent:
+    return AnalyticsEvent(LINE_CROSSING, 1, 0.0, {"line": "door", "direction": direction, "gender": gender})
+
+
+def test_minute_stats_count_entries_by_gender_exits_and_dwells_in_their_minute() -> None:
+    stats = MinuteStats()
+    minute = 1_800_000_000.0 - (1_800_000_000.0 % 60)
+    stats.observe(minute + 1.0, [1], started=1)
+    events = [crossing("in", "female"), crossing("in"), crossing("out")]
+    assert stats.count((minute + 2.0, event) for event in events) == []
+    stats.count([(minute + 3.0, AnalyticsEvent(ZONE_EXIT, 1, 0.0, {"zone": "q", "dwell_s": 4.0}))])
+    stats.count([(minute + 4.0, AnalyticsEvent(ZONE_EXIT, 2, 0.0, {"zone": "q", "dwell_s": 8.0}))])
+    done = stats.observe(minute + 61.0, [], started=0)
+    assert done is not None
+    assert (done.entries, done.exits, done.entries_female, done.entries_male, done.entries_unknown) == (2, 1, 1, 0, 1)
+    assert (done.dwells, done.dwell_mean_s) == (2, 6.0)
+    later = stats.flush()
+    assert later is not None and (later.entries, later.dwells, later.dwell_mean_s) == (0, 0, None)
+
+
+def test_a_zone_exit_known_after_its_minute_closed_corrects_that_minute() -> None:
+    stats = MinuteStats()
+    minute = 1_800_000_000.0 - (1_800_000_000.0 % 60)
+    stats.observe(minute + 58.0, [1], started=1)
+    first = stats.observe(minute + 61.0, [], started=0)  # the first minute is emitted without the visit
+    assert first is not None and first.dwells == 0
+    # the visit's last time inside was in the first minute; its grace ran out in the second
+    (corrected,) = stats.count([(minute + 59.0, AnalyticsEvent(ZONE_EXIT, 1, 0.0, {"zone": "q", "dwell_s": 3.0}))])
+    assert corrected.minute == minute and (corrected.dwells, corrected.dwell_mean_s) == (1, 3.0)
+    assert (corrected.people_count, corrected.occupancy_max) == (first.people_count, first.occupancy_max)
+    second = stats.flush()
+    assert second is not None and second.dwells == 0

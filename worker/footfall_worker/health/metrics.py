@@ -8,6 +8,7 @@ Every series carries a `channel` label: in a cluster one pod is one channel, loc
 several workers side by side.
 """
 
+import dataclasses
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 
@@ -56,6 +57,9 @@ class WorkerStatus:
     ready: bool
     not_ready_reasons: tuple[str, ...]
     uptime_s: float
+    entries: int = 0  # store analytics: people counted in since the start, over the channel's lines
+    exits: int = 0
+    zone_occupancy: dict[str, int] = dataclasses.field(default_factory=dict)  # people in each zone now
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -76,6 +80,8 @@ _COUNTERS = (
     ("footfall_writer_written_rows", "Rows committed to PostgreSQL.", "writer_written_rows"),
     ("footfall_writer_dropped_rows", "Rows lost: memory full and the journal unwritable.", "writer_dropped_rows"),
     ("footfall_live_skipped", "Live-state updates skipped because Redis was down.", "live_skipped"),
+    ("footfall_entries", "People counted in on the channel's counting lines.", "entries"),
+    ("footfall_exits", "People counted out on the channel's counting lines.", "exits"),
 )
 _GAUGES = (
     ("footfall_fps_read", "Frames decoded per second (last few seconds).", "fps_read"),

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from footfall_worker.config import ChannelConfig, StoreConfig
+from footfall_worker.config.geometry import AnalyticsConfig
 from footfall_worker.ingest.capture import Source, is_file
 
 
@@ -22,6 +23,7 @@ class ChannelSpec:
         source_masked: the source as it may be shown (credentials masked).
         is_file: frames come from a video file (tracked on the video's clock; its end ends the run).
         config: the channel's configuration as recorded in `channels.config` (no credentials).
+        analytics: the channel's counting lines and zones, None when it has none.
     """
 
     channel_id: str
@@ -31,6 +33,7 @@ class ChannelSpec:
     source_masked: str
     is_file: bool
     config: dict[str, Any] = field(default_factory=dict)
+    analytics: AnalyticsConfig | None = None
 
     @classmethod
     def from_store(cls, store: StoreConfig, channel: ChannelConfig) -> "ChannelSpec":
@@ -42,10 +45,20 @@ class ChannelSpec:
             source_masked=str(channel.source.url()),
             is_file=False,
             config=channel.model_dump(mode="json"),
+            analytics=channel.analytics,
         )
 
     @classmethod
-    def from_file(cls, path: Path, channel_id: str | None = None, store_id: str = "local") -> "ChannelSpec":
+    def from_file(
+        cls,
+        path: Path,
+        channel_id: str | None = None,
+        store_id: str = "local",
+        analytics: AnalyticsConfig | None = None,
+    ) -> "ChannelSpec":
+        config: dict[str, Any] = {"file": str(path)}
+        if analytics is not None:
+            config["analytics"] = analytics.model_dump(mode="json")
         return cls(
             channel_id=channel_id or file_channel_id(path),
             store_id=store_id,
@@ -53,7 +66,8 @@ class ChannelSpec:
             source=path,
             source_masked=str(path),
             is_file=is_file(path),
-            config={"file": str(path)},
+            config=config,
+            analytics=analytics,
         )
 
 

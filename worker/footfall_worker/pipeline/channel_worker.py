@@ -171,6 +171,7 @@ class ChannelWorker:
             linker=linker,
             live=self.live,
             file_wall_start=self._started_wall if spec.is_file else None,
+            analytics=spec.analytics,
         )
         self.reader = CameraReader(spec.channel_id, spec.source, settings.reader)
         self.probes = ProbeServer(
@@ -366,8 +367,15 @@ class ChannelWorker:
             return
         health = self.reader.snapshot()
         p50, p95 = self._latency.percentiles_ms(50, 95)
+        entries, exits = self.processor.entries_exits
         snapshot = LiveSnapshot.from_health(
-            health, active_track_ids=self.processor.track_ids, latency_p50_ms=p50, latency_p95_ms=p95
+            health,
+            active_track_ids=self.processor.track_ids,
+            latency_p50_ms=p50,
+            latency_p95_ms=p95,
+            entries=entries,
+            exits=exits,
+            zone_occupancy=self.processor.zone_occupancy,
         )
         changed = health.state is not self._last_state
         self._last_state = health.state
@@ -431,6 +439,7 @@ class ChannelWorker:
         ready = readiness(view, self.settings.worker.ready_frame_age_s)
         p50, p95, p99 = self._latency.percentiles_ms(50, 95, 99)
         gender = self.gender_worker
+        entries, exits = self.processor.entries_exits
         return WorkerStatus(
             channel=self.channel_id,
             state=str(health.state),
@@ -464,6 +473,9 @@ class ChannelWorker:
             ready=ready.ok,
             not_ready_reasons=ready.reasons,
             uptime_s=round(time.monotonic() - self._started_mono, 3),
+            entries=entries,
+            exits=exits,
+            zone_occupancy=self.processor.zone_occupancy,
         )
 
 

@@ -8,10 +8,15 @@
 Time: the tracker runs on the frame's own clock: the capture time for a live stream, the position in the
 video for a file (so a file processed faster than real time tracks exactly like its live replay). Rows get
 wall-clock times: the capture time live, the run's start plus the video position for a file.
+
+Store analytics (a channel with counting lines or zones): after tracking, the frame's tracks go through
+`StoreAnalytics` on the tracker's clock; each crossing, zone entry and zone exit becomes an `events` row, a
+live event and a count in the minute's rollup, and the totals feed the live state.
 """
 
 from collections.abc import Callable
 
+from footfall_worker.analytics import IN, OUT, AnalyticsConfig, AnalyticsEvent, StoreAnalytics
 from footfall_worker.classify.gender_worker import GenderWorker
 from footfall_worker.classify.track_gender import TrackGender
 from footfall_worker.detections import Detections
@@ -20,6 +25,7 @@ from footfall_worker.pipeline.minute_stats import MinuteStats
 from footfall_worker.pipeline.recorder import FinishedTrack, Put, TrackRecorder
 from footfall_worker.reid.linker import TrackLinker
 from footfall_worker.storage.live_state import EventType, LiveState, track_event
+from footfall_worker.storage.records import EventRow
 from footfall_worker.tracking.byte_tracker import ByteTracker
 from footfall_worker.tracking.events import TrackEvent, TrackEventKind
 
@@ -38,6 +44,7 @@ class FrameProcessor:
         linker: ReID of new tracks, or None.
         live: the Redis live state, for track events, or None.
         file_wall_start: wall time of the run's start when the frames come from a file, else None.
+        analytics: the channel's counting lines and zones, or None (no store analytics).
     """
 
     def __init__(
@@ -52,6 +59,7 @@ class FrameProcessor:
         linker: TrackLinker | None = None,
         live: LiveState | None = None,
         file_wall_start: float | None = None,
+        analytics: AnalyticsConfig | None = None,
     ) -> None:
         self._detect = detect
         self.tracker = tracker
@@ -63,6 +71,12 @@ class FrameProcessor:
         self._live = live
         self._file_wall_start = file_wall_start
         self._stats = MinuteStats()
+        self.analytics = StoreAnalytics(analytics) if analytics is not None and not analytics.empty else None
+        # Replaced (never mutated) when they change, so other threads (probes, live state) read them as they are.
+        self.entries_exits: tuple[int, int] = (0, 0)  # people counted in / out since the start, over all lines
+        self.zone_occupancy: dict[str, int] = (
+            {zone.id: 0 for zone in self.analytics.config.zones} if self.analytics is not None else {}
+        )
         self._offset_s = 0.0
         self._last_t = 0.0
         self.track_ids: tuple[int, ...] = ()
@@ -89,12 +103,20 @@ class FrameProcessor:
         if self._linker is not None:
             for link in self._linker.observe(frame.image, result.tracks, result.events, wall):
                 self.recorder.link(link)
+        counted: list[AnalyticsEvent] = []
+        if self.analytics is not None:
+            # before `_record`: it may settle ended tracks, and that forgets their gender votes
+            size = (frame.image.shape[1], frame.image.shape[0])
+            track_ids = result.tracks.track_id.tolist()
+            counted = self.analytics.update(t, track_ids, result.tracks.xyxy, size, self._gender_of)
+            counted += self._end_analytics(result.events)
         self._record(result.events)
         self.track_ids = tuple(result.tracks.track_id.tolist())
         started = sum(1 for event in result.events if event.kind is TrackEventKind.STARTED)
         done = self._stats.observe(wall, list(self.track_ids), started)
         if done is not None:
             self._put(done)
+        self._analytics_events(counted)
 
     def idle(self) -> None:
         """Between frames (camera down, nothing handed off): let finished gender results settle ended tracks."""
@@ -107,6 +129,7 @@ class FrameProcessor:
         events = self.tracker.finish(self._last_t + 1e-3)
         if self._linker is not None and events:
             self._linker.remember_ended(events, self._last_t + self._offset_s)
+        self._analytics_events(self._end_analytics(events))
         self._record(events)
         if self._gender_worker is not None and self._track_gender is not None:
             self._gender_worker.wait_idle(gender_wait_s)
@@ -116,6 +139,42 @@ class FrameProcessor:
         done = self._stats.flush()
         if done is not None:
             self._put(done)
+
+    def _gender_of(self, track_id: int) -> str | None:
+        """The track's gender as decided so far; None while undecided (or gender is off)."""
+        if self._track_gender is None:
+            return None
+        label = self._track_gender.label(track_id)
+        return None if label == "unknown" else label
+
+    def _end_analytics(self, events: list[TrackEvent]) -> list[AnalyticsEvent]:
+        """Close the zone visits of the tracks the tracker ended."""
+        if self.analytics is None:
+            return []
+        ended: list[AnalyticsEvent] = []
+        for event in events:
+            if event.kind is TrackEventKind.ENDED:
+                ended += self.analytics.end_track(event.track_id)
+        return ended
+
+    def _analytics_events(self, events: list[AnalyticsEvent]) -> None:
+        """Each event: an `events` row, a live event, a count in its minute."""
+        if not events:
+            return
+        run_id = self.recorder.run_id
+        timed = []
+        for event in events:
+            wall = event.ts + self._offset_s
+            timed.append((wall, event))
+            self._put(EventRow.new(run_id, wall, event.kind, event.track_id, dict(event.payload)))
+            if self._live is not None:
+                self._live.emit({"type": event.kind, "track_id": event.track_id, "ts": wall, **event.payload})
+        for corrected in self._stats.count(timed):
+            self._put(corrected)
+        if self.analytics is not None:
+            totals = self.analytics.totals().values()
+            self.entries_exits = (sum(line[IN] for line in totals), sum(line[OUT] for line in totals))
+            self.zone_occupancy = self.analytics.occupancy()
 
     def _record(self, events: list[TrackEvent]) -> None:
         if not events:

@@ -1,9 +1,14 @@
-"""Per-minute rollup of a channel: people seen, occupancy, processing rate (`channel_stats_minute`)."""
+"""Per-minute rollup of a channel: people seen, occupancy, processing rate, line entries/exits and zone dwells
+(`channel_stats_minute`)."""
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from footfall_worker.analytics import IN, LINE_CROSSING, OUT, ZONE_EXIT, AnalyticsEvent
 from footfall_worker.storage.records import ChannelStatMinute
+
+_ENTRY_GENDERS = ("female", "male")
 
 
 @dataclass(slots=True)
@@ -16,23 +21,71 @@ class _Minute:
     occupancy_max: int = 0
     started: int = 0
     track_ids: set[int] = field(default_factory=set)
+    entries: int = 0
+    exits: int = 0
+    entries_by_gender: dict[str, int] = field(default_factory=dict)  # female / male / unknown
+    dwells: int = 0
+    dwell_sum_s: float = 0.0
+
+    def count(self, event: AnalyticsEvent) -> None:
+        if event.kind == LINE_CROSSING:
+            if event.payload.get("direction") == IN:
+                self.entries += 1
+                gender = event.payload.get("gender")
+                label = gender if gender in _ENTRY_GENDERS else "unknown"
+                self.entries_by_gender[label] = self.entries_by_gender.get(label, 0) + 1
+            elif event.payload.get("direction") == OUT:
+                self.exits += 1
+        elif event.kind == ZONE_EXIT:
+            self.dwells += 1
+            self.dwell_sum_s += float(event.payload.get("dwell_s", 0.0))
+
+    def record(self) -> ChannelStatMinute:
+        span = self.last_wall - self.first_wall
+        fps = (self.frames - 1) / span if span > 0 else 0.0
+        return ChannelStatMinute(
+            minute=self.start,
+            people_count=self.started,
+            unique_tracks=len(self.track_ids),
+            fps=round(fps, 2),
+            occupancy_avg=round(self.occupancy_sum / self.frames, 3) if self.frames else 0.0,
+            occupancy_max=self.occupancy_max,
+            entries=self.entries,
+            exits=self.exits,
+            entries_female=self.entries_by_gender.get("female", 0),
+            entries_male=self.entries_by_gender.get("male", 0),
+            entries_unknown=self.entries_by_gender.get("unknown", 0),
+            dwells=self.dwells,
+            dwell_mean_s=round(self.dwell_sum_s / self.dwells, 3) if self.dwells else None,
+        )
+
+
+def _minute_of(wall: float) -> float:
+    return math.floor(wall / 60.0) * 60.0
 
 
 class MinuteStats:
-    """Accumulates processed frames and emits one `ChannelStatMinute` per wall-clock minute.
+    """Accumulates processed frames and analytics events and emits one `ChannelStatMinute` per wall-clock minute.
 
     `people_count` is the people who appeared (tracks started) in the minute; `unique_tracks` every track seen
     in it, including those that came in earlier; occupancy is the people visible per processed frame.
     A minute is emitted when the first frame of a later one arrives, and by `flush` at shutdown (a partial
     minute: the next run on the channel replaces it if it writes the same minute).
+
+    Analytics events count in the minute of their own time: a line crossing in the minute of its frame, an
+    entry under the gender its crossing event carries (`unknown` when none was decided then), a dwell in the
+    minute its zone visit ended. A zone exit is known only after its grace period (or when the track ends),
+    so it can belong to the minute already emitted: that minute is then corrected and emitted again (the writer
+    upserts it). An event older than that minute counts in it too (the only minute still held).
     """
 
     def __init__(self) -> None:
         self._minute: _Minute | None = None
+        self._closed: _Minute | None = None  # the minute emitted last, corrected by late events
 
     def observe(self, wall: float, track_ids: list[int], started: int) -> ChannelStatMinute | None:
         """Count one processed frame; returns the previous minute when this frame opens a new one."""
-        start = math.floor(wall / 60.0) * 60.0
+        start = _minute_of(wall)
         done = None
         minute = self._minute
         if minute is None or start != minute.start:
@@ -46,18 +99,28 @@ class MinuteStats:
         minute.track_ids.update(track_ids)
         return done
 
+    def count(self, events: Iterable[tuple[float, AnalyticsEvent]]) -> list[ChannelStatMinute]:
+        """Count analytics events, each with its wall time; returns emitted minutes that they corrected."""
+        corrected: dict[float, _Minute] = {}
+        for wall, event in events:
+            minute = self._minute
+            if minute is None or _minute_of(wall) < minute.start:
+                if self._closed is not None:
+                    minute = self._closed
+                    corrected[minute.start] = minute
+                elif minute is None:  # nothing counted yet: open the event's minute
+                    minute = self._minute = _Minute(_minute_of(wall), wall, wall)
+            minute.count(event)
+        return [minute.record() for minute in corrected.values()]
+
     def flush(self) -> ChannelStatMinute | None:
-        """The minute in progress, if any frame was counted in it."""
+        """The minute in progress, if any frame or event was counted in it."""
         minute, self._minute = self._minute, None
-        if minute is None or minute.frames == 0:
+        if minute is None or (minute.frames == 0 and not _has_events(minute)):
             return None
-        span = minute.last_wall - minute.first_wall
-        fps = (minute.frames - 1) / span if span > 0 else 0.0
-        return ChannelStatMinute(
-            minute=minute.start,
-            people_count=minute.started,
-            unique_tracks=len(minute.track_ids),
-            fps=round(fps, 2),
-            occupancy_avg=round(minute.occupancy_sum / minute.frames, 3),
-            occupancy_max=minute.occupancy_max,
-        )
+        self._closed = minute
+        return minute.record()
+
+
+def _has_events(minute: _Minute) -> bool:
+    return bool(minute.entries or minute.exits or minute.dwells)

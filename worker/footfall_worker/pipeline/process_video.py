@@ -2,13 +2,19 @@
 
 The video-file baseline: the same worker as a live channel (detection on Triton, ByteTrack, gender, record,
 live state), but the reader waits for processing instead of dropping frames and the tracker runs on the
-video's clock, so the result does not depend on how fast this machine is.
+video's clock, so the result does not depend on how fast this machine is. `--analytics FILE.json` (an
+`AnalyticsConfig`: counting lines and zones) counts the file like a channel with that geometry.
 """
 
 import argparse
 import json
 from pathlib import Path
 
+from pydantic import ValidationError
+
+from footfall_worker.config import ConfigError
+from footfall_worker.config.cameras import format_validation_error
+from footfall_worker.config.geometry import AnalyticsConfig
 from footfall_worker.log_setup import setup_logging
 from footfall_worker.pipeline.channel import ChannelSpec
 from footfall_worker.pipeline.channel_worker import ChannelWorker, RunSummary, Settings
@@ -24,8 +30,30 @@ def file_settings(every: int = 1, record: bool = True, gender: bool = True, http
     return Settings(base.worker, reader, base.triton, base.tracker, base.gender, base.storage)
 
 
+def load_analytics(path: str | Path) -> AnalyticsConfig:
+    """Read an `AnalyticsConfig` JSON file (lines and zones in relative coordinates).
+
+    Raises:
+        ConfigError: unreadable file, malformed JSON or invalid fields (named).
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read the analytics config: {error.strerror}") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ConfigError(f"{path}: not valid JSON at line {error.lineno} column {error.colno}: {error.msg}") from None
+    try:
+        return AnalyticsConfig.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError(format_validation_error(error, str(path))) from None
+
+
 def process_video(args: argparse.Namespace) -> int:
-    spec = ChannelSpec.from_file(Path(args.file), args.channel)
+    analytics = load_analytics(args.analytics) if args.analytics else None
+    spec = ChannelSpec.from_file(Path(args.file), args.channel, analytics=analytics)
     setup_logging(args.log_level, channel=spec.channel_id)
     settings = file_settings(args.every, record=not args.no_record, gender=not args.no_gender)
     worker = ChannelWorker(spec, settings)
@@ -50,15 +78,20 @@ def summary_document(worker: ChannelWorker, summary: RunSummary) -> dict[str, ob
         "latency_ms": {"p50": p50, "p95": p95, "p99": p99},
         "recorded": worker.writer is not None,
         "writer_complete": summary.writer_complete,
+        "entries": status.entries,
+        "exits": status.exits,
+        "lines": worker.processor.analytics.totals() if worker.processor.analytics is not None else {},
     }
 
 
 def summary_text(worker: ChannelWorker, summary: RunSummary) -> str:
     genders = worker.recorder.genders
+    entries, exits = worker.processor.entries_exits
+    counted = f", {entries} in and {exits} out" if worker.processor.analytics is not None else ""
     return (
         f"{worker.spec.source_masked}: {summary.frames_processed}/{summary.frames_read} frames processed at "
         f"{summary.mean_fps:.1f} fps, {summary.tracks_started} people tracked (female {genders['female']}, "
-        f"male {genders['male']}, unknown {genders['unknown']}), run {summary.run_id} "
+        f"male {genders['male']}, unknown {genders['unknown']}){counted}, run {summary.run_id} "
         f"({'recorded' if worker.writer is not None else 'not recorded'})"
     )
 
@@ -70,6 +103,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--every", type=int, default=1, help="process every N-th frame")
     parser.add_argument("--no-record", action="store_true", help="do not write to PostgreSQL")
     parser.add_argument("--no-gender", action="store_true")
+    parser.add_argument("--analytics", metavar="FILE.json", help="counting lines and zones (AnalyticsConfig JSON)")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     parser.add_argument("--log-level", default="WARNING")
     parser.set_defaults(handler=process_video)

@@ -6,8 +6,12 @@ Layout:
   it, so a channel whose worker died disappears by itself. Fields (all strings; `""` = none): `state`, `fps`,
   `latency_p50_ms`, `latency_p95_ms`, `people_now`, `active_track_ids` (comma list, e.g. `3,7,12`),
   `reconnects`, `dropped`, `last_frame_ts`, `heartbeat_ts` (wall clock of the publish), `skip_every`,
-  `last_error_kind`, `last_error_message`. `read` decodes it back to typed values.
-* `footfall:{channel_id}:events`: a stream of events (`track_started`, `track_ended`, ...), trimmed with
+  `last_error_kind`, `last_error_message`, and the store analytics: `entries` and `exits` (people counted in
+  and out since the worker started, summed over the channel's lines) and `zone_occupancy` (JSON text, e.g.
+  `{"queue": 2}`; `""` when the channel has no zones). `read` decodes it back to typed values.
+* `footfall:{channel_id}:events`: a stream of events (`track_started`, `track_ended`, `line_crossing`,
+  `zone_enter`, `zone_exit`; the analytics ones carry their payload's fields: line, direction, gender, zone,
+  dwell_s), trimmed with
   `XADD MAXLEN ~ events_maxlen` and expiring `events_ttl_s` after the last event.
 * `footfall:channels`: a set of every channel that ever published, so the operator can list them; a channel is
   alive while its `live` hash exists.
@@ -27,7 +31,7 @@ import logging
 import math
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import redis
@@ -82,6 +86,9 @@ class LiveSnapshot:
         skip_every: every N-th frame is processed.
         last_error_kind: `ErrorKind` value of the last stream error, None when there was none.
         last_error_message: its message (masked again on write, whatever the caller did).
+        entries: people counted in since the worker started (all counting lines).
+        exits: people counted out since the worker started.
+        zone_occupancy: people in each zone now (written as JSON text, `""` when empty: no zones).
     """
 
     state: str
@@ -96,6 +103,9 @@ class LiveSnapshot:
     skip_every: int = 1
     last_error_kind: str | None = None
     last_error_message: str | None = None
+    entries: int = 0
+    exits: int = 0
+    zone_occupancy: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def from_health(
@@ -105,8 +115,11 @@ class LiveSnapshot:
         active_track_ids: tuple[int, ...] = (),
         latency_p50_ms: float | None = None,
         latency_p95_ms: float | None = None,
+        entries: int = 0,
+        exits: int = 0,
+        zone_occupancy: Mapping[str, int] | None = None,
     ) -> "LiveSnapshot":
-        """The live state of a reader's health snapshot plus what processing knows (tracks, latency)."""
+        """The live state of a reader's health snapshot plus what processing knows (tracks, latency, counts)."""
         error = health.last_error
         return cls(
             state=str(health.state),
@@ -121,10 +134,13 @@ class LiveSnapshot:
             skip_every=health.skip_every,
             last_error_kind=None if error is None else str(error.kind),
             last_error_message=None if error is None else error.message,
+            entries=entries,
+            exits=exits,
+            zone_occupancy=dict(zone_occupancy or {}),
         )
 
 
-_INT_FIELDS = frozenset({"people_now", "reconnects", "dropped", "skip_every"})
+_INT_FIELDS = frozenset({"people_now", "reconnects", "dropped", "skip_every", "entries", "exits"})
 _FLOAT_FIELDS = frozenset({"fps", "latency_p50_ms", "latency_p95_ms", "last_frame_ts", "heartbeat_ts"})
 _OPTIONAL_FIELDS = frozenset({f.name for f in fields(LiveSnapshot) if f.default is None})
 
@@ -137,6 +153,8 @@ def _encode_snapshot(snapshot: LiveSnapshot, heartbeat_ts: float) -> dict[str, s
             encoded[name] = ""
         elif name == "active_track_ids":
             encoded[name] = ",".join(str(int(track_id)) for track_id in value)
+        elif name == "zone_occupancy":
+            encoded[name] = json.dumps({str(k): int(v) for k, v in value.items()}, sort_keys=True) if value else ""
         elif name in _FLOAT_FIELDS:
             encoded[name] = repr(float(value))
         elif name in _INT_FIELDS:
@@ -154,6 +172,8 @@ def decode_live(raw: Mapping[bytes | str, bytes | str]) -> dict[str, Any]:
         text = value.decode() if isinstance(value, bytes) else value
         if name == "active_track_ids":
             decoded[name] = tuple(int(part) for part in text.split(",") if part)
+        elif name == "zone_occupancy":
+            decoded[name] = {str(k): int(v) for k, v in json.loads(text).items()} if text else {}
         elif text == "" and (name in _OPTIONAL_FIELDS or name == "heartbeat_ts"):
             decoded[name] = None
         elif name in _FLOAT_FIELDS:

@@ -97,12 +97,14 @@ _TPL_EVENTS = "(%s, %s, %s, to_timestamp(%s), %s, %s, %s::jsonb)"
 
 _SQL_STATS = """
 INSERT INTO channel_stats_minute (channel_id, minute, people_count, unique_tracks, fps, occupancy_avg,
-    occupancy_max) VALUES %s
+    occupancy_max, entries, exits, entries_female, entries_male, entries_unknown, dwells, dwell_mean_s) VALUES %s
 ON CONFLICT (channel_id, minute) DO UPDATE SET people_count = EXCLUDED.people_count,
     unique_tracks = EXCLUDED.unique_tracks, fps = EXCLUDED.fps, occupancy_avg = EXCLUDED.occupancy_avg,
-    occupancy_max = EXCLUDED.occupancy_max
+    occupancy_max = EXCLUDED.occupancy_max, entries = EXCLUDED.entries, exits = EXCLUDED.exits,
+    entries_female = EXCLUDED.entries_female, entries_male = EXCLUDED.entries_male,
+    entries_unknown = EXCLUDED.entries_unknown, dwells = EXCLUDED.dwells, dwell_mean_s = EXCLUDED.dwell_mean_s
 """
-_TPL_STATS = "(%s, to_timestamp(%s), %s, %s, %s, %s, %s)"
+_TPL_STATS = "(%s, to_timestamp(%s), %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
 
 _SQL_RUN_END = """
 UPDATE runs SET ended_at = to_timestamp(%s), frames_read = %s, frames_processed = %s, frames_dropped = %s,
@@ -618,6 +620,13 @@ class PostgresWriter:
                     float(r.fps),
                     float(r.occupancy_avg),
                     int(r.occupancy_max),
+                    int(r.entries),
+                    int(r.exits),
+                    int(r.entries_female),
+                    int(r.entries_male),
+                    int(r.entries_unknown),
+                    int(r.dwells),
+                    _opt_float(r.dwell_mean_s),
                 )
             elif isinstance(r, RunStart):
                 runs.append((r.run_id, channel, float(r.started_at)))

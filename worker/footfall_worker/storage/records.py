@@ -112,7 +112,11 @@ class EventRow:
 
 @dataclass(frozen=True, slots=True)
 class ChannelStatMinute:
-    """One minute of the writer's channel; re-sending a minute replaces it (the newest wins)."""
+    """One minute of the writer's channel; re-sending a minute replaces it (the newest wins).
+
+    The store analytics fields (line entries and exits, entries by the gender known at the crossing, zone
+    dwells ended in the minute) come last and have defaults, so a journal written before them still decodes.
+    """
 
     minute: float  # any time inside the minute; truncated at the SQL edge
     people_count: int
@@ -120,6 +124,13 @@ class ChannelStatMinute:
     fps: float
     occupancy_avg: float
     occupancy_max: int
+    entries: int = 0
+    exits: int = 0
+    entries_female: int = 0
+    entries_male: int = 0
+    entries_unknown: int = 0
+    dwells: int = 0
+    dwell_mean_s: float | None = None  # None when no dwell ended in the minute
 
 
 Record = ChannelRow | RunStart | RunEnd | TrackRow | TrackPoint | EventRow | ChannelStatMinute
