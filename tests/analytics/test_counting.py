@@ -116,6 +116,31 @@ def test_geometry_is_relative_so_a_resolution_change_keeps_counting():
     assert analytics.totals() == {"door": {"in": 1, "out": 0}}
 
 
+# An L around the top-left quarter: along y=0.5 from the left edge, then up x=0.5. Walking it, "left" is the
+# quarter: people arrive there from below and leave to the right, crossing the line twice.
+CORNER = {"id": "corner", "points": [[0.0, 0.5], [0.5, 0.5], [0.5, 0.0]]}
+
+
+def test_a_bent_line_counts_arriving_across_one_leg_and_leaving_across_the_other():
+    analytics = StoreAnalytics(AnalyticsConfig.model_validate({"lines": [CORNER]}))
+    arrive = vertical(400, 150, x=250)  # up across the bottom leg
+    leave = [(250 + 25 * i, 150) for i in range(1, 20)]  # right across the upright leg
+    assert directions(walk(analytics, arrive + leave)) == ["in", "out"]
+    assert analytics.totals() == {"corner": {"in": 1, "out": 1}}
+
+
+def test_near_a_bend_the_side_is_the_one_the_shape_gives():
+    analytics = StoreAnalytics(AnalyticsConfig.model_validate({"lines": [CORNER]}))
+    analytics.update(0.0, [], np.empty((0, 4)), (W, H))  # lays the geometry out in pixels
+    (line,) = analytics._lines
+    # the corner is at (500, 250) px and the band 33.5 px: outside it diagonally, below the bottom leg, right
+    # of the upright; inside it diagonally; inside the band (no side yet)
+    points = np.array([[540.0, 290.0], [460.0, 300.0], [545.0, 200.0], [455.0, 205.0], [510.0, 240.0]])
+    sides, within = line.committed_sides(points)
+    assert sides.tolist() == [-1, -1, -1, 1, 0]
+    assert within.all()
+
+
 def zone_analytics(grace_s: float = 1.0) -> StoreAnalytics:
     return StoreAnalytics(AnalyticsConfig.model_validate({"zones": [TABLE], "zoneExitGraceS": grace_s}))
 
@@ -167,7 +192,8 @@ def test_no_geometry_costs_nothing():
     ("config", "field", "expected"),
     [
         ({"lines": [{"id": "a", "points": [[0.1, 0.1]]}]}, "lines.0.points", "at least 2"),
-        ({"lines": [{"id": "a", "points": [[0.1, 0.1]] * 2}]}, "lines.0", "two distinct points"),
+        ({"lines": [{"id": "a", "points": [[0.1, 0.1]] * 2}]}, "lines.0", "distinct consecutive points"),
+        ({"lines": [{"id": "a", "points": [[0, 0], [0.1, 0.1], [0.1, 0.1]]}]}, "lines.0", "at 1 and 2"),
         ({"lines": [{"id": "a", "points": [[1.5, 0.1], [0, 0]]}]}, "lines.0.points.0.0",
          "less than or equal to 1"),
         ({"lines": [{**MIDDLE, "inSide": "up"}]}, "lines.0.inSide", "'left' or 'right'"),

@@ -50,31 +50,44 @@ def anchors(boxes: np.ndarray) -> np.ndarray:
 
 
 class _Line:
-    """One counting line in pixels: signed distances (left of the walking direction positive) and extent."""
+    """One counting line in pixels, straight or bent: each anchor's side and whether it is beside the line.
+
+    A bent line is judged by its segment nearest to the anchor, so a point near a bend is on the side that the
+    line's shape puts it; the band is the distance to the whole line.
+    """
 
     def __init__(self, line: CountingLine, width: int, height: int, band: float) -> None:
         self.id = line.id
         self.in_sign = 1 if line.in_side == "left" else -1
-        scale = np.array([width, height], dtype=np.float64)
-        self.start = np.asarray(line.points[0], dtype=np.float64) * scale
-        direction = np.asarray(line.points[1], dtype=np.float64) * scale - self.start
-        self.length = float(np.hypot(*direction))
-        self.unit = direction / self.length
+        corners = np.asarray(line.points, dtype=np.float64) * np.array([width, height], dtype=np.float64)
+        self.starts = corners[:-1]  # (k, 2) segment starts
+        directions = corners[1:] - corners[:-1]
+        self.lengths = np.hypot(directions[:, 0], directions[:, 1])  # (k,)
+        self.units = directions / self.lengths[:, None]
         self.band_px = band * float(np.hypot(width, height))
         self.sides: dict[int, int] = {}  # track -> -1 / +1, once it was clearly on one side
         self.counted: dict[int, set[str]] = {}
         self.totals = {IN: 0, OUT: 0}
 
     def committed_sides(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Per anchor: +1 / -1 when clearly on one side (0 inside the band), and whether it is within the segment's
-        extent (a side change beyond the ends is walking around the line, not across it)."""
-        offset = points - self.start
+        """Per anchor: +1 / -1 when clearly on one side (0 inside the band), and whether it is beside the line
+        (a side change beyond its ends is walking around the line, not across it)."""
+        offset = points[:, None, :] - self.starts[None, :, :]  # (n, k, 2)
+        along = np.einsum("nkd,kd->nk", offset, self.units)
         # y grows downwards in images: left of the walking direction is a negative cross product
-        signed = -(self.unit[0] * offset[:, 1] - self.unit[1] * offset[:, 0])
-        along = offset @ self.unit
-        within = (along >= -self.band_px) & (along <= self.length + self.band_px)
-        sides = np.where(signed > self.band_px, 1, np.where(signed < -self.band_px, -1, 0)).astype(np.int8)
-        return sides, within
+        signed = -(self.units[None, :, 0] * offset[:, :, 1] - self.units[None, :, 1] * offset[:, :, 0])
+        beyond = along - np.clip(along, 0.0, self.lengths[None, :])  # < 0 before a segment's start, > 0 after its end
+        distance = np.hypot(signed, beyond)
+        nearest = np.argmin(distance, axis=1)
+        rows = np.arange(len(points))
+        side = np.sign(signed[rows, nearest])
+        clear = distance[rows, nearest] > self.band_px
+        last = len(self.lengths) - 1
+        within = ~(
+            ((nearest == 0) & (beyond[rows, 0] < -self.band_px))
+            | ((nearest == last) & (beyond[rows, last] > self.band_px))
+        )
+        return np.where(clear, side, 0).astype(np.int8), within
 
 
 class _Zone:

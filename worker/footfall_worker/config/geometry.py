@@ -1,8 +1,10 @@
 """A channel's counting geometry: lines with an `in` side and polygon zones, in coordinates relative to the frame.
 
 Relative coordinates (0..1 of the width and height, origin top left) survive a change of the camera's
-resolution. A line is drawn from its first point to its second; `in_side` names the side, seen walking along
-it, that is inside the store, so crossing towards it counts as `in`.
+resolution. A line is drawn from its first point to its last, straight or bent at the points between (a
+polyline follows a door frame or the edge of an area, where people arrive one way and leave another);
+`in_side` names the side, seen walking along it, that is inside the store, so crossing towards it counts as
+`in`.
 """
 
 from typing import Annotated, Literal, Self
@@ -33,16 +35,23 @@ class CountingLine(_Geometry):
     """A line people cross; the anchor (bottom centre of a person's box) crossing it counts in or out."""
 
     id: str = Field(pattern=IDENTIFIER_PATTERN, description="unique within the channel, e.g. entrance")
-    points: list[Point] = Field(min_length=2, max_length=2, description="from, to: [[x, y], [x, y]]")
+    points: list[Point] = Field(
+        min_length=2,
+        max_length=16,
+        description="from, (bends,) to: [[x, y], [x, y]] for a straight line, more points for a bent one",
+    )
     in_side: Literal["left", "right"] = Field(
         default="left", description="the side, seen walking from the first point to the second, that is inside"
     )
 
     @model_validator(mode="after")
     def _distinct_points(self) -> Self:
-        (ax, ay), (bx, by) = self.points
-        if abs(ax - bx) < _MIN_EXTENT and abs(ay - by) < _MIN_EXTENT:
-            raise ValueError(f"line {self.id!r}: expected two distinct points, got the same point twice")
+        for index, ((ax, ay), (bx, by)) in enumerate(zip(self.points, self.points[1:], strict=False)):
+            if abs(ax - bx) < _MIN_EXTENT and abs(ay - by) < _MIN_EXTENT:
+                raise ValueError(
+                    f"line {self.id!r}: expected distinct consecutive points, got the same point at {index} and "
+                    f"{index + 1}"
+                )
         return self
 
 
