@@ -33,6 +33,8 @@ STREAMING = {
     "reconnects": 1,
     "dropped": 120,
     "skip_every": 2,
+    "entries": 14,
+    "exits": 9,
     "frames_processed": 5000,
     "live": True,
     "ready": True,
@@ -61,7 +63,7 @@ def test_row_state(state: WorkerState, status: dict | None, answered: bool, expe
 
 def test_row_takes_the_values_and_tolerates_missing_or_wrong_types() -> None:
     row = build_row(info("channel_1", restarts=3), STREAMING)
-    assert row == Row("channel_1", "streaming", 25.04, 12.46, 41.6, 2, 3, 1, 120, 2, restarts=3)
+    assert row == Row("channel_1", "streaming", 25.04, 12.46, 41.6, 2, 3, 1, 120, 2, restarts=3, entries=14, exits=9)
     odd = build_row(info("channel_1"), {"state": "connecting", "latency_p95_ms": None, "people_now": True})
     assert (odd.latency_p95_ms, odd.people_now, odd.fps_read) == (None, None, None)
 
@@ -73,19 +75,19 @@ def test_table_renders_one_aligned_row_per_channel_with_a_down_worker() -> None:
         build_row(info("channel_3"), {**STREAMING, "state": "connecting", "latency_p95_ms": None, "fps_read": 0.0}),
     ]
     assert render_table(rows).splitlines() == [
-        "CHANNEL     STATE        FPS  FPS PROC  P95 MS  PEOPLE  TRACKS  RECONN  DROPS  SKIP  RESTARTS",
-        "channel_1   streaming   25.0      12.5      42       2       3       1    120     2         0",
-        "channel_12  down           -         -       -       -       -       -      -     -         4",
-        "channel_3   connecting   0.0      12.5       -       2       3       1    120     2         0",
+        "CHANNEL     STATE        FPS  FPS PROC  P95 MS  PEOPLE  TRACKS  IN  OUT  RECONN  DROPS  SKIP  RESTARTS",
+        "channel_1   streaming   25.0      12.5      42       2       3  14    9       1    120     2         0",
+        "channel_12  down           -         -       -       -       -   -    -       -      -     -         4",
+        "channel_3   connecting   0.0      12.5       -       2       3  14    9       1    120     2         0",
     ]
 
 
 def test_plain_lines_are_key_value_one_per_channel() -> None:
     rows = [build_row(info("channel_1"), STREAMING), build_row(info("channel_2"), None, answered_since_start=True)]
     assert render_lines(rows) == [
-        "channel=channel_1 state=streaming fps=25.0 fps_processed=12.5 p95_ms=42 people=2 tracks=3 "
+        "channel=channel_1 state=streaming fps=25.0 fps_processed=12.5 p95_ms=42 people=2 tracks=3 in=14 out=9 "
         "reconnects=1 drops=120 skip=2 restarts=0",
-        "channel=channel_2 state=no_answer fps=- fps_processed=- p95_ms=- people=- tracks=- "
+        "channel=channel_2 state=no_answer fps=- fps_processed=- p95_ms=- people=- tracks=- in=- out=- "
         "reconnects=- drops=- skip=- restarts=0",
     ]
 

@@ -46,6 +46,9 @@ STATUS = WorkerStatus(
     ready=False,
     not_ready_reasons=("Triton not answering",),
     uptime_s=60.0,
+    entries=14,
+    exits=9,
+    zone_occupancy={"checkout_queue": 3},
 )
 
 
@@ -112,6 +115,8 @@ def test_metrics_parse_and_carry_the_status_and_the_histograms(served: Served) -
     assert samples[("footfall_capture_to_buffered_seconds_bucket", (("channel", "channel_9"), ("le", "0.05")))] == 1
     triton = (("channel", "channel_9"), ("model", "person_detector"))
     assert samples[("footfall_triton_request_seconds_count", triton)] == 1
+    assert samples[("footfall_entries_total", channel)] == 14 and samples[("footfall_exits_total", channel)] == 9
+    assert samples[("footfall_zone_occupancy", (("channel", "channel_9"), ("zone", "checkout_queue")))] == 3
 
 
 def test_status_is_the_worker_status_as_json(served: Served) -> None:
@@ -120,3 +125,4 @@ def test_status_is_the_worker_status_as_json(served: Served) -> None:
     document = json.loads(body)
     assert code == 200 and document["channel"] == "channel_9" and document["people_now"] == 2
     assert document["not_ready_reasons"] == ["Triton not answering"]
+    assert (document["entries"], document["exits"], document["zone_occupancy"]) == (14, 9, {"checkout_queue": 3})

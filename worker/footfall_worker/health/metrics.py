@@ -122,6 +122,12 @@ class _StatusCollector(Collector):
         for name in _STREAM_STATES:
             state.add_metric([status.channel, name], 1.0 if status.state == name else 0.0)
         yield state
+        occupancy = GaugeMetricFamily(
+            "footfall_zone_occupancy", "People in the zone now (store analytics).", labels=["channel", "zone"]
+        )
+        for zone, people in sorted(status.zone_occupancy.items()):
+            occupancy.add_metric([status.channel, zone], float(people))
+        yield occupancy
 
 
 class WorkerMetrics:

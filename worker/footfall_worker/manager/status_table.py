@@ -100,6 +100,8 @@ class Row:
     dropped: int | None = None
     skip_every: int | None = None
     restarts: int = 0
+    entries: int | None = None  # people counted in and out on the channel's lines since the worker started
+    exits: int | None = None
 
 
 def _number(document: Mapping[str, Any], key: str) -> Any:
@@ -132,6 +134,8 @@ def build_row(info: WorkerInfo, status: Mapping[str, Any] | None, answered_since
         dropped=_number(status, "dropped"),
         skip_every=_number(status, "skip_every"),
         restarts=info.restarts,
+        entries=_number(status, "entries"),
+        exits=_number(status, "exits"),
     )
 
 
@@ -150,6 +154,8 @@ _COLUMNS: tuple[tuple[str, str, Callable[[Row], str]], ...] = (
     ("P95 MS", "p95_ms", lambda r: _fmt(r.latency_p95_ms)),
     ("PEOPLE", "people", lambda r: _fmt(r.people_now)),
     ("TRACKS", "tracks", lambda r: _fmt(r.active_tracks)),
+    ("IN", "in", lambda r: _fmt(r.entries)),
+    ("OUT", "out", lambda r: _fmt(r.exits)),
     ("RECONN", "reconnects", lambda r: _fmt(r.reconnects)),
     ("DROPS", "drops", lambda r: _fmt(r.dropped)),
     ("SKIP", "skip", lambda r: _fmt(r.skip_every)),
