@@ -86,3 +86,22 @@ def test_eval_writes_mot_results_and_scores_them(tmp_path: Path, capsys: pytest.
     # The pipeline is deterministic: its own earlier output, used as ground truth, scores perfectly.
     assert main(["eval", "--clip", str(clip), "--gt", str(first), "--out", str(tmp_path / "second.txt")]) == 0
     assert "MOTA 1.000  IDF1 1.000  HOTA 1.000  ID switches 0  FP 0  misses 0" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("document", "expected"),
+    [
+        ('{"lines": [{"id": "a", "points": [[0.1, 0.1], [0.1, 0.1]]}]}', "lines[0]: line 'a': expected distinct"),
+        ('{"zones": [{"id": "q", "polygon": [[0, 0], [1, 1]]}]}', "zones[0].polygon"),
+        ('{"lines": [', "not valid JSON at line 1"),
+    ],
+)
+def test_process_video_refuses_bad_geometry_naming_the_field(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], document: str, expected: str
+) -> None:
+    geometry = tmp_path / "geometry.json"
+    geometry.write_text(document)
+    code = main(["process-video", str(footage_path(ONE_BY_ONE)), "--analytics", str(geometry), "--no-record"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert f"{geometry}: " in err and expected in err, err

@@ -268,13 +268,21 @@ def load_store_config(path: str | Path) -> StoreConfig:
     Raises:
         ConfigError: unreadable file, malformed JSON (with line and column) or invalid fields.
     """
+    return parse_store_config(read_json_file(path, "store config"), origin=str(path))
+
+
+def read_json_file(path: str | Path, what: str) -> Any:
+    """A config file's JSON document.
+
+    Raises:
+        ConfigError: unreadable file, or malformed JSON (with line and column); `what` names the file's role.
+    """
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
-        raise ConfigError(f"{path}: cannot read the store config: {error.strerror}") from None
+        raise ConfigError(f"{path}: cannot read the {what}: {error.strerror}") from None
     try:
-        data = json.loads(text)
+        return json.loads(text)
     except json.JSONDecodeError as error:
         raise ConfigError(f"{path}: not valid JSON at line {error.lineno} column {error.colno}: {error.msg}") from None
-    return parse_store_config(data, origin=str(path))

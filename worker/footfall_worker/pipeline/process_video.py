@@ -13,7 +13,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from footfall_worker.config import ConfigError
-from footfall_worker.config.cameras import format_validation_error
+from footfall_worker.config.cameras import format_validation_error, read_json_file
 from footfall_worker.config.geometry import AnalyticsConfig
 from footfall_worker.log_setup import setup_logging
 from footfall_worker.pipeline.channel import ChannelSpec
@@ -36,15 +36,7 @@ def load_analytics(path: str | Path) -> AnalyticsConfig:
     Raises:
         ConfigError: unreadable file, malformed JSON or invalid fields (named).
     """
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise ConfigError(f"{path}: cannot read the analytics config: {error.strerror}") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise ConfigError(f"{path}: not valid JSON at line {error.lineno} column {error.colno}: {error.msg}") from None
+    data = read_json_file(path, "analytics config")
     try:
         return AnalyticsConfig.model_validate(data)
     except ValidationError as error:
