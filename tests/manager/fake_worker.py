@@ -24,6 +24,8 @@ def status_document(channel: str, started: float) -> dict[str, object]:
         "reconnects": 0,
         "dropped": 7,
         "skip_every": 2,
+        "entries": 4,
+        "exits": 3,
         "frames_processed": 100,
         "live": True,
         "ready": True,

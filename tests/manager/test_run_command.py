@@ -91,7 +91,7 @@ def test_a_signal_stops_every_worker_gracefully_and_the_manager_exits_0(
     assert set(pids) == set(CHANNELS)
     line = next(line for line in manager.stdout_lines() if line.startswith("channel=channel_b state=streaming"))
     assert line == (
-        "channel=channel_b state=streaming fps=25.0 fps_processed=12.5 p95_ms=41 people=2 tracks=3 "
+        "channel=channel_b state=streaming fps=25.0 fps_processed=12.5 p95_ms=41 people=2 tracks=3 in=4 out=3 "
         "reconnects=0 drops=7 skip=2 restarts=0"
     )
     manager.process.send_signal(stop_signal)
