@@ -6,8 +6,8 @@ count does not depend on height or on a head leaning over the line).
 Lines: an anchor's side of a line only changes once it is further than `line_band` (relative to the frame's
 diagonal) from the line on the other side; inside that band nothing changes. So box jitter near the line and a
 person standing on it never count, and a crossing is counted at most once per track and direction (someone
-going in, out and in again within one track is one in and one out). A change of side outside the segment's
-ends (walking around it) does not count.
+going in, out and in again within one track is one in and one out). A change of side beyond the line's ends
+(walking around it) does not count. A bent line (a polyline) judges each anchor by its nearest segment.
 
 Zones: an anchor inside the polygon enters the zone; the visit ends when the anchor has been outside for
 `zone_exit_grace_s` (a missed detection is not an exit) or the track ends; its dwell is from the first to the

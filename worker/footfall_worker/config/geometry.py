@@ -41,7 +41,7 @@ class CountingLine(_Geometry):
         description="from, (bends,) to: [[x, y], [x, y]] for a straight line, more points for a bent one",
     )
     in_side: Literal["left", "right"] = Field(
-        default="left", description="the side, seen walking from the first point to the second, that is inside"
+        default="left", description="the side, seen walking along the line from its first point, that is inside"
     )
 
     @model_validator(mode="after")
