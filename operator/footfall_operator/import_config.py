@@ -207,6 +207,24 @@ def secret_manifest(
     }
 
 
+def with_camera_host(store: StoreConfig, host: str) -> StoreConfig:
+    """The store with every channel's camera at `host` (the address the cluster reaches the cameras by, or a
+    placeholder for an example).
+
+    Raises:
+        ImportConfigError: `host` is not a bare host name or IP address.
+    """
+    channels = []
+    for channel in store.channels:
+        source = channel.source
+        try:
+            moved = type(source).model_validate({**source.model_dump(), "host": host})
+        except ValidationError as error:
+            raise ImportConfigError(f"--camera-host: {error.errors()[0]['msg']}") from None
+        channels.append(channel.model_copy(update={"source": moved}))
+    return store.model_copy(update={"channels": channels})
+
+
 def build_manifests(
     store: StoreConfig,
     environ: Mapping[str, str],
@@ -277,6 +295,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="emit only the CameraChannels (referencing the Secret), for a Secret managed elsewhere",
     )
+    parser.add_argument(
+        "--camera-host",
+        metavar="HOST",
+        help="every channel's camera host instead of the config's (e.g. the address the cluster reaches them by)",
+    )
     return parser
 
 
@@ -299,6 +322,8 @@ def main(
     stderr = sys.stderr if stderr is None else stderr
     try:
         store = load_store_config(args.config)
+        if args.camera_host is not None:
+            store = with_camera_host(store, args.camera_host)
         manifests = build_manifests(
             store,
             environ,

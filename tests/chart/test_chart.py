@@ -30,6 +30,7 @@ from tests.support.redis_server import RedisServer
 CHART = REPO_ROOT / "charts" / "footfall"
 EXAMPLES = CHART / "examples" / "kidsplaza_thanhxuan.yaml"
 STORE_CONFIG = REPO_ROOT / "input" / "cameras_config" / "kidsplaza_thanhxuan.json"
+EXAMPLE_HOST = "192.0.2.10"
 NAMESPACE = "footfall"
 RELEASE = "ff"
 CONNECTIONS = ["--set", "connections.create=true", "--set", "connections.databaseUrl=postgresql://db.invalid/ff"]
@@ -100,7 +101,7 @@ def test_the_chart_crd_is_the_one_the_operator_generates():
 
 def test_the_example_channels_are_what_import_config_writes():
     generated = subprocess.run(
-        [str(VENV_BIN / "footfall"), "import-config", str(STORE_CONFIG), "--no-secret"],
+        [str(VENV_BIN / "footfall"), "import-config", str(STORE_CONFIG), "--no-secret", "--camera-host", EXAMPLE_HOST],
         capture_output=True,
         text=True,
         check=True,
@@ -108,7 +109,10 @@ def test_the_example_channels_are_what_import_config_writes():
     ).stdout
     committed = "".join(line for line in EXAMPLES.read_text().splitlines(keepends=True) if not line.startswith("#"))
     assert committed == generated
-    assert len([doc for doc in yaml.safe_load_all(committed) if doc]) == 4
+    channels = [doc for doc in yaml.safe_load_all(committed) if doc]
+    assert len(channels) == 4
+    # a documentation address (RFC 5737), never the store's real camera host, in a file people copy
+    assert {channel["spec"]["source"]["host"] for channel in channels} == {EXAMPLE_HOST}
 
 
 def test_default_values_wire_the_operator_workers_and_triton_together():

@@ -130,7 +130,24 @@ def test_namespace_and_secret_name_apply_to_every_manifest() -> None:
     assert {doc["spec"]["credentialsSecretRef"]["name"] for doc in of_kind(docs, KIND)} == {"kp-login"}
 
 
-@pytest.mark.parametrize("option", [["--namespace", "Store_HN"], ["--secret-name", "Bad_Name"]])
+def test_camera_host_moves_every_channel_and_keeps_the_rest() -> None:
+    code, out, err = run([str(KIDSPLAZA), "--no-secret", "--camera-host", "192.0.2.10"], {})
+    assert code == 0, err
+    moved = documents(out)
+    code, out, err = run([str(KIDSPLAZA), "--no-secret"], {})
+    assert code == 0, err
+    original = documents(out)
+    assert {doc["spec"]["source"]["host"] for doc in moved} == {"192.0.2.10"}
+    assert {doc["spec"]["source"]["host"] for doc in original} != {"192.0.2.10"}
+    for doc in original:
+        doc["spec"]["source"]["host"] = "192.0.2.10"
+    assert moved == original
+
+
+@pytest.mark.parametrize(
+    "option",
+    [["--namespace", "Store_HN"], ["--secret-name", "Bad_Name"], ["--camera-host", "user:pw@cam"]],
+)
 def test_invalid_names_are_user_errors(option: list[str]) -> None:
     code, out, err = run([str(KIDSPLAZA), *option], CREDENTIALS_ENV)
     assert code == 2 and out == ""
