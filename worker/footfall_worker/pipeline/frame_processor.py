@@ -103,17 +103,17 @@ class FrameProcessor:
         if self._linker is not None:
             for link in self._linker.observe(frame.image, result.tracks, result.events, wall):
                 self.recorder.link(link)
+        track_ids = result.tracks.track_id.tolist()
         counted: list[AnalyticsEvent] = []
         if self.analytics is not None:
             # before `_record`: it may settle ended tracks, and that forgets their gender votes
             size = (frame.image.shape[1], frame.image.shape[0])
-            track_ids = result.tracks.track_id.tolist()
             counted = self.analytics.update(t, track_ids, result.tracks.xyxy, size, self._gender_of)
             counted += self._end_analytics(result.events)
         self._record(result.events)
-        self.track_ids = tuple(result.tracks.track_id.tolist())
+        self.track_ids = tuple(track_ids)
         started = sum(1 for event in result.events if event.kind is TrackEventKind.STARTED)
-        done = self._stats.observe(wall, list(self.track_ids), started)
+        done = self._stats.observe(wall, track_ids, started)
         if done is not None:
             self._put(done)
         self._analytics_events(counted)
