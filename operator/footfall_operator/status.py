@@ -8,6 +8,10 @@ Conditions (`type`: what `status: True` means):
   Redis cannot be read (the phase then stays what it was).
 * `Progressing`: the worker Deployment is being created or rolled out to the current spec.
 * `Degraded`: the channel should run but does not: camera not streaming, heartbeat lost, Deployment failing.
+  `HeartbeatLost` means a worker that ran (the channel was Running, or Degraded for a reason only a publishing
+  worker gives) stopped publishing: it stays, refresh after refresh, until a fresh heartbeat comes or a reason
+  with its own condition explains the silence (a rollout: `Progressing`; paused; an invalid spec; a failing
+  Deployment). A channel whose worker never published stays Pending.
 
 Phase, first match: Invalid, Paused, Running (Ready), Degraded, Pending.
 
@@ -155,6 +159,27 @@ def _live_unreadable(observed: Observed) -> bool:
     return observed.live is not None and observed.live.error is not None
 
 
+# Degraded reasons only a worker that published a heartbeat can cause.
+_WORKER_SEEN = frozenset({"HeartbeatLost", "CameraNotStreaming"})
+
+
+def _worker_ran(observed: Observed) -> bool:
+    """Whether the last status saw this channel's worker publish: Running, or Degraded by what it published.
+
+    A status written before this operator version may say Degraded/HeartbeatLost too: the same judgement.
+    """
+    phase = observed.previous.get("phase")
+    if phase == Phase.RUNNING:
+        return True
+    degraded = _previous_condition(observed, "Degraded")
+    return (
+        phase == Phase.DEGRADED
+        and degraded is not None
+        and degraded["status"] == "True"
+        and degraded["reason"] in _WORKER_SEEN
+    )
+
+
 def _deployment_progress(deployment: dict[str, Any] | None) -> tuple[bool, str, str]:
     if deployment is None:
         return True, "CreatingWorker", "the worker Deployment is being created"
@@ -209,7 +234,6 @@ def conditions(observed: Observed, live: dict[str, Any]) -> list[dict[str, Any]]
         progressing = _condition("Progressing", progressing_now, progress_reason, progress_message)
 
     failure = _deployment_failure(observed.deployment) if should_run else None
-    was_running = observed.previous.get("phase") == Phase.RUNNING
     if failure is not None:
         degraded = _condition("Degraded", True, "DeploymentFailing", failure)
     elif should_run and _live_unreadable(observed):
@@ -218,7 +242,8 @@ def conditions(observed: Observed, live: dict[str, Any]) -> list[dict[str, Any]]
         )
     elif should_run and not live.get("stale", True) and not streaming:
         degraded = _condition("Degraded", True, "CameraNotStreaming", f"the worker's stream is {live.get('state')}")
-    elif should_run and was_running and not streaming:
+    elif should_run and not streaming and not progressing_now and _worker_ran(observed):
+        # Not only the refresh right after Running: a frozen worker stays Degraded for as long as it is silent.
         degraded = _condition("Degraded", True, "HeartbeatLost", live.get("staleReason") or "heartbeat lost")
     else:
         degraded = _condition("Degraded", False, "AsExpected", "nothing is failing")

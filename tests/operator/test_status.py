@@ -152,3 +152,74 @@ def test_store_counters_reach_the_status_when_the_worker_counts():
     assert (live["entries"], live["exits"], live["zoneOccupancy"]) == (12, 9, {"queue": 3})
     plain = live_status(heartbeat(), previous=None, stale_after_s=15)  # a worker without lines or zones
     assert plain["entries"] is None and plain["zoneOccupancy"] is None
+
+
+def refreshes(steps: list[dict], previous: dict | None = None) -> list[dict]:
+    """Run `build_status` once per step, 10 s apart, each fed the status the step before wrote (as the refresher
+    does); a step overrides `observed`'s fields (live, deployment, paused...)."""
+    statuses = []
+    for i, step in enumerate(steps):
+        status = build_status(observed(**{"previous": previous or {}, **step}), NOW + 10 * i)
+        statuses.append(status)
+        previous = status
+    return statuses
+
+
+def summary(status: dict) -> tuple[str, str, str]:
+    """(phase, Degraded status, Degraded reason)."""
+    return (status["phase"], *condition(status, "Degraded"))
+
+
+STREAMING = {"live": heartbeat()}
+STALE = {"live": heartbeat(age_s=20)}  # the hash is still there, its heartbeat older than stale_after_s
+EXPIRED = {"live": NO_HEARTBEAT}  # the hash's TTL ran out: no snapshot at all
+LOST = ("Degraded", "True", "HeartbeatLost")
+QUIET = ("Pending", "False", "AsExpected")
+
+
+@pytest.mark.parametrize(
+    ("case", "steps", "expected"),
+    [
+        # SIGSTOP: the heartbeat ages, the hash expires; it stays lost however many refreshes pass, then recovers
+        ("frozen worker", [STREAMING, STALE, STALE, EXPIRED, EXPIRED, EXPIRED, EXPIRED, STREAMING],
+         [("Running", "False", "AsExpected"), LOST, LOST, LOST, LOST, LOST, LOST, ("Running", "False", "AsExpected")]),
+        ("never ran: created, rolled out, pod Pending",
+         [{"live": NO_HEARTBEAT, "deployment": None}, {"live": NO_HEARTBEAT, "deployment": ROLLING},
+          EXPIRED, EXPIRED, EXPIRED, STREAMING],
+         [QUIET, QUIET, QUIET, QUIET, QUIET, ("Running", "False", "AsExpected")]),
+        ("camera down, then the worker froze",
+         [STREAMING, {"live": heartbeat(state="backoff")}, STALE, EXPIRED, EXPIRED],
+         [("Running", "False", "AsExpected"), ("Degraded", "True", "CameraNotStreaming"), LOST, LOST, LOST]),
+        ("Redis down while the heartbeat is lost: kept, not judged",
+         [STREAMING, EXPIRED, {"live": REDIS_DOWN}, {"live": REDIS_DOWN}, EXPIRED, STREAMING],
+         [("Running", "False", "AsExpected"), LOST, LOST, LOST, LOST, ("Running", "False", "AsExpected")]),
+        ("replaced by a rollout: Progressing explains the silence",
+         [STREAMING, {"live": heartbeat(age_s=20), "deployment": ROLLING},
+          {"live": NO_HEARTBEAT, "deployment": ROLLING}, EXPIRED, EXPIRED, STREAMING],
+         [("Running", "False", "AsExpected"), QUIET, QUIET, QUIET, QUIET, ("Running", "False", "AsExpected")]),
+        ("paused after the loss, then resumed",
+         [STREAMING, EXPIRED, {"paused": True, "live": None}, EXPIRED, EXPIRED],
+         [("Running", "False", "AsExpected"), LOST, ("Paused", "False", "AsExpected"), QUIET, QUIET]),
+        ("the Deployment failing takes over, and its fix starts afresh",
+         [STREAMING, EXPIRED, {"live": NO_HEARTBEAT, "deployment": FAILING}, EXPIRED, EXPIRED],
+         [("Running", "False", "AsExpected"), LOST, ("Degraded", "True", "DeploymentFailing"), QUIET, QUIET]),
+    ],
+)  # fmt: skip
+def test_consecutive_refreshes(case, steps, expected):
+    assert [summary(status) for status in refreshes(steps)] == expected, case
+
+
+def test_a_lost_heartbeat_keeps_its_transition_time_and_says_how_old_it_is():
+    frozen = refreshes([STREAMING, STALE, EXPIRED, EXPIRED, EXPIRED])
+    degraded = [next(c for c in status["conditions"] if c["type"] == "Degraded") for status in frozen[1:]]
+    assert {c["lastTransitionTime"] for c in degraded} == {"2023-11-14T22:13:30Z"}  # the refresh that lost it
+    assert degraded[0]["message"] == "last worker heartbeat 20 s ago"
+    assert "no heartbeat from the worker" in degraded[-1]["message"]
+    assert all(condition(status, "Ready") == ("False", "NoHeartbeat") for status in frozen[1:])
+
+
+def test_an_older_operators_status_saying_heartbeat_lost_stays_lost():
+    # what an operator without this fix wrote one refresh after Running, read by this one after an upgrade
+    before = build_status(observed(live=heartbeat(age_s=60), previous={"phase": "Running"}), NOW)
+    assert summary(before) == LOST
+    assert [summary(s) for s in refreshes([EXPIRED, EXPIRED], previous=before)] == [LOST, LOST]
