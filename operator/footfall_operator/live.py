@@ -9,7 +9,7 @@ import redis
 
 from footfall_operator.status import LiveReading
 from footfall_worker.config.masking import mask_credentials
-from footfall_worker.storage.live_state import decode_live, live_key
+from footfall_worker.storage.live_state import decode_live, live_key, prune_channels
 from footfall_worker.storage.redis_client import connect_url
 
 log = logging.getLogger("footfall.operator.live")
@@ -50,6 +50,21 @@ class LiveReader:
             log.info("Redis answers again; live status fields resume")
         self._down = False
         return LiveReading(snapshot=decode_live(raw) if raw else None, error=None, read_at=now)
+
+    def prune_channels(self) -> list[str]:
+        """Remove from `footfall:channels` the channels whose live hash is gone (a worker killed, or a deleted
+        CameraChannel's); returns them. A Redis failure prunes nothing (it is the next read's to report)."""
+        try:
+            removed = prune_channels(self._require_client())
+        except (redis.RedisError, OSError) as error:
+            log.debug("channel set not pruned", extra={"error": mask_credentials(str(error)) or type(error).__name__})
+            return []
+        if removed:
+            log.info(
+                f"removed {len(removed)} channel(s) without live state from the channel set",
+                extra={"channels": removed},
+            )
+        return removed
 
     def close(self) -> None:
         with self._lock:

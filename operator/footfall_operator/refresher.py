@@ -6,6 +6,8 @@ CameraChannels each round, so a deleted one simply stops appearing.
 
 Each round also re-reconciles, which is what makes a later fix take effect without a spec change: a Secret
 created after its CameraChannel, a rival claim deleted, a child changed or deleted behind the operator's back.
+It ends by pruning Redis's `footfall:channels` of channels whose live hash is gone (workers that were killed;
+a worker stopped cleanly removes itself).
 """
 
 import logging
@@ -81,6 +83,7 @@ class Refresher:
             started = time.monotonic()
             try:
                 self.refresh_once()
+                self.prune_live_channels()
             except ApiException as error:
                 log.warning(f"refresh round failed ({error.status} {error.reason}); retrying next round")
             except Exception:
@@ -88,6 +91,11 @@ class Refresher:
                 log.exception("refresh round failed; retrying next round")
             self.rounds += 1
             log.debug(f"refresh round took {time.monotonic() - started:.3f} s")
+
+    def prune_live_channels(self) -> list[str]:
+        """Drop channels without a live hash from Redis's channel set (none without a Redis URL)."""
+        live = self._reconciler.live
+        return live.prune_channels() if live is not None else []
 
     def refresh_once(self) -> None:
         channels = self._cluster.list_channels(self._namespaces)

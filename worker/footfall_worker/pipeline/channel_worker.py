@@ -253,6 +253,7 @@ class ChannelWorker:
             complete = self.writer.close(max(0.5, deadline - time.monotonic() - 0.5))
         self._publish_live(force=True)
         if self.live is not None:
+            self.live.unregister()  # a stopped channel leaves the channel set; its last state expires by itself
             self.live.close()
         self.probes.stop()
         self.detector.close()

@@ -13,8 +13,10 @@ Layout:
   `zone_enter`, `zone_exit`; the analytics ones carry their payload's fields: line, direction, gender, zone,
   dwell_s), trimmed with
   `XADD MAXLEN ~ events_maxlen` and expiring `events_ttl_s` after the last event.
-* `footfall:channels`: a set of every channel that ever published, so the operator can list them; a channel is
-  alive while its `live` hash exists.
+* `footfall:channels`: the set of channels with a worker, so the operator can list them: every publish adds the
+  channel, a clean shutdown removes it (`LiveState.unregister`). A channel is alive while its `live` hash exists:
+  a member without one (its worker was killed) counts as gone (`live_channels`), and `prune_channels`, run by
+  the operator every round, removes such members (only those, atomically: never one that is publishing).
 
 Redis is a window here, not a dependency: when it is down every call returns within the socket timeouts, and
 after a failure Redis is not touched at all for a back-off that doubles from `backoff_initial_s` up to
@@ -337,6 +339,25 @@ class LiveState:
         self.stats.published += 1
         return True
 
+    def unregister(self) -> bool:
+        """Take the channel out of `footfall:channels` (a clean shutdown; the next publish puts it back).
+
+        The live hash is left to expire, so its last state stays readable for `ttl_s`.
+
+        Returns:
+            True when removed; False when Redis failed or is backed off (counted, never raised).
+        """
+        client = self._available()
+        if client is None:
+            return False
+        try:
+            client.srem(CHANNELS_KEY, self.channel_id)
+        except (redis.RedisError, OSError) as error:
+            self._failed("unregister", error)
+            return False
+        self._succeeded()
+        return True
+
     def emit(self, event: Mapping[str, object]) -> str | None:
         """Append an event (see `track_event`) to the channel's capped stream.
 
@@ -445,5 +466,34 @@ class LiveState:
 
 
 def list_channels(client: redis.Redis) -> list[str]:
-    """Every channel that ever published live state, sorted (alive ones also have a `live` hash)."""
+    """The members of `footfall:channels`, sorted: alive ones and, until pruned, killed ones (see `live_channels`)."""
     return sorted(member.decode() if isinstance(member, bytes) else member for member in client.smembers(CHANNELS_KEY))
+
+
+def live_channels(client: redis.Redis) -> list[str]:
+    """The channels whose worker is publishing (a member whose `live` hash expired counts as gone), sorted."""
+    members = list_channels(client)
+    pipe = client.pipeline(transaction=False)
+    for channel_id in members:
+        pipe.exists(live_key(channel_id))
+    return [channel_id for channel_id, alive in zip(members, pipe.execute(), strict=True) if alive]
+
+
+# Atomic in Redis: a worker's publish (HSET + PEXPIRE + SADD in one MULTI) lands wholly before or after it, so a
+# channel that is publishing is never removed. The key layout is `live_key`'s.
+_PRUNE = """
+local removed = {}
+for _, member in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+    if redis.call('EXISTS', 'footfall:' .. member .. ':live') == 0 then
+        redis.call('SREM', KEYS[1], member)
+        table.insert(removed, member)
+    end
+end
+return removed
+"""
+
+
+def prune_channels(client: redis.Redis) -> list[str]:
+    """Remove from `footfall:channels` the members without a `live` hash (workers killed); returns them, sorted."""
+    removed = client.eval(_PRUNE, 1, CHANNELS_KEY)
+    return sorted(member.decode() if isinstance(member, bytes) else member for member in removed)
