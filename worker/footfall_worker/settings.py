@@ -68,6 +68,12 @@ class ReaderSettings(BaseSettings):
     backoff_max_s: float = Field(default=60.0, ge=0)
     backoff_jitter: float = Field(default=0.1, ge=0, lt=1, description="+/- fraction of each delay")
     stable_after_s: float = Field(default=30.0, ge=0, description="streaming this long resets the backoff")
+    return_probe_interval_s: float = Field(
+        default=2.0,
+        ge=0,
+        description="while backing off from a camera that went away, ask it this often (one RTSP OPTIONS, 1 s "
+        "timeout, no login) whether it answers again, and reconnect at once when it does; 0: wait out each step",
+    )
     replay_realtime: bool = Field(default=True, description="files: pace frames at the file's rate, like a camera")
     replay_loop: bool = Field(default=False, description="files: start over at the end")
     replay_exhaustive: bool = Field(

@@ -74,6 +74,9 @@ class HealthSnapshot:
     last_error: StreamError | None
     width: int | None
     height: int | None
+    # Backoff waits a return probe ended early (the camera answered again); last, with a default, so every
+    # existing construction stays valid.
+    early_reconnects: int = 0
 
 
 class RateMeter:

@@ -1,8 +1,10 @@
-"""Tell why an RTSP camera could not be opened: one DESCRIBE, answered or not.
+"""Tell why an RTSP camera could not be opened (one DESCRIBE), and whether it answers at all (one OPTIONS).
 
 OpenCV's FFmpeg backend only says "not opened". After such a failure the worker calls probe_rtsp() to tell a
 wrong password from a wrong path, a dead camera, a hung one and a network problem, so the operator sees the
-cause instead of a generic error. This is not a streaming client: it never sends SETUP or PLAY.
+cause instead of a generic error. While it backs off from a camera that went away, the reader calls
+ping_rtsp() every few seconds to notice the camera's return. This is not a streaming client: it never sends
+SETUP or PLAY.
 
 Only the standard library is used, so the diagnosis works even where the video stack is what is broken.
 """
@@ -18,11 +20,13 @@ import ipaddress
 import os
 import re
 import socket
+import threading
 import time
 from http import HTTPStatus
+from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-__all__ = ["ProbeOutcome", "ProbeResult", "probe_rtsp"]
+__all__ = ["ProbeOutcome", "ProbeResult", "ping_rtsp", "probe_rtsp"]
 
 DEFAULT_PORT = 554
 USER_AGENT = "footfall-probe"
@@ -106,8 +110,7 @@ def probe_rtsp(url: str, timeout_s: float = 3.0) -> ProbeResult:
 
     Args:
         url: ``rtsp://[user:pass@]host[:port]/path?query``; userinfo is percent-decoded. Port 554 by default.
-        timeout_s: Deadline for the whole probe (connect, request, retry with credentials). Name resolution
-            is outside it: the resolver has its own timeouts, and camera URLs are usually IP addresses.
+        timeout_s: Deadline for the whole probe (name resolution, connect, request, retry with credentials).
 
     Returns:
         The outcome, the last RTSP status seen and a credential-free one-line detail. Network failures are
@@ -125,6 +128,32 @@ def probe_rtsp(url: str, timeout_s: float = 3.0) -> ProbeResult:
     except _Failure as failure:
         # A retry that times out still leaves the 401 before it as the last answer.
         return dataclasses.replace(failure.result, status_code=failure.result.status_code or probe.last_status)
+
+
+def ping_rtsp(url: str, timeout_s: float = 1.0) -> ProbeResult:
+    """Send one OPTIONS, without credentials, and say whether an RTSP server answers there at all.
+
+    The cheap "is the camera back?" check: any RTSP status line (200, 401, 404, ...) means the camera's RTSP
+    server is up and responding, which a bare TCP connect cannot tell (a hung camera's kernel still accepts).
+    No media is prepared and no login is tried (a camera counting failed logins never locks the account), so
+    it can run every few seconds.
+
+    Args:
+        url: as for probe_rtsp; its credentials are ignored, never sent.
+        timeout_s: Deadline for the whole ping, name resolution included.
+
+    Returns:
+        OK with the status when an RTSP server answered; otherwise REFUSED, TIMEOUT, UNREACHABLE or
+        PROTOCOL_ERROR (something that is not an RTSP server, or a close without an answer), as probe_rtsp.
+
+    Raises:
+        ValueError: as probe_rtsp (not rtsp://, no host, bad port); the message never contains the URL.
+    """
+    target = dataclasses.replace(_parse_url(url), user=None, password=None)
+    try:
+        return _Probe(target, time.monotonic() + timeout_s, timeout_s).ping()
+    except _Failure as failure:
+        return failure.result
 
 
 def _parse_url(url: str) -> _Target:
@@ -191,6 +220,15 @@ class _Probe:
         finally:
             sock.close()
 
+    def ping(self) -> ProbeResult:
+        sock = self._connect()
+        try:
+            response = self._exchange(sock, None, method="OPTIONS")
+        finally:
+            sock.close()
+        line = f"{response.status} {self._server_words(response.reason, instead=_standard_reason(response.status))}"
+        return ProbeResult(ProbeOutcome.OK, response.status, f"{line.rstrip()}: an RTSP server answers OPTIONS")
+
     # -- network ---------------------------------------------------------------------------------------------
     def _remaining(self, doing: str) -> float:
         remaining = self.deadline - time.monotonic()
@@ -205,8 +243,13 @@ class _Probe:
     def _connect(self) -> socket.socket:
         where = self._where()
         try:
-            flags = socket.AI_NUMERICHOST if _is_ip(self.target.host) else 0
-            addresses = socket.getaddrinfo(self.target.host, self.target.port, type=socket.SOCK_STREAM, flags=flags)
+            addresses = _resolve(self.target.host, self.target.port, self._remaining(f"resolving the host of {where}"))
+        except TimeoutError:
+            raise _Failure(
+                ProbeResult(
+                    ProbeOutcome.UNREACHABLE, None, f"cannot resolve host of {where} within {self.timeout_s:g} s"
+                )
+            ) from None
         except (OSError, UnicodeError):
             raise _Failure(ProbeResult(ProbeOutcome.UNREACHABLE, None, f"cannot resolve host of {where}")) from None
         last_error: OSError | None = None
@@ -229,14 +272,12 @@ class _Probe:
                 last_error = error
         raise _Failure(_connect_failure(last_error, where, self.timeout_s))
 
-    def _exchange(self, sock: socket.socket, authorization: str | None) -> _Response:
+    def _exchange(self, sock: socket.socket, authorization: str | None, method: str = "DESCRIBE") -> _Response:
         self.cseq += 1
-        lines = [
-            f"DESCRIBE {self.target.request_url} RTSP/1.0",
-            f"CSeq: {self.cseq}",
-            "Accept: application/sdp",
-            f"User-Agent: {USER_AGENT}",
-        ]
+        lines = [f"{method} {self.target.request_url} RTSP/1.0", f"CSeq: {self.cseq}"]
+        if method == "DESCRIBE":
+            lines.append("Accept: application/sdp")
+        lines.append(f"User-Agent: {USER_AGENT}")
         if authorization is not None:
             lines.append(f"Authorization: {authorization}")
         request = ("\r\n".join(lines) + "\r\n\r\n").encode()
@@ -367,6 +408,32 @@ def _is_ip(host: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _resolve(host: str, port: int, timeout_s: float) -> list[tuple[Any, ...]]:
+    """getaddrinfo within `timeout_s` (TimeoutError after it): an IP address at once, a name on a helper thread.
+
+    libc's resolver cannot be cancelled; one still busy at the deadline finishes on its daemon thread, within
+    the resolver's own timeouts, and its answer is dropped.
+    """
+    if _is_ip(host):
+        return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_NUMERICHOST)
+    answer: list[list[tuple[Any, ...]] | Exception] = []
+
+    def resolve() -> None:
+        try:
+            answer.append(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
+        except Exception as error:  # noqa: BLE001 - raised again on the caller's thread
+            answer.append(error)
+
+    resolver = threading.Thread(target=resolve, name="rtsp-probe-resolve", daemon=True)
+    resolver.start()
+    resolver.join(timeout_s)
+    if not answer:
+        raise TimeoutError
+    if isinstance(answer[0], Exception):
+        raise answer[0]
+    return answer[0]
 
 
 def _strerror(error: OSError) -> str:

@@ -8,6 +8,10 @@
 The thread walks CONNECTING -> STREAMING -> (STALLED ->) BACKOFF -> CONNECTING ... until `stop()`, which
 ends it in STOPPED within the read (or open) timeout. It never raises into the caller: every failure is a
 state, a specific `StreamError` and a log line, with the URL masked.
+
+Full reconnects keep the backoff schedule (an open is expensive, and a dead camera should not be hammered),
+but while it backs off from a camera that went away, a cheap RTSP OPTIONS every `return_probe_interval_s`
+notices the camera's return, and the reader reconnects at once instead of sleeping out the step.
 """
 
 import logging
@@ -19,8 +23,8 @@ from typing import Self
 
 import cv2
 
-from footfall_worker.config import ConfigError, mask_credentials
-from footfall_worker.ingest.backoff import Backoff
+from footfall_worker.config import ConfigError, RtspUrl, mask_credentials
+from footfall_worker.ingest.backoff import Backoff, wait_for_return
 from footfall_worker.ingest.capture import Source, SourceError, is_file, open_capture
 from footfall_worker.ingest.frames import Frame
 from footfall_worker.ingest.handoff import LatestItems
@@ -33,6 +37,7 @@ from footfall_worker.ingest.health import (
     StreamError,
     StreamState,
 )
+from footfall_worker.ingest.rtsp_probe import ProbeOutcome, ping_rtsp
 from footfall_worker.ingest.skipping import FrameSkipper
 from footfall_worker.settings import ReaderSettings
 
@@ -41,6 +46,24 @@ log = logging.getLogger("footfall.ingest")
 # A failed read that blocked this share of the read timeout ran into it: the camera went silent (stall),
 # rather than closing the connection (which fails a read at once).
 _TIMEOUT_SHARE = 0.8
+
+# The return probe (one OPTIONS) never blocks the reader thread longer than this, nor a stop that comes during it.
+_RETURN_PROBE_TIMEOUT_S = 1.0
+# Failures a camera's return can end: it stopped answering (or may have). The others (a wrong password or
+# path, an undecodable stream, a bad URL or config) come from a camera that answers, or from us: the probe
+# cannot tell when they are fixed, so those waits keep the schedule and send no probe.
+_RETURN_PROBED_KINDS = frozenset(
+    {
+        ErrorKind.REFUSED,
+        ErrorKind.TIMEOUT,
+        ErrorKind.UNREACHABLE,
+        ErrorKind.STREAM_LOST,
+        ErrorKind.STALLED,
+        ErrorKind.UNKNOWN,
+    }
+)
+# Failures that already saw nothing answer, as a probe would: the first probe that gets an answer ends the wait.
+_NOTHING_ANSWERED_KINDS = frozenset({ErrorKind.REFUSED, ErrorKind.UNREACHABLE})
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +123,7 @@ class CameraReader:
         self._seq = 0
         self._skipped = 0
         self._reconnects = 0
+        self._early_reconnects = 0
         self._connect_attempts = 0
         self._ever_streamed = False
         self._size: tuple[int, int] | None = None
@@ -167,6 +191,7 @@ class CameraReader:
                 last_error=self._last_error,
                 width=self._size[1] if self._size else None,
                 height=self._size[0] if self._size else None,
+                early_reconnects=self._early_reconnects,
             )
         if stall is not None:
             self._announce(stall)
@@ -250,7 +275,46 @@ class CameraReader:
             f"reconnecting in {delay:.1f} s",
             extra={**self._log_extra, "delay_s": round(delay, 2), "attempt": self._backoff.attempts},
         )
-        self._stop.wait(delay)  # a stop never waits out a backoff
+        with self._lock:
+            error = self._last_error
+        url = self._probe_url(error)
+        if url is None:
+            self._stop.wait(delay)  # a stop never waits out a backoff
+            return
+        started = time.monotonic()
+        returned = wait_for_return(
+            self._stop,
+            delay,
+            lambda: self._camera_answers(url),
+            self.settings.return_probe_interval_s,
+            seen_down=error is not None and error.kind in _NOTHING_ANSWERED_KINDS,
+        )
+        if returned:
+            with self._lock:
+                self._early_reconnects += 1
+            waited = time.monotonic() - started
+            log.info(
+                f"camera answers again: reconnecting now, after {waited:.1f} s of the {delay:.1f} s backoff",
+                extra={**self._log_extra, "waited_s": round(waited, 2), "delay_s": round(delay, 2)},
+            )
+
+    def _probe_url(self, error: StreamError | None) -> str | None:
+        """The URL to probe for the camera's return during this wait, or None to wait out the step."""
+        source = self.source
+        if self.settings.return_probe_interval_s <= 0 or not isinstance(source, RtspUrl):
+            return None  # probing off, or a file, or the source not resolved yet
+        if error is None or error.kind not in _RETURN_PROBED_KINDS:
+            return None
+        url = source.reveal()
+        return url if url[:7].lower() == "rtsp://" else None  # rtsps:// (TLS) is not probed
+
+    def _camera_answers(self, url: str) -> bool | None:
+        """One OPTIONS: True when an RTSP server answers, False when nothing does, None when it cannot tell."""
+        timeout = min(_RETURN_PROBE_TIMEOUT_S, self.settings.return_probe_interval_s)
+        try:
+            return ping_rtsp(url, timeout).outcome is ProbeOutcome.OK
+        except Exception:  # noqa: BLE001 - a probe must never end the reader; the next full attempt decides
+            return None
 
     def _connect(self) -> cv2.VideoCapture | None:
         with self._lock:
