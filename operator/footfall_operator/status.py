@@ -4,10 +4,12 @@ Conditions (`type`: what `status: True` means):
 
 * `InvalidSpec`: the spec cannot run (a field, a Secret, a claim, a foreign child); the message names the field
   and what was expected. No worker is created for it; a worker of an earlier valid spec is left running.
-* `Ready`: the worker is streaming, by its own heartbeat in Redis (fresher than `stale_after_s`); `Unknown` while
-  Redis cannot be read (the phase then stays what it was).
+* `Ready`: the worker is streaming and detecting, by its own heartbeat in Redis (fresher than `stale_after_s`);
+  `Unknown` while Redis cannot be read (the phase then stays what it was).
 * `Progressing`: the worker Deployment is being created or rolled out to the current spec.
-* `Degraded`: the channel should run but does not: camera not streaming, heartbeat lost, Deployment failing.
+* `Degraded`: the channel should run but does not: camera not streaming, Triton not answering the worker's
+  detection (`TritonUnavailable`, also Ready's reason; the message names the Triton URL and the error), heartbeat
+  lost, Deployment failing.
   `HeartbeatLost` means a worker that ran (the channel was Running, or Degraded for a reason only a publishing
   worker gives) stopped publishing: it stays, refresh after refresh, until a fresh heartbeat comes or a reason
   with its own condition explains the silence (a rollout: `Progressing`; paused; an invalid spec; a failing
@@ -160,7 +162,20 @@ def _live_unreadable(observed: Observed) -> bool:
 
 
 # Degraded reasons only a worker that published a heartbeat can cause.
-_WORKER_SEEN = frozenset({"HeartbeatLost", "CameraNotStreaming"})
+_WORKER_SEEN = frozenset({"HeartbeatLost", "CameraNotStreaming", "TritonUnavailable"})
+
+
+def _triton_failure(observed: Observed, live: dict[str, Any]) -> str | None:
+    """Why the worker's detection fails, by its fresh heartbeat (`triton_ok` false); None when it works or is
+    not known (a stale heartbeat, or a worker that does not say)."""
+    snapshot = observed.live.snapshot if observed.live is not None else None
+    if snapshot is None or live.get("stale", True) or snapshot.get("triton_ok") is not False:
+        return None
+    url = snapshot.get("triton_url") or "(address not reported)"
+    error = snapshot.get("triton_error") or "no error reported"
+    failed = snapshot.get("frames_failed")
+    lost = "" if failed is None else f"; {failed} frames went without detection"
+    return f"Triton at {url} does not answer the worker's detection ({error}){lost}"
 
 
 def _worker_ran(observed: Observed) -> bool:
@@ -213,6 +228,7 @@ def conditions(observed: Observed, live: dict[str, Any]) -> list[dict[str, Any]]
 
     should_run = not invalid and not observed.paused
     streaming = not live.get("stale", True) and live.get("state") == STREAMING
+    triton_failure = _triton_failure(observed, live) if streaming else None
     if invalid:
         ready = _condition("Ready", False, "InvalidSpec", "the spec is invalid; see InvalidSpec")
     elif observed.paused:
@@ -220,6 +236,8 @@ def conditions(observed: Observed, live: dict[str, Any]) -> list[dict[str, Any]]
     elif _live_unreadable(observed):
         # Redis being down says nothing about the worker: neither healthy nor dead, just unknown.
         ready = _condition("Ready", "Unknown", "LiveStateUnavailable", live.get("staleReason") or "")
+    elif triton_failure is not None:
+        ready = _condition("Ready", False, "TritonUnavailable", triton_failure)
     elif streaming:
         ready = _condition("Ready", True, "Streaming", f"the worker streams at {live.get('fps')} fps")
     elif live.get("stale", True):
@@ -242,6 +260,8 @@ def conditions(observed: Observed, live: dict[str, Any]) -> list[dict[str, Any]]
         )
     elif should_run and not live.get("stale", True) and not streaming:
         degraded = _condition("Degraded", True, "CameraNotStreaming", f"the worker's stream is {live.get('state')}")
+    elif should_run and triton_failure is not None:
+        degraded = _condition("Degraded", True, "TritonUnavailable", triton_failure)
     elif should_run and not streaming and not progressing_now and _worker_ran(observed):
         # Not only the refresh right after Running: a frozen worker stays Degraded for as long as it is silent.
         degraded = _condition("Degraded", True, "HeartbeatLost", live.get("staleReason") or "heartbeat lost")

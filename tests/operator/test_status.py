@@ -223,3 +223,60 @@ def test_an_older_operators_status_saying_heartbeat_lost_stays_lost():
     before = build_status(observed(live=heartbeat(age_s=60), previous={"phase": "Running"}), NOW)
     assert summary(before) == LOST
     assert [summary(s) for s in refreshes([EXPIRED, EXPIRED], previous=before)] == [LOST, LOST]
+
+
+TRITON_DOWN = {
+    "triton_ok": False,
+    "triton_url": "triton-gpu:8001",
+    "triton_error": "Triton at triton-gpu:8001 is unreachable: failed to connect to all addresses",
+    "frames_failed": 412,
+}
+
+
+@pytest.mark.parametrize(
+    ("case", "live", "phase", "ready", "degraded"),
+    [
+        ("streaming, Triton failing", heartbeat(**TRITON_DOWN), "Degraded", ("False", "TritonUnavailable"),
+         ("True", "TritonUnavailable")),
+        ("streaming, Triton answering", heartbeat(triton_ok=True, triton_url="triton:8001", frames_failed=3),
+         "Running", ("True", "Streaming"), ("False", "AsExpected")),
+        ("a worker that does not report Triton", heartbeat(), "Running", ("True", "Streaming"),
+         ("False", "AsExpected")),
+        ("before the worker's first verdict", heartbeat(triton_ok=None), "Running", ("True", "Streaming"),
+         ("False", "AsExpected")),
+        ("camera down too: the camera comes first", heartbeat(state="backoff", **TRITON_DOWN), "Degraded",
+         ("False", "CameraNotStreaming"), ("True", "CameraNotStreaming")),
+        ("a stale heartbeat says nothing about Triton now", heartbeat(age_s=60, **TRITON_DOWN), "Pending",
+         ("False", "NoHeartbeat"), ("False", "AsExpected")),
+    ],
+)  # fmt: skip
+def test_triton_unavailable(case, live, phase, ready, degraded):
+    status = build_status(observed(live=live), NOW)
+    assert (status["phase"], condition(status, "Ready"), condition(status, "Degraded")) == (phase, ready, degraded)
+
+
+def test_triton_unavailable_names_the_url_and_the_error():
+    status = build_status(observed(live=heartbeat(**TRITON_DOWN)), NOW)
+    for kind in ("Ready", "Degraded"):
+        (found,) = [c for c in status["conditions"] if c["type"] == kind]
+        assert "Triton at triton-gpu:8001" in found["message"], found
+        assert "failed to connect to all addresses" in found["message"] and "412 frames" in found["message"], found
+    assert status["live"]["state"] == "streaming" and status["live"]["stale"] is False
+
+
+def test_triton_outage_over_consecutive_refreshes():
+    down = {"live": heartbeat(**TRITON_DOWN)}
+    triton = ("Degraded", "True", "TritonUnavailable")
+    steps = [STREAMING, down, down, {"live": REDIS_DOWN}, down, EXPIRED, EXPIRED, {"live": heartbeat(triton_ok=True)}]
+    statuses = refreshes(steps)
+    assert [summary(s) for s in statuses] == [
+        ("Running", "False", "AsExpected"),
+        triton,
+        triton,
+        triton,  # Redis down: kept, Ready Unknown
+        triton,
+        LOST,  # the worker then went silent: it had run, so the loss is reported, not hidden as Pending
+        LOST,
+        ("Running", "False", "AsExpected"),
+    ]
+    assert condition(statuses[3], "Ready") == ("Unknown", "LiveStateUnavailable")

@@ -21,9 +21,12 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from tritonclient.utils import InferenceServerException
+
 from footfall_worker.classify.gender_worker import GenderWorker
 from footfall_worker.classify.track_gender import TrackGender
 from footfall_worker.detections import Detections
+from footfall_worker.health.detection import DetectionHealth
 from footfall_worker.health.latency import LatencyWindow
 from footfall_worker.health.metrics import WorkerMetrics, WorkerStatus
 from footfall_worker.health.probes import ProbeServer
@@ -119,10 +122,6 @@ class ChannelWorker:
         self._loop_beat = time.monotonic()
         self._exit_reason = "stopped"
         self._processed = 0
-        self._failed = 0
-        self._triton_errors = 0
-        self._triton_ok = False
-        self._triton_checked = float("-inf")
         self._processed_rate = RateMeter()
         self._latency = LatencyWindow()
         self._last_live = float("-inf")
@@ -135,6 +134,14 @@ class ChannelWorker:
         self._detect_seconds = self.metrics.triton_request(settings.triton.detector_model)
         self.connection = TritonConnection(settings.triton)
         self.detector = PersonDetector(self.connection)
+        # While Triton fails, a reminder goes with each summary line's period (FOOTFALL_SUMMARY_INTERVAL_S).
+        self.triton = DetectionHealth(
+            self.connection.url,
+            w.triton_check_s,
+            w.triton_retry_s,
+            remind_s=w.summary_interval_s,
+            extra=self._extra,
+        )
         self.writer = (
             PostgresWriter(
                 w.database_url,
@@ -261,7 +268,7 @@ class ChannelWorker:
         self._summary = RunSummary(
             run_id=self.run_id,
             exit_reason=self._exit_reason,
-            frames_failed=self._failed,
+            frames_failed=self.triton.frames_failed,
             tracks_started=self.recorder.tracks_started,
             writer_complete=complete,
             clean=clean and time.monotonic() <= deadline + 0.5,
@@ -296,22 +303,20 @@ class ChannelWorker:
             self._loop_done.set()
 
     def _process(self, frame: Frame) -> None:
+        # While Triton fails, frames go without detection (counted) and the loop keeps its pace: live state,
+        # probes and a shutdown never wait on a dead Triton longer than one bounded retry (see DetectionHealth).
+        if not self.triton.may_detect(time.monotonic(), self._triton_problem):
+            self.triton.skipped(time.monotonic())
+            self._after_frame(time.monotonic())
+            return
         try:
             self.processor.process(frame)
         except InferenceError as error:
-            self._failed += 1
-            self._triton_errors += 1
-            if self._triton_ok:
-                log.warning(f"detection failed: {error}", extra={**self._extra, "error": type(error).__name__})
-            self._triton_ok = False
-            self._triton_checked = time.monotonic()
-            # Don't spin on a dead Triton; the reader keeps the newest frames meanwhile (drops are counted).
-            self._stopping.wait(self.settings.worker.triton_retry_s)
+            self.triton.failed(str(error), time.monotonic())
+            self._after_frame(time.monotonic())
             return
-        if not self._triton_ok:
-            log.info("detection answering", extra=self._extra)
-        self._triton_ok = True
         now = time.monotonic()
+        self.triton.answered(now)
         self._processed += 1
         self._processed_rate.tick(now)
         latency = now - frame.captured_mono
@@ -321,10 +326,9 @@ class ChannelWorker:
 
     def _between_frames(self) -> None:
         self.processor.idle()
-        now = time.monotonic()
-        if now - self._triton_checked >= self.settings.worker.triton_check_s:
+        if self.triton.probe_due(time.monotonic()):
             self._check_triton()
-        self._after_frame(now)
+        self._after_frame(time.monotonic())
 
     def _after_frame(self, now: float) -> None:
         if now - self._last_live >= self.settings.worker.live_interval_s:
@@ -338,18 +342,22 @@ class ChannelWorker:
         with self._detect_seconds.time():
             return self.detector.detect_one(frame.image)
 
+    def _triton_problem(self) -> str | None:
+        """Triton's readiness check (the detector model ready), bounded by `ready_timeout_s`: None when ready,
+        else why not, in the client's words."""
+        client, timeout = self.connection.client, self.settings.triton.ready_timeout_s
+        model, url = self.settings.triton.detector_model, self.connection.url
+        try:
+            if not client.is_server_ready(client_timeout=timeout):
+                return f"Triton at {url} is not ready"
+            if not client.is_model_ready(model, client_timeout=timeout):
+                return f"Triton at {url}: model {model!r} is not ready"
+        except InferenceServerException as error:
+            return f"Triton at {url} does not answer: {error.message() or error}"
+        return None
+
     def _check_triton(self) -> None:
-        self._triton_checked = time.monotonic()
-        ready = self.connection.is_model_ready(self.settings.triton.detector_model)
-        if ready != self._triton_ok:
-            level = logging.INFO if ready else logging.WARNING
-            log.log(
-                level,
-                "Triton %s",
-                "ready" if ready else "not ready",
-                extra={**self._extra, "triton": self.connection.url},
-            )
-        self._triton_ok = ready
+        self.triton.checked(self._triton_problem(), time.monotonic())
 
     def _put(self, record: Record) -> bool:
         return self.writer.put(record) if self.writer is not None else True
@@ -377,6 +385,10 @@ class ChannelWorker:
             entries=entries,
             exits=exits,
             zone_occupancy=self.processor.zone_occupancy,
+            triton_url=self.triton.url,
+            triton_ok=self.triton.ok,
+            triton_error=self.triton.error,
+            frames_failed=self.triton.frames_failed,
         )
         changed = health.state is not self._last_state
         self._last_state = health.state
@@ -422,7 +434,7 @@ class ChannelWorker:
             writer_db_up=writer is None or writer.db_up,
             writer_journal_ok=writer is None or writer.journal_ok,
             gender_alive=self.gender_worker is None or self.gender_worker.alive,
-            triton_ok=self._triton_ok,
+            triton_ok=self.triton.ok is True,
             source_is_file=self.spec.is_file,
         )
 
@@ -458,8 +470,8 @@ class ChannelWorker:
             frames_read=health.frames_read,
             frames_skipped=health.frames_skipped,
             frames_processed=self._processed,
-            frames_failed=self._failed,
-            triton_errors=self._triton_errors,
+            frames_failed=self.triton.frames_failed,
+            triton_errors=self.triton.errors,
             handoff_depth=len(self.reader.frames),
             gender_queue=gender.pending if gender else 0,
             gender_dropped=gender.dropped if gender else 0,

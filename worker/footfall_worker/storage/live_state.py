@@ -8,7 +8,10 @@ Layout:
   `reconnects`, `dropped`, `last_frame_ts`, `heartbeat_ts` (wall clock of the publish), `skip_every`,
   `last_error_kind`, `last_error_message`, and the store analytics: `entries` and `exits` (people counted in
   and out since the worker started, summed over the channel's lines) and `zone_occupancy` (JSON text, e.g.
-  `{"queue": 2}`; `""` when the channel has no zones). `read` decodes it back to typed values.
+  `{"queue": 2}`; `""` when the channel has no zones), and detection: `triton_url`, `triton_ok` (`true` while
+  Triton answers, `false` while it fails, `""` before the first verdict), `triton_error` (why it fails, masked,
+  at most 300 characters) and `frames_failed` (frames that went without detection since the worker started).
+  `read` decodes it back to typed values.
 * `footfall:{channel_id}:events`: a stream of events (`track_started`, `track_ended`, `line_crossing`,
   `zone_enter`, `zone_exit`; the analytics ones carry their payload's fields: line, direction, gender, zone,
   dwell_s), trimmed with
@@ -91,6 +94,10 @@ class LiveSnapshot:
         entries: people counted in since the worker started (all counting lines).
         exits: people counted out since the worker started.
         zone_occupancy: people in each zone now (written as JSON text, `""` when empty: no zones).
+        triton_url: the Triton the worker detects with.
+        triton_ok: True while detection works, False while Triton fails, None before the first verdict.
+        triton_error: why detection fails (masked, cut to 300 characters on write), None while it works.
+        frames_failed: frames that went without detection because Triton failed, since the worker started.
     """
 
     state: str
@@ -108,6 +115,10 @@ class LiveSnapshot:
     entries: int = 0
     exits: int = 0
     zone_occupancy: dict[str, int] = field(default_factory=dict)
+    triton_url: str | None = None
+    triton_ok: bool | None = None
+    triton_error: str | None = None
+    frames_failed: int = 0
 
     @classmethod
     def from_health(
@@ -120,8 +131,10 @@ class LiveSnapshot:
         entries: int = 0,
         exits: int = 0,
         zone_occupancy: Mapping[str, int] | None = None,
+        **detection: Any,
     ) -> "LiveSnapshot":
-        """The live state of a reader's health snapshot plus what processing knows (tracks, latency, counts)."""
+        """The live state of a reader's health snapshot plus what processing knows (tracks, latency, counts, and
+        `detection`: the `triton_*` and `frames_failed` fields)."""
         error = health.last_error
         return cls(
             state=str(health.state),
@@ -139,10 +152,13 @@ class LiveSnapshot:
             entries=entries,
             exits=exits,
             zone_occupancy=dict(zone_occupancy or {}),
+            **detection,
         )
 
 
-_INT_FIELDS = frozenset({"people_now", "reconnects", "dropped", "skip_every", "entries", "exits"})
+_INT_FIELDS = frozenset({"people_now", "reconnects", "dropped", "skip_every", "entries", "exits", "frames_failed"})
+_BOOL_FIELDS = frozenset({"triton_ok"})
+_TEXT_LIMITS = {"triton_error": 300}  # applied after masking: a cut must not leave half a credential unmasked
 _FLOAT_FIELDS = frozenset({"fps", "latency_p50_ms", "latency_p95_ms", "last_frame_ts", "heartbeat_ts"})
 _OPTIONAL_FIELDS = frozenset({f.name for f in fields(LiveSnapshot) if f.default is None})
 
@@ -157,12 +173,14 @@ def _encode_snapshot(snapshot: LiveSnapshot, heartbeat_ts: float) -> dict[str, s
             encoded[name] = ",".join(str(int(track_id)) for track_id in value)
         elif name == "zone_occupancy":
             encoded[name] = json.dumps({str(k): int(v) for k, v in value.items()}, sort_keys=True) if value else ""
+        elif name in _BOOL_FIELDS:
+            encoded[name] = "true" if value else "false"
         elif name in _FLOAT_FIELDS:
             encoded[name] = repr(float(value))
         elif name in _INT_FIELDS:
             encoded[name] = str(int(value))
         else:
-            encoded[name] = mask_credentials(str(value))
+            encoded[name] = mask_credentials(str(value))[: _TEXT_LIMITS.get(name)]
     return encoded
 
 
@@ -178,6 +196,8 @@ def decode_live(raw: Mapping[bytes | str, bytes | str]) -> dict[str, Any]:
             decoded[name] = {str(k): int(v) for k, v in json.loads(text).items()} if text else {}
         elif text == "" and (name in _OPTIONAL_FIELDS or name == "heartbeat_ts"):
             decoded[name] = None
+        elif name in _BOOL_FIELDS:
+            decoded[name] = text == "true"
         elif name in _FLOAT_FIELDS:
             decoded[name] = float(text)
         elif name in _INT_FIELDS:
