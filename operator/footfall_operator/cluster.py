@@ -26,7 +26,8 @@ def load_api_client() -> kubernetes.client.ApiClient:
 
 
 class Cluster:
-    """Reads and writes of the kinds the operator touches: Secrets (keys only), ConfigMaps, Deployments."""
+    """Reads and writes of the kinds the operator touches: Secrets (keys only), ConfigMaps, Deployments,
+    PersistentVolumeClaims (created, never replaced)."""
 
     def __init__(self, api_client: kubernetes.client.ApiClient) -> None:
         self._api_client = api_client
@@ -42,6 +43,15 @@ class Cluster:
         for namespace in namespaces:
             items += self._custom.list_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL)["items"]
         return items
+
+    def check_access(self, namespaces: list[str], timeout_s: float = 3.0) -> None:
+        """One cheap request the operator's role must allow (one CameraChannel); raises on any failure."""
+        if not namespaces:
+            self._custom.list_cluster_custom_object(GROUP, VERSION, PLURAL, limit=1, _request_timeout=timeout_s)
+        else:
+            self._custom.list_namespaced_custom_object(
+                GROUP, VERSION, namespaces[0], PLURAL, limit=1, _request_timeout=timeout_s
+            )
 
     def post_event(self, channel: dict[str, Any], reason: str, message: str, warning: bool = False) -> None:
         """A Kubernetes Event about a CameraChannel (what `kubectl describe` shows)."""
@@ -84,10 +94,11 @@ class Cluster:
         return frozenset((secret.data or {}).keys()) | frozenset((secret.string_data or {}).keys())
 
     def read(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
-        """A ConfigMap or Deployment as a plain dict, None when it does not exist."""
+        """A ConfigMap, Deployment or PersistentVolumeClaim as a plain dict, None when it does not exist."""
         reader = {
             "ConfigMap": self._core.read_namespaced_config_map,
             "Deployment": self._apps.read_namespaced_deployment,
+            "PersistentVolumeClaim": self._core.read_namespaced_persistent_volume_claim,
         }[kind]
         try:
             return self._plain(reader(name, namespace))
@@ -98,10 +109,12 @@ class Cluster:
 
     def create(self, manifest: dict[str, Any]) -> None:
         namespace = manifest["metadata"]["namespace"]
-        if manifest["kind"] == "ConfigMap":
-            self._core.create_namespaced_config_map(namespace, manifest)
-        else:
-            self._apps.create_namespaced_deployment(namespace, manifest)
+        create = {
+            "ConfigMap": self._core.create_namespaced_config_map,
+            "Deployment": self._apps.create_namespaced_deployment,
+            "PersistentVolumeClaim": self._core.create_namespaced_persistent_volume_claim,
+        }[manifest["kind"]]
+        create(namespace, manifest)
 
     def replace(self, manifest: dict[str, Any], existing: dict[str, Any]) -> None:
         """Replace a child with `manifest`, guarded by the existing resourceVersion (a 409 if it moved).

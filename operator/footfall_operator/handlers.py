@@ -4,12 +4,14 @@ No delete handler, no timer and no daemon, so kopf puts no finalizer on a Camera
 references, the garbage collector removes them with it, and a stopped operator can never block a deletion.
 """
 
+import asyncio
 import logging
 from typing import Any
 
 import kopf
 
 from footfall_operator.crd import GROUP, PLURAL, VERSION
+from footfall_operator.health import OperatorHealth
 from footfall_operator.reconcile import Claim, Reconciler, RetryLater, claim_key, claim_of
 from footfall_operator.refresher import Refresher
 
@@ -17,17 +19,23 @@ from footfall_operator.refresher import Refresher
 RETRY_BACKOFF_S = 5.0
 
 
-def build_registry(reconciler: Reconciler, refresher: Refresher | None) -> kopf.OperatorRegistry:
+def build_registry(
+    reconciler: Reconciler, refresher: Refresher | None, health: OperatorHealth | None = None
+) -> kopf.OperatorRegistry:
     """A registry with every handler bound to `reconciler`; built per process, so tests get their own.
 
-    `refresher` (live status and re-checks, see `refresher.py`) runs from startup to cleanup.
+    `refresher` (live status and re-checks, see `refresher.py`) runs from startup to cleanup; `health` (the
+    probes) learns when kopf has started and gets a ticker on kopf's event loop.
     """
     registry = kopf.OperatorRegistry()
+    background: list[asyncio.Task[None]] = []
 
-    # A registry of our own has none of kopf's default handlers, the login included.
+    # A registry of our own has none of kopf's default handlers, the login included. The client library's
+    # in-cluster config: the API server at KUBERNETES_SERVICE_HOST/PORT, which the kubelet sets in every pod
+    # (kopf's login_with_service_account dials kubernetes.default.svc, which needs a cluster DNS); else KUBECONFIG.
     @kopf.on.login(id="login", registry=registry)
     def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
-        return kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
+        return kopf.login_via_client(**kwargs)
 
     @kopf.on.startup(id="configure", registry=registry)
     def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
@@ -44,6 +52,12 @@ def build_registry(reconciler: Reconciler, refresher: Refresher | None) -> kopf.
         settings.scanning.disabled = True
         if refresher is not None:
             refresher.start()
+
+    @kopf.on.startup(id="health", registry=registry)
+    async def start_health(**_: Any) -> None:
+        if health is not None:
+            background.append(asyncio.get_running_loop().create_task(health.tick_forever()))
+            health.mark_started()
 
     @kopf.on.cleanup(id="stop-refresher", registry=registry)
     def stop_refresher(**_: Any) -> None:

@@ -162,6 +162,8 @@ def channel_spec(store: StoreConfig, channel: ChannelConfig, secret_name: str | 
     }
     if channel.credentials is not None and secret_name is not None:
         spec["credentialsSecretRef"] = {"name": secret_name, "usernameKey": USERNAME_KEY, "passwordKey": PASSWORD_KEY}
+    if channel.analytics is not None:
+        spec["analytics"] = channel.analytics.model_dump(mode="json", by_alias=True, exclude_none=True)
     return spec
 
 

@@ -30,6 +30,8 @@ class RetryLater(Exception):
 def _already_applied(existing: dict[str, Any] | None, manifest: dict[str, Any]) -> bool:
     found = children.Existing.from_object(existing)
     ours = manifest["metadata"]["ownerReferences"][0]["uid"]
+    if manifest["kind"] == "PersistentVolumeClaim":
+        return found is not None and found.controller_uid == ours
     wanted = children.Existing(
         controller_uid=ours,
         config_hash=manifest["metadata"]["annotations"][children.CONFIG_HASH_ANNOTATION],
@@ -144,10 +146,19 @@ class Reconciler:
         name = children.worker_name(owner.name)
         config_map = self.cluster.read("ConfigMap", owner.namespace, name)
         deployment = self.cluster.read("Deployment", owner.namespace, name)
+        journal_claim = None
+        if desired is not None and desired.journal_claim is not None:
+            journal_claim = self.cluster.read(
+                "PersistentVolumeClaim", owner.namespace, children.journal_claim_name(owner.name)
+            )
         actions = children.decide(
-            desired, children.Existing.from_object(config_map), children.Existing.from_object(deployment), owner
+            desired,
+            children.Existing.from_object(config_map),
+            children.Existing.from_object(deployment),
+            owner,
+            journal_claim=children.Existing.from_object(journal_claim),
         )
-        existing = {"ConfigMap": config_map, "Deployment": deployment}
+        existing = {"ConfigMap": config_map, "Deployment": deployment, "PersistentVolumeClaim": journal_claim}
         for action in actions:
             if action.kind == children.ActionKind.CONFLICT:
                 problems.append(
@@ -223,8 +234,8 @@ class Reconciler:
                 return
             if attempt == _WRITE_ATTEMPTS:
                 raise RetryLater(f"{action.target} kept changing under {_WRITE_ATTEMPTS} writes; retrying")
-        config_hash = action.manifest["metadata"]["annotations"][children.CONFIG_HASH_ANNOTATION]
-        message = f"{action.kind}d {action.target} (config {config_hash})"
+        config_hash = (action.manifest["metadata"].get("annotations") or {}).get(children.CONFIG_HASH_ANNOTATION)
+        message = f"{action.kind}d {action.target}" + (f" (config {config_hash})" if config_hash else "")
         logger.info(message, extra={"config_hash": config_hash})
         try:
             self.cluster.post_event(body, reason=f"{str(action.kind).capitalize()}d", message=message)

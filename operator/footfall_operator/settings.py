@@ -17,14 +17,19 @@ class WorkerDefaults(BaseSettings):
         default="footfall-connections",
         description="Secret with FOOTFALL_DATABASE_URL and FOOTFALL_REDIS_URL, given to workers as env; '' = none",
     )
-    cpu_request: str = "500m"
-    memory_request: str = "512Mi"
+    cpu_request: str = "250m"
+    memory_request: str = "384Mi"
     cpu_limit: str = Field(default="", description="'' = no CPU limit (throttling a decoder only adds latency)")
     memory_limit: str = "1536Mi"
     http_port: int = Field(default=8080, ge=1, le=65535, description="the worker's probe and metrics port")
     shutdown_deadline_s: int = Field(default=20, ge=1, description="the worker's own SIGTERM deadline")
-    journal_size_limit: str = Field(default="1Gi", description="emptyDir for rows waiting while PostgreSQL is down")
+    journal_size_limit: str = Field(default="1Gi", description="the journal's size (rows waiting for PostgreSQL)")
+    journal_persistence: bool = Field(
+        default=True, description="journal on a PersistentVolumeClaim per channel (survives the pod); else emptyDir"
+    )
+    journal_storage_class: str = Field(default="", description="the journal claims' StorageClass; '' = the default")
     run_as_user: int = Field(default=10001, ge=1, description="the image's non-root uid")
+    fs_group: int = Field(default=10001, ge=1, description="group owning the journal volume (the image's gid)")
     service_account: str = Field(default="", description="'' = the namespace default; workers need no API access")
 
     @property
@@ -44,7 +49,13 @@ class OperatorSettings(BaseSettings):
         default=15.0, gt=0, description="a worker heartbeat older than this is stale (not Ready)"
     )
     redis_timeout_s: float = Field(default=1.0, gt=0, description="socket timeout of one Redis read")
-    liveness_port: int = Field(default=8081, ge=0, le=65535, description="kopf's /healthz; 0 = off")
+    liveness_port: int = Field(default=8081, ge=0, le=65535, description="/healthz and /readyz; 0 = off")
+    api_check_interval_s: float = Field(
+        default=5.0, gt=0, description="how often the probes check the API server; not ready after 3 misses"
+    )
+    api_unreachable_restart_s: float = Field(
+        default=120.0, gt=0, description="liveness fails once the API server has been unreachable this long"
+    )
     log_format: str = Field(default="json", pattern=r"^(json|plain)$")
 
     @property

@@ -40,6 +40,8 @@ VARIANTS = {
     "cluster-wide": ["--set", "operator.clusterWide=true"],
     "two-namespaces": ["--set", "operator.watchNamespaces={store-a,store-b}"],
     "external-triton": ["--set", "triton.enabled=false", "--set", "worker.tritonUrl=triton.shared:8001"],
+    "production": ["-f", str(CHART / "values-production.yaml")],
+    "no-dns": ["--set", "triton.service.clusterIP=10.96.0.50", "--set", "worker.tritonUrl=10.96.0.50:8001"],
 }
 
 
@@ -147,6 +149,51 @@ def test_default_values_wire_the_operator_workers_and_triton_together():
     assert role["metadata"]["namespace"] == NAMESPACE and not by_kind(docs, "ClusterRole")
     (secret,) = by_kind(docs, "Secret")
     assert set(secret["stringData"]) == {"FOOTFALL_DATABASE_URL", "FOOTFALL_REDIS_URL"}
+
+
+def _requests_cpu(docs: list[dict[str, Any]]) -> dict[str, float]:
+    def cores(quantity: str) -> float:
+        return float(quantity[:-1]) / 1000 if quantity.endswith("m") else float(quantity)
+
+    requests = {}
+    for deployment in by_kind(docs, "Deployment"):
+        for container in deployment["spec"]["template"]["spec"]["containers"]:
+            requests[deployment["metadata"]["name"]] = cores(container["resources"]["requests"]["cpu"])
+    env = _env(docs)
+    requests["4 workers"] = 4 * cores(env["FOOTFALL_WORKER_CPU_REQUEST"])
+    return requests
+
+
+def _env(docs: list[dict[str, Any]]) -> dict[str, Any]:
+    (operator,) = [d for d in by_kind(docs, "Deployment") if d["metadata"]["name"].endswith("-operator")]
+    return {item["name"]: item.get("value") for item in operator["spec"]["template"]["spec"]["containers"][0]["env"]}
+
+
+def test_the_defaults_fit_a_store_on_a_two_core_node():
+    """F1 of issue 15: Triton asked for 2 CPUs, the whole of a 2-core node, and stayed Pending. The defaults must
+    leave room for the operator, Triton and the store's four workers on 2 cores; the big numbers are opt-in."""
+    requests = _requests_cpu(render())
+    assert sum(requests.values()) <= 1.8, requests  # leave headroom for the node's own daemons
+    production = _requests_cpu(render(*VARIANTS["production"]))
+    assert production[f"{RELEASE}-footfall-triton"] >= 2 and production["4 workers"] >= 4
+
+
+def test_worker_triton_url_wins_over_the_charts_own_service():
+    """F3: with triton.enabled the chart used to ignore worker.tritonUrl, leaving no way to give workers an
+    address on a cluster without DNS."""
+    assert _env(render())["FOOTFALL_WORKER_TRITON_URL"] == f"{RELEASE}-footfall-triton.{NAMESPACE}.svc:8001"
+    docs = render(*VARIANTS["no-dns"])
+    assert _env(docs)["FOOTFALL_WORKER_TRITON_URL"] == "10.96.0.50:8001"
+    (service,) = by_kind(docs, "Service")
+    assert service["spec"]["clusterIP"] == "10.96.0.50"
+    assert "clusterIP" not in by_kind(render(), "Service")[0]["spec"]
+
+
+def test_the_operator_has_readiness_and_liveness_probes():
+    (operator,) = [d for d in by_kind(render(), "Deployment") if d["metadata"]["name"].endswith("-operator")]
+    (container,) = operator["spec"]["template"]["spec"]["containers"]
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "health"}
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
 
 
 def test_gpu_values_ask_for_a_gpu_and_the_gpu_image():
@@ -271,12 +318,14 @@ def test_install_then_the_operator_as_its_service_account_runs_the_store_then_un
             ("create", "deployments.apps"),
             ("update", "deployments.apps"),
             ("update", "configmaps"),
+            ("create", "persistentvolumeclaims"),
             ("get", "secrets"),
             ("create", "events"),
         ]:
             assert _can(cluster, verb, resource), f"the operator cannot {verb} {resource}"
         for verb, resource, namespace in [
             ("delete", "deployments.apps", NAMESPACE),
+            ("delete", "persistentvolumeclaims", NAMESPACE),
             ("list", "secrets", NAMESPACE),
             ("update", "secrets", NAMESPACE),
             ("create", "pods", NAMESPACE),
@@ -357,8 +406,9 @@ def test_the_operator_reads_every_variable_the_chart_sets(monkeypatch: pytest.Mo
         "--set", "triton.enabled=false", "--set", "worker.tritonUrl=gpu-triton.ml:8001",
         "--set", "worker.resources.requests.cpu=750m", "--set", "worker.resources.requests.memory=600Mi",
         "--set", "worker.resources.limits.cpu=2", "--set", "worker.resources.limits.memory=3Gi",
-        "--set", "worker.shutdownDeadlineSeconds=33", "--set", "worker.journalSizeLimit=5Gi",
-        "--set", "securityContext.runAsUser=20002", "--set", "connections.existingSecret=shop-connections",
+        "--set", "worker.shutdownDeadlineSeconds=33", "--set", "worker.journal.size=5Gi",
+        "--set", "worker.journal.persistence=false", "--set", "worker.journal.storageClass=fast-local",
+        "--set", "securityContext.runAsUser=20002", "--set", "securityContext.runAsGroup=30003", "--set", "connections.existingSecret=shop-connections",
         redis_url="redis://cache.shop:6379/2",
     )  # fmt: skip
     (operator,) = [d for d in by_kind(docs, "Deployment") if "operator" in d["metadata"]["name"]]
@@ -378,4 +428,5 @@ def test_the_operator_reads_every_variable_the_chart_sets(monkeypatch: pytest.Mo
     assert (defaults.cpu_request, defaults.memory_request) == ("750m", "600Mi")
     assert (defaults.cpu_limit, defaults.memory_limit) == ("2", "3Gi")
     assert (defaults.shutdown_deadline_s, defaults.journal_size_limit) == (33, "5Gi")
-    assert defaults.run_as_user == 20002
+    assert (defaults.journal_persistence, defaults.journal_storage_class) == (False, "fast-local")
+    assert defaults.run_as_user == 20002 and defaults.fs_group == 30003

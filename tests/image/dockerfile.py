@@ -1,9 +1,10 @@
 """Just enough of a Dockerfile and .dockerignore reader for the image tests (no Docker needed).
 
 `parse` follows the Dockerfile reference for what our Dockerfile uses: `\\` line continuations, comment lines
-(also inside a continuation), `FROM image AS name` stages, JSON (exec) and shell forms. `ContextFilter`
-follows Docker's .dockerignore rules (Go filepath.Match patterns plus `**`, leading `/` ignored, `!` re-includes,
-the last matching pattern wins, a match on a directory covers everything under it).
+(also inside a continuation), global `ARG`s before the first FROM (expanded in FROM), `FROM image AS name`
+stages, JSON (exec) and shell forms. `ContextFilter` follows Docker's .dockerignore rules (Go filepath.Match
+patterns plus `**`, leading `/` ignored, `!` re-includes, the last matching pattern wins, a match on a directory
+covers everything under it).
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ class Stage:
     name: str | None
     line: int
     instructions: list[Instruction] = field(default_factory=list)
+    base_written: str = ""
 
     def all(self, keyword: str) -> list[Instruction]:
         return [i for i in self.instructions if i.keyword == keyword]
@@ -115,16 +117,32 @@ def logical_lines(text: str) -> list[tuple[int, str]]:
     return lines
 
 
+def _expand(word: str, args: dict[str, str]) -> str:
+    """`${NAME}` / `$NAME` in a FROM, by the default of a global ARG (what a build without --build-arg uses)."""
+
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1) or match.group(2)
+        assert name in args, f"FROM uses ${name}, which no ARG before the first FROM declares"
+        return args[name]
+
+    return re.sub(r"\$\{(\w+)\}|\$(\w+)", value, word)
+
+
 def parse(text: str) -> list[Stage]:
+    """The stages; `Stage.base` is the FROM with global ARGs at their defaults, `Stage.base_written` as written."""
     stages: list[Stage] = []
+    global_args: dict[str, str] = {}
     for number, line in logical_lines(text):
         keyword, _, args = line.partition(" ")
         keyword = keyword.upper()
+        if keyword == "ARG" and not stages:
+            global_args.update(Instruction(keyword, args.strip(), number).key_values())
+            continue
         if keyword == "FROM":
             words = args.split()
             words = [w for w in words if not w.startswith("--platform")]
             name = words[2] if len(words) == 3 and words[1].lower() == "as" else None
-            stages.append(Stage(base=words[0], name=name, line=number))
+            stages.append(Stage(base=_expand(words[0], global_args), name=name, line=number, base_written=words[0]))
             continue
         assert stages, f"line {number}: {keyword} before the first FROM"
         stages[-1].instructions.append(Instruction(keyword, args.strip(), number))

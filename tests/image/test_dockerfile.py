@@ -81,6 +81,14 @@ def test_one_pinned_slim_python_base_matching_pyproject(stages: list[Stage], pyp
     assert requires.contains(f"{version}.0"), f"{base} vs requires-python {requires}"
 
 
+def test_every_python_stage_starts_from_the_base_argument(stages: list[Stage]) -> None:
+    """`--build-arg BASE=...` (hack/images.sh: a base debootstrapped from Debian where no registry is reachable)
+    must move every stage but NGC's together: the venvs are copied between them."""
+    for stage in stages:
+        if stage.name != "triton-gpu":
+            assert stage.base_written in ("${BASE}", "$BASE"), f"{stage.name}: FROM {stage.base_written}"
+
+
 def test_labels_name_the_version_of_pyproject(stages: list[Stage], pyproject: dict[str, Any]) -> None:
     by_name = {s.name: s for s in stages}
     for name in FINAL:

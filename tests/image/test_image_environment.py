@@ -54,9 +54,14 @@ def path_entries(stage: Stage) -> list[str]:
 def test_build_stage_installs_the_project_with_no_extras(stages: list[Stage], pyproject: dict[str, Any]) -> None:
     build = stage_named(stages, "build")
     installs = pip_installs(build)
-    assert len(installs) == 1, installs
-    operands = [word for word in installs[0] if not word.startswith("-")]
-    assert operands == ["."], f"pip install {installs[0]}: the project itself, no extras, nothing else"
+    # first pyproject's own dependency list (a layer that survives code changes), then the project without deps
+    assert len(installs) == 2, installs
+    assert installs[0][-2:] == ["-r", "/tmp/requirements.txt"], installs[0]
+    (listing,) = [c for c in build.run_commands() if "/tmp/requirements.txt" in c and "tomllib" in c]
+    assert "['project']['dependencies']" in listing, listing  # no extras, no hand-kept copy of the list
+    assert "--no-deps" in installs[1]
+    operands = [word for word in installs[1] if not word.startswith("-")]
+    assert operands == ["."], f"pip install {installs[1]}: the project itself, no extras, nothing else"
     assert build.last("WORKDIR").args == "/src"  # type: ignore[union-attr]
     copied = {src: dest for _, sources, dest in build.copies() for src in sources}
     # `.` is the pyproject.toml copied into the working dir, with everything setuptools needs to build it.

@@ -113,7 +113,7 @@ def test_the_worker_container_has_probes_resources_and_a_locked_down_security_co
     assert worker["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
     assert worker["startupProbe"]["httpGet"]["path"] == "/healthz"
     assert worker["ports"] == [{"name": "http", "containerPort": 8080, "protocol": "TCP"}]
-    assert worker["resources"] == {"requests": {"cpu": "500m", "memory": "512Mi"}, "limits": {"memory": "2Gi"}}
+    assert worker["resources"] == {"requests": {"cpu": "250m", "memory": "384Mi"}, "limits": {"memory": "2Gi"}}
     security = worker["securityContext"]
     assert security["runAsNonRoot"] and security["readOnlyRootFilesystem"]
     assert security["capabilities"] == {"drop": ["ALL"]} and security["allowPrivilegeEscalation"] is False
@@ -186,7 +186,7 @@ SAME = WANTED.config_hash
     [
         ("invalid spec, nothing there", None, None, None, []),
         ("invalid spec keeps the last valid worker", None, _existing(replicas=None), _existing(), []),
-        ("new channel", WANTED, None, None, [("create", "ConfigMap"), ("create", "Deployment")]),
+        ("new channel", WANTED, None, None, [("create", "ConfigMap"), ("create", "Deployment")]),  # claim: below
         ("config map lost", WANTED, None, _existing(config_hash=SAME), [("create", "ConfigMap")]),
         ("up to date", WANTED, _existing(config_hash=SAME, replicas=None), _existing(config_hash=SAME), []),
         (
@@ -227,8 +227,61 @@ SAME = WANTED.config_hash
     ],
 )
 def test_decide(case: str, desired, config_map, deployment, expected):
-    actions = decide(desired, config_map, deployment, OWNER)
+    """With the journal claim in place (ours): the ConfigMap and Deployment rules."""
+    actions = decide(desired, config_map, deployment, OWNER, journal_claim=OUR_CLAIM)
     assert [(str(action.kind), action.manifest["kind"]) for action in actions] == expected, case
+
+
+OUR_CLAIM = _existing(replicas=None)
+CLAIMLESS = desired_children(OWNER, spec(), DEFAULTS.model_copy(update={"journal_persistence": False}))
+
+
+@pytest.mark.parametrize(
+    ("case", "desired", "claim", "expected"),
+    [
+        (
+            "new channel: the claim first",
+            WANTED,
+            None,
+            [("create", "PersistentVolumeClaim"), ("create", "ConfigMap"), ("create", "Deployment")],
+        ),
+        # a claim's spec is immutable and holds rows not yet committed: a spec change never touches it
+        (
+            "spec changed",
+            WANTED,
+            _existing(config_hash="old", replicas=None),
+            [("update", "ConfigMap"), ("update", "Deployment")],
+        ),
+        (
+            "someone else's claim",
+            WANTED,
+            _existing(uid="other", replicas=None),
+            [("conflict", "PersistentVolumeClaim")],
+        ),
+        ("persistence off: no claim", CLAIMLESS, None, [("create", "ConfigMap"), ("create", "Deployment")]),
+    ],
+)
+def test_decide_the_journal_claim(case: str, desired, claim, expected):
+    existing = None if case.startswith(("new", "persistence")) else _existing(config_hash="old", replicas=None)
+    deployment = None if existing is None else _existing(config_hash="old")
+    actions = decide(desired, existing, deployment, OWNER, journal_claim=claim)
+    assert [(str(action.kind), action.manifest["kind"]) for action in actions] == expected, case
+
+
+def test_the_journal_lives_on_the_claim_or_an_empty_dir():
+    claim = WANTED.journal_claim
+    assert claim is not None and claim["metadata"]["name"] == "kidsplaza-channel-1-worker-journal"
+    assert claim["metadata"]["ownerReferences"][0]["uid"] == OWNER.uid  # collected with the CameraChannel
+    assert claim["spec"]["resources"]["requests"]["storage"] == DEFAULTS.journal_size_limit
+    assert "storageClassName" not in claim["spec"]  # the cluster's default class
+    volumes = {v["name"]: v for v in WANTED.deployment["spec"]["template"]["spec"]["volumes"]}
+    assert volumes["journal"] == {"name": "journal", "persistentVolumeClaim": {"claimName": claim["metadata"]["name"]}}
+    classed = desired_children(OWNER, spec(), DEFAULTS.model_copy(update={"journal_storage_class": "fast-local"}))
+    assert classed.journal_claim["spec"]["storageClassName"] == "fast-local"
+    volumes = {v["name"]: v for v in CLAIMLESS.deployment["spec"]["template"]["spec"]["volumes"]}
+    assert (
+        CLAIMLESS.journal_claim is None and volumes["journal"]["emptyDir"]["sizeLimit"] == DEFAULTS.journal_size_limit
+    )
 
 
 def test_existing_reads_controller_hash_and_replicas_from_an_api_object():

@@ -87,9 +87,16 @@ class KubeCluster:
     def bin_dir(self) -> Path:
         return Path(self._script("bin").stdout.strip())
 
-    def start(self) -> None:
-        done = self._script("start")
-        if done.returncode != 0:
+    def start(self, attempts: int = 3) -> None:
+        for attempt in range(1, attempts + 1):
+            done = self._script("start")
+            if done.returncode == 0:
+                break
+            if "address already in use" in done.stderr and attempt < attempts:
+                # the ports were free when picked; another process took one since: pick again
+                self.port = _ports_with_offsets((0, 1))
+                self.etcd_port = _ports_with_offsets((0, 10, 20))
+                continue
             # Fail loudly: the operator tests need a real API server and never skip themselves.
             raise RuntimeError(f"the test control plane did not start:\n{done.stderr[-4000:]}")
         self._bin = self.bin_dir

@@ -6,7 +6,7 @@
 Every other setting comes from the environment: FOOTFALL_* (worker: database, Redis, probes, shutdown),
 FOOTFALL_READER_*, FOOTFALL_TRITON_*, FOOTFALL_TRACKER_*, FOOTFALL_GENDER_*, FOOTFALL_STORAGE_* (see
 settings.py). Exit codes: 0 clean stop, 1 a thread crashed or shutdown overran, 2 bad configuration, 3 the
-database schema disagrees with this build.
+database schema disagrees with this build, 4 another worker of the channel holds its journal.
 """
 
 import argparse
@@ -22,10 +22,12 @@ from footfall_worker.log_setup import setup_logging
 from footfall_worker.pipeline.channel import ChannelSpec
 from footfall_worker.pipeline.channel_worker import ChannelWorker, Settings
 from footfall_worker.pipeline.runner import exit_code, run_until_stopped
+from footfall_worker.storage.journal_lock import JournalLocked
 from footfall_worker.storage.migrations import MigrationError
 
 EXIT_CONFIG = 2
 EXIT_SCHEMA = 3
+EXIT_JOURNAL_LOCKED = 4
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -72,6 +74,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MigrationError as error:
         print(f"footfall-worker: {error}", file=sys.stderr)
         return EXIT_SCHEMA
+    except JournalLocked as error:
+        print(f"footfall-worker: {error}", file=sys.stderr)
+        return EXIT_JOURNAL_LOCKED
     except OSError as error:  # the probe port is taken
         print(f"footfall-worker: cannot listen on port {settings.worker.http_port}: {error}", file=sys.stderr)
         return EXIT_CONFIG

@@ -166,6 +166,12 @@ class WorkerSettings(BaseSettings):
     journal_dir: str = Field(
         default="~/.cache/footfall/journal", description="where rows wait while PostgreSQL is down (per channel)"
     )
+    journal_lock_wait_s: float = Field(
+        default=45.0,
+        ge=0,
+        description="wait this long for another worker of the channel to release its journal, then exit 4; covers "
+        "a replaced pod's grace period",
+    )
     shutdown_deadline_s: float = Field(
         default=20.0, gt=0, description="SIGTERM to exit; match the pod's terminationGracePeriodSeconds"
     )

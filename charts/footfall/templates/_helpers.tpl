@@ -46,9 +46,11 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
 {{- end -}}
 
-{{/* Where workers find Triton: the chart's own, or the one worker.tritonUrl names. */}}
+{{/* Where workers find Triton: worker.tritonUrl when set, else the chart's own Service by its DNS name. */}}
 {{- define "footfall.tritonUrl" -}}
-{{- if .Values.triton.enabled -}}
+{{- if .Values.worker.tritonUrl -}}
+{{ .Values.worker.tritonUrl }}
+{{- else if .Values.triton.enabled -}}
 {{ include "footfall.triton.name" . }}.{{ .Release.Namespace }}.svc:8001
 {{- else -}}
 {{ required "worker.tritonUrl is required when triton.enabled is false" .Values.worker.tritonUrl }}
