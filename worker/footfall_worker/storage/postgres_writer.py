@@ -11,6 +11,9 @@ memory does at `close()` or when the thread ends. Order is kept: journal first (
 flight, then the buffer. Rows are dropped only when memory is full AND the journal cannot be written (counted,
 and logged at most once per `drop_log_interval_s`); `put` then returns False. Rows PostgreSQL refuses as data
 errors are isolated one by one and kept in the journal's `rejected.jsonl`, so they never block the rest.
+
+While a run is open (its `RunStart` put, its `RunEnd` not yet) the thread puts a `RunSeen` for it every
+`run_seen_interval_s`, and writing a `RunStart` closes the channel's runs a killed worker left open (`runs.py`).
 """
 
 import logging
@@ -30,6 +33,7 @@ import psycopg2.extras
 
 from footfall_worker.config.masking import mask_credentials
 from footfall_worker.settings import StorageSettings
+from footfall_worker.storage import runs as run_rows
 from footfall_worker.storage.journal import Journal, json_dumps
 from footfall_worker.storage.migrations import MigrationError, apply_migrations
 from footfall_worker.storage.records import (
@@ -38,6 +42,7 @@ from footfall_worker.storage.records import (
     EventRow,
     Record,
     RunEnd,
+    RunSeen,
     RunStart,
     TrackPoint,
     TrackRow,
@@ -56,7 +61,8 @@ _TABLE_ORDER: dict[type, int] = {
     TrackPoint: 3,
     EventRow: 4,
     ChannelStatMinute: 5,
-    RunEnd: 6,
+    RunSeen: 6,
+    RunEnd: 7,
 }
 
 _SQL_CHANNELS = """
@@ -158,6 +164,7 @@ class PostgresWriter:
         journal_dir: where batches wait on disk while PostgreSQL is unreachable (one directory per channel).
         on_committed: called on the writer thread with each committed batch (e.g. to measure latency); keep
             it quick, an exception is logged and ignored.
+        run_seen_interval_s: how often an open run is marked seen (`RunSeen`).
     """
 
     def __init__(
@@ -167,8 +174,13 @@ class PostgresWriter:
         settings: StorageSettings,
         journal_dir: Path,
         on_committed: Callable[[list[Record]], None] | None = None,
+        run_seen_interval_s: float = run_rows.RUN_SEEN_INTERVAL_S,
     ) -> None:
         self._dsn = dsn
+        self._run_seen_interval_s = run_seen_interval_s
+        self._open_run: str | None = None  # set by put(RunStart), cleared by put(RunEnd)
+        self._run_seen_at = float("-inf")
+        self._closed_runs: list[tuple[str, Any]] = []
         self._on_committed = on_committed
         self._channel_id = channel_id
         self._settings = settings
@@ -241,6 +253,11 @@ class PostgresWriter:
             if size == 0:
                 self._oldest_mono = time.monotonic()
             self._buffer.append(record)
+            if type(record) is RunStart:
+                self._open_run = record.run_id
+                self._run_seen_at = time.monotonic()  # the start itself is the first sign of life
+            elif type(record) is RunEnd and record.run_id == self._open_run:
+                self._open_run = None
         size += 1
         # Wake the writer only on the crossings that give it work; the flush age is its own timer.
         if size == self._batch_rows or size == self._spill_at:
@@ -357,7 +374,21 @@ class PostgresWriter:
         finally:
             self._finish()
 
+    def _mark_run_seen(self, now: float) -> None:
+        """Put a `RunSeen` for the open run when one is due (skipped, not counted, when memory is full)."""
+        if now - self._run_seen_at < self._run_seen_interval_s:
+            return
+        with self._lock:
+            run_id = self._open_run
+            if run_id is None or self._closed or len(self._buffer) + self._in_flight_rows >= self._max_rows:
+                return
+            if not self._buffer:
+                self._oldest_mono = now
+            self._buffer.append(RunSeen(run_id, time.time()))
+        self._run_seen_at = now
+
     def _step(self, now: float) -> None:
+        self._mark_run_seen(now)
         if self._conn is None:
             if self._closing:
                 self._spill(everything=True)  # durable first, then keep trying PostgreSQL until the deadline
@@ -520,6 +551,7 @@ class PostgresWriter:
         """One batch, one transaction. False (and the connection dropped) when PostgreSQL is unreachable."""
         conn = self._conn
         assert conn is not None
+        self._closed_runs = []
         try:
             try:
                 with conn.cursor() as cur:
@@ -529,6 +561,7 @@ class PostgresWriter:
                 raise
             except (psycopg2.Error, TypeError, ValueError) as exc:
                 conn.rollback()
+                self._closed_runs = []
                 logger.warning(
                     "batch refused (%s); writing its %d rows one by one",
                     type(exc).__name__,
@@ -541,6 +574,14 @@ class PostgresWriter:
             return False
         self._written_rows += len(records)
         self._written_batches += 1
+        if self._closed_runs:
+            logger.warning(
+                "closed %d earlier run(s) of this channel left open by a worker that ended without a shutdown "
+                "(exit_reason %r)",
+                len(self._closed_runs),
+                run_rows.LOST,
+                extra={**self._extra, "runs": {run: str(ended) for run, ended in self._closed_runs}},
+            )
         if self._on_committed is not None:
             try:
                 self._on_committed(records)
@@ -555,6 +596,7 @@ class PostgresWriter:
             cur.execute("SET CONSTRAINTS ALL IMMEDIATE")  # deferred checks would only fail at commit
             for record in sorted(records, key=lambda r: _TABLE_ORDER[type(r)]):
                 cur.execute("SAVEPOINT row")
+                closed = len(self._closed_runs)
                 try:
                     self._execute(cur, [record])
                     cur.execute("RELEASE SAVEPOINT row")
@@ -562,6 +604,7 @@ class PostgresWriter:
                     raise
                 except (psycopg2.Error, TypeError, ValueError) as exc:
                     cur.execute("ROLLBACK TO SAVEPOINT row")
+                    del self._closed_runs[closed:]  # rolled back with the row
                     refused.append((record, f"{type(exc).__name__}: {str(exc).strip()}"[:500]))
         conn.commit()
         for record, error in refused:
@@ -594,6 +637,7 @@ class PostgresWriter:
         points: list[tuple[Any, ...]] = []
         events: list[tuple[Any, ...]] = []
         stats: dict[int, tuple[Any, ...]] = {}
+        seen: dict[str, float] = {}
         run_ends: list[tuple[Any, ...]] = []
         for r in records:
             if isinstance(r, TrackPoint):
@@ -630,6 +674,8 @@ class PostgresWriter:
                 )
             elif isinstance(r, RunStart):
                 runs.append((r.run_id, channel, float(r.started_at)))
+            elif isinstance(r, RunSeen):
+                seen[r.run_id] = max(float(r.seen_at), seen.get(r.run_id, float("-inf")))
             elif isinstance(r, RunEnd):
                 run_ends.append(
                     (
@@ -658,6 +704,8 @@ class PostgresWriter:
             values(cur, _SQL_CHANNELS, list(channels.values()), _TPL_CHANNELS, page_size=len(channels))
         if runs:
             values(cur, _SQL_RUNS, runs, _TPL_RUNS, page_size=len(runs))
+            for run_id, _, started_at in runs:
+                self._closed_runs += run_rows.close_lost(cur, channel, run_id, started_at)
         if tracks:
             rows = [
                 (
@@ -685,6 +733,7 @@ class PostgresWriter:
             values(cur, _SQL_EVENTS, events, _TPL_EVENTS, page_size=len(events))
         if stats:
             values(cur, _SQL_STATS, list(stats.values()), _TPL_STATS, page_size=len(stats))
+        run_rows.mark_seen(cur, seen)
         for params in run_ends:
             cur.execute(_SQL_RUN_END, params)
             if cur.rowcount == 0:

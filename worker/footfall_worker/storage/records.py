@@ -46,6 +46,14 @@ class RunStart:
 
 
 @dataclass(frozen=True, slots=True)
+class RunSeen:
+    """An open run is alive at `seen_at` (put by its writer every few seconds; see `runs.py`)."""
+
+    run_id: str
+    seen_at: float
+
+
+@dataclass(frozen=True, slots=True)
 class RunEnd:
     """Closes a run: the counters of the whole run and why it ended."""
 
@@ -133,10 +141,11 @@ class ChannelStatMinute:
     dwell_mean_s: float | None = None  # None when no dwell ended in the minute
 
 
-Record = ChannelRow | RunStart | RunEnd | TrackRow | TrackPoint | EventRow | ChannelStatMinute
+Record = ChannelRow | RunStart | RunSeen | RunEnd | TrackRow | TrackPoint | EventRow | ChannelStatMinute
 
 RECORD_TYPES: dict[str, type] = {
-    cls.__name__: cls for cls in (ChannelRow, RunStart, RunEnd, TrackRow, TrackPoint, EventRow, ChannelStatMinute)
+    cls.__name__: cls
+    for cls in (ChannelRow, RunStart, RunSeen, RunEnd, TrackRow, TrackPoint, EventRow, ChannelStatMinute)
 }
 _FIELD_NAMES: dict[type, tuple[str, ...]] = {cls: tuple(f.name for f in fields(cls)) for cls in RECORD_TYPES.values()}
 
