@@ -274,11 +274,13 @@ addons_up() {
   done
 }
 
-node_ready() {  # a Ready heartbeat newer than this start: after a restart etcd still says Ready=True
-  local line status heartbeat
-  line=$(kubectl get node "$NODE" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status} {.status.conditions[?(@.type=="Ready")].lastHeartbeatTime}' 2>/dev/null) || return 1
-  status=${line%% *}; heartbeat=${line#* }
-  [ "$status" = True ] && [ "$(date -d "$heartbeat" +%s)" -ge "$1" ]
+# Ready, by a kubelet alive now: after a restart etcd still says Ready=True, so the node's lease (renewed every
+# 10 s; the Ready condition's own heartbeat only every 5 minutes) must be newer than this start.
+node_ready() {
+  local status renewed
+  status=$(kubectl get node "$NODE" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null) || return 1
+  renewed=$(kubectl get lease "$NODE" -n kube-node-lease -o jsonpath='{.spec.renewTime}' 2>/dev/null) || return 1
+  [ "$status" = True ] && [ -n "$renewed" ] && [ "$(date -d "$renewed" +%s)" -ge "$1" ]
 }
 
 up() {

@@ -38,7 +38,6 @@ CLIPS = {
     "channel_3": "head-pose-face-detection-female-and-male.mp4",
     "channel_4": "one-by-one-person-detection.mp4",
 }
-CAMERA_PORT_BASE = 18554
 
 
 def wait_for(what: str, probe: Callable[[], T | None], timeout_s: float, interval_s: float = 0.5) -> T:
@@ -92,14 +91,8 @@ class StoreOnNode:
                 cursor.execute(f'DROP DATABASE IF EXISTS "{self.database}"')
                 cursor.execute(f'CREATE DATABASE "{self.database}"')
         self.redis().flushdb()
-        for index, (channel, clip) in enumerate(sorted(CLIPS.items())):
-            camera = CameraSimulator(
-                footage_path(clip),
-                host=GATEWAY,
-                port=CAMERA_PORT_BASE + index,
-                user="admin",
-                password=self.camera_password,
-            )
+        for channel, clip in sorted(CLIPS.items()):
+            camera = CameraSimulator(footage_path(clip), host=GATEWAY, user="admin", password=self.camera_password)
             self.cameras[channel] = camera.start()
         self.node.kubectl("delete", "namespace", NAMESPACE, "--ignore-not-found", "--wait=true", timeout_s=300)
 

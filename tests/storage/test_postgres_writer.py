@@ -131,6 +131,10 @@ def assert_database_holds(dsn: str, work: Workload) -> None:
         cur.execute("SELECT id::text, channel_id, extract(epoch FROM started_at)::float8, exit_reason FROM runs")
         ended = any(isinstance(r, RunEnd) for r in work.records)
         assert cur.fetchall() == [(work.run_id, CHANNEL, T0, "stopped" if ended else None)]
+        # the writer's own tally of what it was handed, written with the RunEnd: produced = committed
+        cur.execute("SELECT rows_produced FROM runs")
+        produced = {"tracks": len(work.tracks), "track_points": len(work.points), "events": len(work.events)}
+        assert cur.fetchall() == [(produced if ended else None,)]
 
         cur.execute(
             "SELECT track_id, extract(epoch FROM first_seen)::float8, extract(epoch FROM last_seen)::float8, frames,"
@@ -405,6 +409,22 @@ def test_close_with_postgresql_down_returns_false_and_the_journal_survives_for_t
     again.start()
     assert again.close(5.0)
     assert again.stats().replayed_rows == len(work.records)
+    assert_database_holds(dsn, work)
+
+
+def test_a_run_journaled_whole_is_replayed_with_its_tally_by_the_next_writer(dsn: str, tmp_path: Path) -> None:
+    """A pod deleted while PostgreSQL is away: its rows and its RunEnd (with what it produced) wait on the journal's
+    volume, and the next pod's writer commits them all; produced = committed once it has."""
+    work = Workload()
+    nowhere = f"postgresql://postgres@127.0.0.1:{free_port()}/none"
+    writer = PostgresWriter(nowhere, CHANNEL, fast_settings(), tmp_path / "journal")
+    writer.start()
+    for record in [*work.begin(), *[r for _ in range(40) for r in work.tick()], *work.end()]:
+        writer.put(record)
+    assert writer.close(deadline_s=1.0) is False
+    again = make_writer(dsn, tmp_path)
+    again.start()
+    assert again.close(5.0)
     assert_database_holds(dsn, work)
 
 

@@ -23,7 +23,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -114,7 +114,7 @@ _TPL_STATS = "(%s, to_timestamp(%s), %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,
 
 _SQL_RUN_END = """
 UPDATE runs SET ended_at = to_timestamp(%s), frames_read = %s, frames_processed = %s, frames_dropped = %s,
-    reconnects = %s, mean_fps = %s, exit_reason = %s
+    reconnects = %s, mean_fps = %s, exit_reason = %s, rows_produced = %s::jsonb
 WHERE id = %s
 """
 
@@ -179,6 +179,7 @@ class PostgresWriter:
         self._dsn = dsn
         self._run_seen_interval_s = run_seen_interval_s
         self._open_run: str | None = None  # set by put(RunStart), cleared by put(RunEnd)
+        self._tally = run_rows.RunTally()  # the open run's rows, for its RunEnd
         self._run_seen_at = float("-inf")
         self._closed_runs: list[tuple[str, Any]] = []
         self._on_committed = on_committed
@@ -246,6 +247,11 @@ class PostgresWriter:
         if type(record) not in _TABLE_ORDER:
             raise TypeError(f"not a storage record: {type(record).__name__}")
         with self._lock:
+            # Counted before anything can drop it: produced is what PostgreSQL must end up holding.
+            if type(record) is RunEnd and record.run_id == self._open_run:
+                record = replace(record, rows_produced=self._tally.as_dict())
+            elif self._open_run is not None and getattr(record, "run_id", None) == self._open_run:
+                self._tally.count(record)
             size = len(self._buffer)
             if self._closed or size + self._in_flight_rows >= self._max_rows:
                 self._dropped += 1
@@ -255,6 +261,7 @@ class PostgresWriter:
             self._buffer.append(record)
             if type(record) is RunStart:
                 self._open_run = record.run_id
+                self._tally = run_rows.RunTally()
                 self._run_seen_at = time.monotonic()  # the start itself is the first sign of life
             elif type(record) is RunEnd and record.run_id == self._open_run:
                 self._open_run = None
@@ -686,6 +693,7 @@ class PostgresWriter:
                         int(r.reconnects),
                         float(r.mean_fps),
                         str(r.exit_reason),
+                        None if r.rows_produced is None else json_dumps(r.rows_produced),
                         r.run_id,
                     )
                 )

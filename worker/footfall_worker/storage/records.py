@@ -65,6 +65,7 @@ class RunEnd:
     reconnects: int
     mean_fps: float
     exit_reason: str
+    rows_produced: dict[str, int] | None = None  # filled by the run's writer (storage/runs.py RunTally)
 
 
 @dataclass(frozen=True, slots=True)

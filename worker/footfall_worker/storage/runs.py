@@ -12,9 +12,12 @@ nothing more, so its run would stay open (`ended_at IS NULL`) forever. Instead:
 """
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import psycopg2.extensions
+
+from footfall_worker.storage.records import EventRow, Record, TrackPoint, TrackRow
 
 LOST = "lost"
 """`runs.exit_reason` of a run closed by a later start of its channel: its worker ended without a shutdown."""
@@ -63,3 +66,28 @@ def close_lost(
     """
     cur.execute(_SQL_CLOSE_LOST, {"lost": LOST, "channel": channel_id, "run": run_id, "started": float(started_at)})
     return [(str(run), ended) for run, ended in cur.fetchall()]
+
+
+@dataclass
+class RunTally:
+    """The rows of one run a worker handed its writer (dropped ones too): what PostgreSQL must end up holding.
+
+    `tracks` counts distinct track ids, as a track's row is upserted many times while it grows; points and events
+    are each produced once. Written with the run's RunEnd as `runs.rows_produced`.
+    """
+
+    track_ids: set[int] = field(default_factory=set)
+    track_points: int = 0
+    events: int = 0
+
+    def count(self, record: Record) -> None:
+        kind = type(record)
+        if kind is TrackPoint:
+            self.track_points += 1
+        elif kind is EventRow:
+            self.events += 1
+        elif kind is TrackRow:
+            self.track_ids.add(record.track_id)  # type: ignore[union-attr]
+
+    def as_dict(self) -> dict[str, int]:
+        return {"tracks": len(self.track_ids), "track_points": self.track_points, "events": self.events}
