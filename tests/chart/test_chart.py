@@ -408,7 +408,8 @@ def test_the_operator_reads_every_variable_the_chart_sets(monkeypatch: pytest.Mo
         "--set", "worker.resources.limits.cpu=2", "--set", "worker.resources.limits.memory=3Gi",
         "--set", "worker.shutdownDeadlineSeconds=33", "--set", "worker.journal.size=5Gi",
         "--set", "worker.journal.persistence=false", "--set", "worker.journal.storageClass=fast-local",
-        "--set", "securityContext.runAsUser=20002", "--set", "securityContext.runAsGroup=30003", "--set", "connections.existingSecret=shop-connections",
+        "--set", "securityContext.runAsUser=20002", "--set", "securityContext.runAsGroup=30003",
+        "--set", "connections.existingSecret=shop-connections",
         redis_url="redis://cache.shop:6379/2",
     )  # fmt: skip
     (operator,) = [d for d in by_kind(docs, "Deployment") if "operator" in d["metadata"]["name"]]
