@@ -65,7 +65,7 @@ run: venv services triton cameras  ## the whole pipeline on the demo store's 4 s
 
 bench: venv services triton gstreamer kube-install  ## print the numbers: inference, ingest, tracker vs peer, storage, the whole pipeline on 1 and 4 channels, the operator on 1 and 50
 	$(PY) bench/inference_bench.py
-	$(PY) bench/pod_inference_bench.py
+	$(PY) bench/pod_inference_bench.py --pod
 	py=$$(hack/bench-venv.sh) && $$py bench/detector_levers_bench.py
 	$(PY) bench/ingest_bench.py
 	py=$$(hack/bench-venv.sh) && $$py bench/tracker_bench.py

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Manage simulated RTSP cameras (hack/camera_sim.py), one process per camera, listening on 127.0.0.1 only.
+# Manage simulated RTSP cameras (hack/camera_sim.py), one process per camera, listening on 127.0.0.1 (or
+# CAMERA_HOST: 10.244.0.1, the test node's pod bridge from hack/cluster.sh, for pods to reach them).
 #
 #   hack/cameras.sh start NAME PORT FILE [--user U --password-env VAR [--auth basic|digest]]   # no-op if running
 #   hack/cameras.sh stop NAME | freeze NAME | resume NAME | restart NAME
 #   hack/cameras.sh status | stop-all
 #   hack/cameras.sh start-demo      # channel_1..channel_4 on ports 8554..8557 with the Intel clips
 #
-# Cameras answer at rtsp://127.0.0.1:PORT/cam/realmonitor (Dahua clients add ?channel=1&subtype=0, ignored).
+# Cameras answer at rtsp://HOST:PORT/cam/realmonitor (Dahua clients add ?channel=1&subtype=0, ignored).
 # freeze = SIGSTOP: the port stays open but nothing is sent, like a hung camera; resume = SIGCONT.
 # --password-env names an environment variable holding the password, so it is in neither argv nor files;
 # `restart` needs that variable set again. --auth digest offers HTTP Digest as Dahua cameras do (default basic).
@@ -17,6 +18,12 @@ set -euo pipefail
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 run_dir="${FOOTFALL_RUN_DIR:-$HOME/.cache/footfall/run}/cameras"
 ready_timeout="${CAMERA_READY_TIMEOUT:-15}"
+camera_host="${CAMERA_HOST:-127.0.0.1}"
+case "$camera_host" in
+  127.*) host_args=() ;;
+  10.244.0.1) host_args=(--allow-non-loopback) ;;  # the test node's bridge: only this machine's pods reach it
+  *) echo "cameras: CAMERA_HOST must be 127.x or 10.244.0.1 (the node's pod bridge), got $camera_host" >&2; exit 2 ;;
+esac
 sim="$repo_root/hack/camera_sim.py"
 mount="/cam/realmonitor"
 
@@ -26,7 +33,7 @@ die() {
 }
 
 usage() {
-  sed -n '2,15s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
+  sed -n '2,16s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
   exit 2
 }
 
@@ -60,7 +67,7 @@ state_of() {
 }
 
 url_of() {
-  echo "rtsp://127.0.0.1:$1$mount"
+  echo "rtsp://$camera_host:$1$mount"
 }
 
 # load_conf NAME: set port, file, user, password_env, auth from NAME.conf (KEY=VALUE lines this script wrote,
@@ -93,7 +100,7 @@ launch() {
   # setsid: no SIGHUP when this terminal goes away. Not a group leader here (no job control), so setsid
   # does not fork and $! is the simulator's own pid.
   env -u CAMERA_SIM_USER -u CAMERA_SIM_PASSWORD "${env_args[@]}" \
-    setsid /usr/bin/python3 "$sim" --file "$file" --port "$port" --host 127.0.0.1 --auth "$auth" \
+    setsid /usr/bin/python3 "$sim" --file "$file" --port "$port" --host "$camera_host" "${host_args[@]}" --auth "$auth" \
     </dev/null >>"$log" 2>&1 &
   pid=$!
   echo "$pid" >"$run_dir/$name.pid"

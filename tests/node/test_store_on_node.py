@@ -228,26 +228,39 @@ def _alive(pid: int) -> bool:
 
 
 def test_a_deleted_pod_hands_over_without_losing_a_row_or_sharing_the_journal(installed: StoreOnNode) -> None:
-    """The replacement waits for the old pod to flush and exit (the journal's lock: never two readers of one camera,
-    never two writers of one journal), and every row the old pod produced is in PostgreSQL."""
+    """The pod is deleted while PostgreSQL is away: what it could not commit waits in its journal, on the channel's
+    claim, and the replacement commits it (on an emptyDir it was deleted with the pod). The replacement waits for
+    the old pod to flush and exit (the journal's lock: never two readers of one camera, never two writers of one
+    journal), and every row the old pod produced ends up in PostgreSQL."""
     store = installed
     channel = "channel_4"
     old = store.worker_pod(channel)
     (old_run,) = store.sql(
         "SELECT id FROM runs WHERE channel_id = %s AND ended_at IS NULL ORDER BY started_at DESC LIMIT 1", channel
     )
-    store.node.kubectl("delete", "pod", old["metadata"]["name"], "-n", NAMESPACE, "--wait=false")
-    deleted = time.monotonic()
-    wait_for(
-        "a Ready replacement",
-        lambda: (
-            (pods := store.worker_pods(channel))
-            and pods[-1]["metadata"]["uid"] != old["metadata"]["uid"]
-            and store.node.ready(pods[-1])
-        ),
-        180,
-    )
+    store.node.cut_forwarder("postgres")
+    try:
+        time.sleep(5)  # rows of the last seconds now wait in the old pod's memory and journal
+        store.node.kubectl("delete", "pod", old["metadata"]["name"], "-n", NAMESPACE, "--wait=false")
+        deleted = time.monotonic()
+        wait_for("the old pod gone", lambda: not _pod_exists(store, old["metadata"]["name"]), 120)
+        gone_s = time.monotonic() - deleted
+    finally:
+        store.node.restore_forwarders()
+    (unended,) = store.sql("SELECT ended_at FROM runs WHERE id = %s", old_run[0])[0]
+    assert unended is None  # its end too waited in the journal: the database was away until the pod was gone
+
+    def replacement_ready() -> bool:
+        pods = store.worker_pods(channel)
+        return bool(pods) and pods[-1]["metadata"]["uid"] != old["metadata"]["uid"] and store.node.ready(pods[-1])
+
+    wait_for("a Ready replacement", replacement_ready, 180)
     ready_s = time.monotonic() - deleted
+    wait_for(
+        "the old run's end, replayed from the journal",
+        lambda: store.sql("SELECT 1 FROM runs WHERE id = %s AND ended_at IS NOT NULL", old_run[0]),
+        90,
+    )
     (ended_at, reason, produced) = store.sql(
         "SELECT ended_at, exit_reason, rows_produced FROM runs WHERE id = %s", old_run[0]
     )[0]
@@ -258,7 +271,17 @@ def test_a_deleted_pod_hands_over_without_losing_a_row_or_sharing_the_journal(in
     assert new_started >= ended_at, "the replacement started before the old pod had finished"
     committed = _rows_of_run(store, old_run[0])
     assert produced is not None and committed == produced, f"produced {produced}, committed {committed}"
-    _report("pod delete", replacement_ready_s=round(ready_s, 1), rows_produced=produced, rows_committed=committed)
+    _report(
+        "pod delete, PostgreSQL away",
+        old_pod_gone_s=round(gone_s, 1),
+        replacement_ready_s=round(ready_s, 1),
+        rows_produced=produced,
+        rows_committed=committed,
+    )
+
+
+def _pod_exists(store: StoreOnNode, name: str) -> bool:
+    return any(pod["metadata"]["name"] == name for pod in store.node.all_pods(NAMESPACE, WORKER_SELECTOR))
 
 
 def _rows_of_run(store: StoreOnNode, run_id: str) -> dict[str, int]:

@@ -60,6 +60,19 @@ class Node:
         self.custom = kubernetes.client.CustomObjectsApi(self.api_client)
         return self
 
+    # -- this machine's services as pods see them -----------------------------------------------------------------
+    def cut_forwarder(self, service: str) -> None:
+        """Pods lose `service` (postgres, redis): its forwarder and every connection through it are killed, so a
+        connection fails at once and a new one is refused, as when a database goes away."""
+        pid = int(Path(f"/var/lib/footfall-node/forward-{service}.pid").read_text())
+        subprocess.run(["pkill", "-KILL", "-P", str(pid)], check=False)  # one child per open connection
+        os.kill(pid, 9)
+
+    def restore_forwarders(self) -> None:
+        done = _run([str(CLUSTER_SH), "up"], 300)  # idempotent: starts only what is not running
+        if done.returncode != 0:
+            raise NodeError(f"cluster.sh up failed:\n{done.stderr[-3000:]}")
+
     # -- the user's tools -----------------------------------------------------------------------------------------
     def _tool(
         self, name: str, args: tuple[str, ...], input_text: str | None, check: bool, timeout_s: float
