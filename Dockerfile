@@ -23,14 +23,15 @@ ARG BASE=python:3.11-slim-bookworm
 # ---- build: the project and its runtime dependencies (pyproject's `dependencies`, no extras) in /opt/footfall
 FROM ${BASE} AS build
 WORKDIR /src
-# pyproject.toml names README.md as the readme; the packages are found under worker/ and operator/.
-COPY pyproject.toml README.md ./
 # The dependencies (pyproject's list, read by the interpreter itself) in a layer of their own: a change to the
-# code alone then rebuilds in seconds, not the minute the wheels take.
+# code or the README alone then rebuilds in seconds, not the minute the wheels take.
+COPY pyproject.toml ./
 RUN python -m venv /opt/footfall \
     && python -c "import tomllib; print(*tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies'], sep=chr(10))" \
        > /tmp/requirements.txt \
     && /opt/footfall/bin/pip install --no-cache-dir --disable-pip-version-check -r /tmp/requirements.txt
+# pyproject.toml names README.md as the readme; the packages are found under worker/ and operator/.
+COPY README.md ./
 COPY worker ./worker
 COPY operator ./operator
 RUN /opt/footfall/bin/pip install --no-cache-dir --disable-pip-version-check --no-deps .

@@ -147,7 +147,7 @@ network_up() {
   sysctl -qw net.ipv4.ip_forward=1
   sysctl -qw net.bridge.bridge-nf-call-iptables=1
   ip link show "$BRIDGE" >/dev/null 2>&1 || ip link add "$BRIDGE" type bridge
-  ip addr show dev "$BRIDGE" | grep -q "inet $GATEWAY/" || ip addr add "$GATEWAY/${POD_CIDR#*/}" dev "$BRIDGE"
+  [[ "$(ip -4 addr show dev "$BRIDGE")" == *"inet $GATEWAY/"* ]] || ip addr add "$GATEWAY/${POD_CIDR#*/}" dev "$BRIDGE"
   ip link set "$BRIDGE" up
   mkdir -p /etc/cni/net.d
   # lexically first in /etc/cni/net.d, so containerd's CRI picks it
@@ -206,7 +206,7 @@ import_image() {
   fi
   local alias
   for alias in "$@"; do
-    "${ctr[@]}" images ls -q | grep -qx "$alias" && "${ctr[@]}" images rm "$alias" >/dev/null
+    "${ctr[@]}" images ls -q | grep -x "$alias" >/dev/null && "${ctr[@]}" images rm "$alias" >/dev/null
     "${ctr[@]}" images tag "$name" "$alias" >/dev/null
   done
 }
@@ -332,7 +332,7 @@ down() {
   done
   local netns
   for netns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep '^cni-' || true); do
-    ip netns exec "$netns" ip -4 -o addr show 2>/dev/null | grep -q " ${GATEWAY%.1}\." && ip netns delete "$netns"
+    ip netns exec "$netns" ip -4 -o addr show 2>/dev/null | grep " ${GATEWAY%.1}\." >/dev/null && ip netns delete "$netns"
   done
   rm -rf /var/lib/cni/networks/footfall-node /var/lib/cni/results/footfall-node-*
   kube-proxy --cleanup >/dev/null 2>&1 || true
@@ -353,7 +353,7 @@ remove_iptables_rules() {
       iptables -t "$table" -X "$chain" 2>/dev/null || true
     done
     for chain in $(iptables-save -t "$table" | sed -n 's/^:\(CNI-[0-9a-f]\{24\}\) .*/\1/p'); do
-      iptables -t "$table" -S "$chain" | grep -q '^-A' || iptables -t "$table" -X "$chain" 2>/dev/null || true
+      iptables -t "$table" -S "$chain" | grep '^-A' >/dev/null || iptables -t "$table" -X "$chain" 2>/dev/null || true
     done
   done
 }

@@ -106,7 +106,8 @@ load() {
 }
 
 image_in_node() {
-  ctr --address "$("$FOOTFALL_ROOT/hack/cluster.sh" socket)" -n k8s.io images ls -q 2>/dev/null | grep -qx "$1"
+  # (grep without -q: an early exit would SIGPIPE ctr, and pipefail would call a match a miss)
+  ctr --address "$("$FOOTFALL_ROOT/hack/cluster.sh" socket)" -n k8s.io images ls -q 2>/dev/null | grep -x "$1" >/dev/null
 }
 
 case "${1:-all}" in

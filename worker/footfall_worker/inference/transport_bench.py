@@ -68,7 +68,7 @@ class ModeStats:
     def line(self, baseline: "ModeStats | None" = None) -> str:
         ratio = f"  {self.p50_ms / baseline.p50_ms:5.2f}x {baseline.mode}" if baseline is not None else ""
         return (
-            f"  {self.mode:15s} mean {self.mean_ms:6.1f} ms  p50 {self.p50_ms:6.1f} ms  p95 {self.p95_ms:6.1f} ms"
+            f"  {self.mode:18s} mean {self.mean_ms:6.1f} ms  p50 {self.p50_ms:6.1f} ms  p95 {self.p95_ms:6.1f} ms"
             f"  {self.tensor_bytes / 1e6:5.2f} MB/request ({self.transport:10s}) {self.people:4d} people{ratio}"
         )
 
