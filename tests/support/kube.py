@@ -52,6 +52,13 @@ def wait_until(what: str, probe: Callable[[], T | None], timeout_s: float = 30.0
     raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}; last seen: {last!r}")
 
 
+def api_client_for(kubeconfig: Path) -> kubernetes.client.ApiClient:
+    """A Python client of the cluster a kubeconfig names (its own Configuration, never the process default)."""
+    configuration = kubernetes.client.Configuration()
+    kubernetes.config.load_kube_config(config_file=str(kubeconfig), client_configuration=configuration)
+    return kubernetes.client.ApiClient(configuration)
+
+
 @dataclass
 class KubeCluster:
     """One control plane; `kubectl(...)` runs the real kubectl against it, `api` is a Python client."""
@@ -100,9 +107,7 @@ class KubeCluster:
             # Fail loudly: the operator tests need a real API server and never skip themselves.
             raise RuntimeError(f"the test control plane did not start:\n{done.stderr[-4000:]}")
         self._bin = self.bin_dir
-        configuration = kubernetes.client.Configuration()
-        kubernetes.config.load_kube_config(config_file=str(self.kubeconfig), client_configuration=configuration)
-        self.api_client = kubernetes.client.ApiClient(configuration)
+        self.api_client = api_client_for(self.kubeconfig)
         self.core = kubernetes.client.CoreV1Api(self.api_client)
         self.apps = kubernetes.client.AppsV1Api(self.api_client)
         self.custom = kubernetes.client.CustomObjectsApi(self.api_client)

@@ -18,6 +18,7 @@ from typing import Any
 import kubernetes
 from kubernetes.client.exceptions import ApiException
 
+from tests.support.kube import api_client_for
 from tests.support.paths import REPO_ROOT
 
 GATEWAY = "10.244.0.1"
@@ -52,9 +53,7 @@ class Node:
         self.kubeconfig = Path(node_environment()["KUBECONFIG"])
         self.bin_dir = Path(_run([str(REPO_ROOT / "hack" / "kube.sh"), "bin"], 30).stdout.strip())
         self.socket = _run([str(CLUSTER_SH), "socket"], 30).stdout.strip()
-        configuration = kubernetes.client.Configuration()
-        kubernetes.config.load_kube_config(config_file=str(self.kubeconfig), client_configuration=configuration)
-        self.api_client = kubernetes.client.ApiClient(configuration)
+        self.api_client = api_client_for(self.kubeconfig)
         self.core = kubernetes.client.CoreV1Api(self.api_client)
         self.apps = kubernetes.client.AppsV1Api(self.api_client)
         self.custom = kubernetes.client.CustomObjectsApi(self.api_client)
