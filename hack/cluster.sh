@@ -346,9 +346,10 @@ down() {
 remove_iptables_rules() {
   local table chain
   for table in nat filter mangle; do
-    iptables-save -t "$table" | grep -E '^-A .*(KUBE-MARK-DROP|KUBE-MARK-MASQ|KUBE-POSTROUTING|KUBE-FIREWALL|KUBE-KUBELET-CANARY|KUBE-PROXY-CANARY)|^-A .*name: \\"footfall-node\\"' \
+    # (`|| true`: a table with none of them is no error under pipefail)
+    { iptables-save -t "$table" | grep -E '^-A .*(KUBE-MARK-DROP|KUBE-MARK-MASQ|KUBE-POSTROUTING|KUBE-FIREWALL|KUBE-KUBELET-CANARY|KUBE-PROXY-CANARY)|^-A .*name: \\"footfall-node\\"' || true; } \
       | sed 's/^-A/-D/' | while read -r rule; do eval "iptables -t $table $rule" 2>/dev/null || true; done
-    for chain in $(iptables-save -t "$table" | sed -n 's/^:\(KUBE-[A-Z-]*\) .*/\1/p'); do
+    for chain in $(iptables-save -t "$table" | sed -n 's/^:\(KUBE-[A-Z0-9-]*\) .*/\1/p'); do
       iptables -t "$table" -F "$chain" 2>/dev/null || true
       iptables -t "$table" -X "$chain" 2>/dev/null || true
     done

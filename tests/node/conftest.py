@@ -9,10 +9,15 @@ from tests.support.node import Node
 
 
 @pytest.fixture(scope="session")
-def node() -> Node:
+def node() -> Iterator[Node]:
+    """The node, up for the session; stopped after it unless it was running before (`make cluster`), so a test
+    run leaves no process behind."""
+    was_running = Node.running()
     started = Node().up()
     print(f"\nnode: {started.timings}")
-    return started
+    yield started
+    if not was_running:
+        started.down()
 
 
 @pytest.fixture(scope="module")

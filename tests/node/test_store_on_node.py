@@ -245,10 +245,11 @@ def test_a_deleted_pod_hands_over_without_losing_a_row_or_sharing_the_journal(in
         deleted = time.monotonic()
         wait_for("the old pod gone", lambda: not _pod_exists(store, old["metadata"]["name"]), 120)
         gone_s = time.monotonic() - deleted
+        # (this host reaches PostgreSQL directly, pods only through the forwarder)
+        (unended,) = store.sql("SELECT ended_at FROM runs WHERE id = %s", old_run[0])[0]
+        assert unended is None  # its end too waits in the journal: the database was away until the pod was gone
     finally:
         store.node.restore_forwarders()
-    (unended,) = store.sql("SELECT ended_at FROM runs WHERE id = %s", old_run[0])[0]
-    assert unended is None  # its end too waited in the journal: the database was away until the pod was gone
 
     def replacement_ready() -> bool:
         pods = store.worker_pods(channel)

@@ -115,6 +115,8 @@ def test_four_channels_stay_apart_survive_a_dead_camera_and_a_killed_worker(back
     # ch_a's clip starts with an empty room (its first visitor walks in after 6 s): it may have no track yet.
     tracks = rows(backends.dsn, "SELECT DISTINCT channel_id FROM tracks")
     assert {"ch_b", "ch_c", "ch_d"} <= {r["channel_id"] for r in tracks} <= set(CHANNELS)
-    # The run of the killed worker was never closed (SIGKILL); every other run was, by its SIGTERM.
-    open_runs = rows(backends.dsn, "SELECT channel_id FROM runs WHERE ended_at IS NULL")
-    assert [r["channel_id"] for r in open_runs] == ["ch_c"]
+    # The run of the killed worker (SIGKILL) was closed as lost by its successor's start; every other run closed
+    # itself on SIGTERM.
+    assert not rows(backends.dsn, "SELECT channel_id FROM runs WHERE ended_at IS NULL")
+    lost = rows(backends.dsn, "SELECT channel_id FROM runs WHERE exit_reason = 'lost'")
+    assert [r["channel_id"] for r in lost] == ["ch_c"]

@@ -59,6 +59,16 @@ class Node:
         self.custom = kubernetes.client.CustomObjectsApi(self.api_client)
         return self
 
+    @staticmethod
+    def running() -> bool:
+        return _run([str(CLUSTER_SH), "status"], 60).returncode == 0
+
+    def down(self) -> None:
+        """Stop the node (its state and images stay for the next `up`)."""
+        done = _run([str(CLUSTER_SH), "down"], 300)
+        if done.returncode != 0:
+            raise NodeError(f"cluster.sh down failed:\n{done.stderr[-3000:]}")
+
     # -- this machine's services as pods see them -----------------------------------------------------------------
     def cut_forwarder(self, service: str) -> None:
         """Pods lose `service` (postgres, redis): its forwarder and every connection through it are killed, so a
