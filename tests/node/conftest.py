@@ -4,7 +4,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.node.store import StoreOnNode, store_on_node
+from tests.node.store import NAMESPACE, StoreOnNode, store_on_node
 from tests.support.node import Node
 
 
@@ -24,3 +24,27 @@ def node() -> Iterator[Node]:
 def store(node: Node) -> Iterator[StoreOnNode]:
     with store_on_node(node) as deployment:
         yield deployment
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
+    """A failed scenario carries what a user would look at next: pods, events, the workers' last log lines."""
+    outcome = yield
+    report = outcome.get_result()
+    node = item.funcargs.get("node") if hasattr(item, "funcargs") else None
+    store = item.funcargs.get("installed") or item.funcargs.get("store") if hasattr(item, "funcargs") else None
+    if report.when != "call" or not report.failed or store is None:
+        return
+    node = store.node if node is None else node
+    sections = [
+        ("pods", node.kubectl("get", "pods", "-n", NAMESPACE, "-o", "wide", check=False).stdout),
+        ("camerachannels", node.kubectl("get", "camch", "-n", NAMESPACE, check=False).stdout),
+        (
+            "events",
+            node.kubectl("get", "events", "-n", NAMESPACE, "--sort-by=.lastTimestamp", check=False).stdout[-6000:],
+        ),
+    ]
+    for pod in node.all_pods(NAMESPACE, "app.kubernetes.io/part-of=footfall"):
+        name = pod["metadata"]["name"]
+        sections.append((f"logs {name}", node.logs(NAMESPACE, name)[-3000:]))
+    report.sections.extend((f"node: {title}", text) for title, text in sections)

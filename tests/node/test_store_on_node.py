@@ -381,7 +381,12 @@ def test_helm_uninstall_then_removing_the_channels_leaves_nothing(installed: Sto
     store = installed
     node = store.node
     node.helm("uninstall", RELEASE, "-n", NAMESPACE, "--wait", "--timeout", "120s")
-    assert not node.pods(NAMESPACE, OPERATOR_SELECTOR) and not node.pods(NAMESPACE, TRITON_SELECTOR)
+    # (the Deployments go at once; their pods after their grace period)
+    wait_for(
+        "the operator's and Triton's pods gone",
+        lambda: not node.all_pods(NAMESPACE, OPERATOR_SELECTOR) and not node.all_pods(NAMESPACE, TRITON_SELECTOR),
+        120,
+    )
     # The CameraChannels are the user's, not the release's (and Helm never deletes a CRD): their workers stay
     # until they are deleted, which the garbage collector does without the operator.
     assert node.pods(NAMESPACE, WORKER_SELECTOR)
