@@ -16,10 +16,8 @@ from tests.support.redis_server import RedisServer
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[RedisServer]:
-    instance = RedisServer()
-    instance.start()
-    yield instance
-    instance.close()
+    with RedisServer() as instance:
+        yield instance
 
 
 def refresher_with(reader: LiveReader | None) -> Refresher:

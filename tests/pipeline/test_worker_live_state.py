@@ -26,10 +26,8 @@ from tests.support.worker import WorkerProcess, worker_env, write_store
 
 @pytest.fixture(scope="module")
 def redis_server() -> Iterator[RedisServer]:
-    server = RedisServer()
-    server.start()
-    yield server
-    server.close()
+    with RedisServer() as server:
+        yield server
 
 
 def live_settings(redis_url: str, triton_url: str, **worker: object) -> Settings:

@@ -94,16 +94,22 @@ class TritonConnection:
         mode = self.settings.shared_memory
         return mode == "on" or (mode == "auto" and self.on_loopback)
 
-    def is_model_ready(self, model: str) -> bool:
-        """True when the server is live and `model` is loaded and ready; False on any failure, quickly."""
+    def model_problem(self, model: str) -> str | None:
+        """Why `model` cannot answer now, in the client's words (None when the server and the model are ready);
+        each call is bounded by `ready_timeout_s` and never raises."""
         timeout = self.settings.ready_timeout_s
         try:
-            return bool(
-                self.client.is_server_ready(client_timeout=timeout)
-                and self.client.is_model_ready(model, client_timeout=timeout)
-            )
-        except InferenceServerException:
-            return False
+            if not self.client.is_server_ready(client_timeout=timeout):
+                return f"Triton at {self.url} is not ready"
+            if not self.client.is_model_ready(model, client_timeout=timeout):
+                return f"Triton at {self.url}: model {model!r} is not ready"
+        except InferenceServerException as error:
+            return f"Triton at {self.url} does not answer: {error.message() or error}"
+        return None
+
+    def is_model_ready(self, model: str) -> bool:
+        """True when the server is live and `model` is loaded and ready; False on any failure, quickly."""
+        return self.model_problem(model) is None
 
     def wait_until_ready(self, models: Sequence[str], timeout_s: float) -> None:
         """Block until every model is ready or raise `ModelNotReadyError`/`TritonUnavailableError`."""

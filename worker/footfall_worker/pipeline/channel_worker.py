@@ -19,9 +19,6 @@ import os
 import threading
 import time
 from dataclasses import asdict, dataclass
-from pathlib import Path
-
-from tritonclient.utils import InferenceServerException
 
 from footfall_worker.classify.gender_worker import GenderWorker
 from footfall_worker.classify.track_gender import TrackGender
@@ -49,6 +46,7 @@ from footfall_worker.settings import (
     TritonSettings,
     WorkerSettings,
 )
+from footfall_worker.storage.journal_lock import journal_directory
 from footfall_worker.storage.live_state import LiveSnapshot, LiveState
 from footfall_worker.storage.postgres_writer import PostgresWriter, WriterStats
 from footfall_worker.storage.records import ChannelRow, Record, RunEnd, RunStart, TrackPoint, new_run_id
@@ -147,7 +145,7 @@ class ChannelWorker:
                 w.database_url,
                 spec.channel_id,
                 settings.storage,
-                Path(w.journal_dir).expanduser() / spec.channel_id,
+                journal_directory(w.journal_dir, spec.channel_id),
                 on_committed=self._committed,
             )
             if w.database_url
@@ -343,18 +341,7 @@ class ChannelWorker:
             return self.detector.detect_one(frame.image)
 
     def _triton_problem(self) -> str | None:
-        """Triton's readiness check (the detector model ready), bounded by `ready_timeout_s`: None when ready,
-        else why not, in the client's words."""
-        client, timeout = self.connection.client, self.settings.triton.ready_timeout_s
-        model, url = self.settings.triton.detector_model, self.connection.url
-        try:
-            if not client.is_server_ready(client_timeout=timeout):
-                return f"Triton at {url} is not ready"
-            if not client.is_model_ready(model, client_timeout=timeout):
-                return f"Triton at {url}: model {model!r} is not ready"
-        except InferenceServerException as error:
-            return f"Triton at {url} does not answer: {error.message() or error}"
-        return None
+        return self.connection.model_problem(self.settings.triton.detector_model)
 
     def _check_triton(self) -> None:
         self.triton.checked(self._triton_problem(), time.monotonic())
