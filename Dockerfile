@@ -30,8 +30,9 @@ RUN python -m venv /opt/footfall \
     && python -c "import tomllib; print(*tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies'], sep=chr(10))" \
        > /tmp/requirements.txt \
     && /opt/footfall/bin/pip install --no-cache-dir --disable-pip-version-check -r /tmp/requirements.txt
-# pyproject.toml names README.md as the readme; the packages are found under worker/ and operator/.
+# pyproject.toml names README.md as the readme; the packages are found under contract/, worker/ and operator/.
 COPY README.md ./
+COPY contract ./contract
 COPY worker ./worker
 COPY operator ./operator
 RUN /opt/footfall/bin/pip install --no-cache-dir --disable-pip-version-check --no-deps .

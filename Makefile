@@ -51,9 +51,10 @@ operator: venv kube  ## the operator against the local control plane (CRD applie
 	@eval "$$(hack/kube.sh env)"; $(VENV)/bin/footfall-operator crd | kubectl apply -f - \
 	  && FOOTFALL_OPERATOR_LOG_FORMAT=plain $(VENV)/bin/footfall-operator
 
-lint: venv  ## ruff: lint and formatting
+lint: venv  ## ruff (lint, formatting) and import-linter (the module boundaries in pyproject.toml)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 test: venv lint services triton-install gstreamer kube-install  ## set everything up and run the tests
 	@hack/install-chromium.sh

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import cv2
 
-from footfall_worker.config import RtspUrl
+from footfall_contract.config import RtspUrl
 from footfall_worker.ingest.capture import open_capture
 from footfall_worker.ingest.rtsp_reader import CameraReader
 from footfall_worker.settings import ReaderSettings

@@ -40,8 +40,9 @@ import cv2
 import numpy as np
 import redis
 
-from footfall_worker.reid import ColorHistogramEncoder, ReidCache, connect, mean_embedding
-from footfall_worker.reid.cache import DEFAULT_MIN_MARGIN, DEFAULT_MIN_SIMILARITY
+from footfall_contract.redis_client import connect
+from footfall_worker.reid.appearance import ColorHistogramEncoder, mean_embedding
+from footfall_worker.reid.cache import DEFAULT_MIN_MARGIN, DEFAULT_MIN_SIMILARITY, ReidCache
 
 ROOT = Path(__file__).resolve().parents[1]
 FOOTAGE = ROOT / "input/footage/intel"

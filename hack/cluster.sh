@@ -285,8 +285,9 @@ node_ready() {
 
 up() {
   local t0; t0=$(date +%s)
+  [ "$(id -u)" = 0 ] || die "the node needs root (containerd, kubelet, iptables)"
+  install_node   # first: on a fresh machine the kernel checks need iptables, which it installs
   check_kernel
-  install_node
   mkdir -p "$STATE" "$LOG"
   make_pki
   kubeconfig admin admin

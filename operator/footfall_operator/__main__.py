@@ -7,13 +7,13 @@ Exit codes: 0 stopped by a signal, 2 invalid settings.
 """
 
 import argparse
-import logging
 import sys
 
 import kopf
 import yaml
 from pydantic import ValidationError
 
+from footfall_contract.config.cameras import format_validation_error
 from footfall_operator.cluster import Cluster, load_api_client
 from footfall_operator.crd import crd_manifest
 from footfall_operator.handlers import build_registry
@@ -22,24 +22,13 @@ from footfall_operator.live import LiveReader
 from footfall_operator.reconcile import Reconciler
 from footfall_operator.refresher import Refresher
 from footfall_operator.settings import OperatorSettings, WorkerDefaults
-from footfall_worker.config.cameras import format_validation_error
 
 EXIT_CONFIG = 2
-
-
-class _QuietTimers(logging.Filter):
-    """Drops kopf's "Timer '...' succeeded." line: one per channel per status interval is noise, not news."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        return not (message.startswith("Timer ") and message.endswith("succeeded."))
 
 
 def _configure_logging(settings: OperatorSettings) -> None:
     log_format = kopf.LogFormat.JSON if settings.log_format == "json" else kopf.LogFormat.PLAIN
     kopf.configure(log_format=log_format, verbose=False)
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(_QuietTimers())
 
 
 def run() -> int:

@@ -14,9 +14,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic.alias_generators import to_camel
 
-from footfall_worker.config import CameraSource, ChannelConfig, CredentialsRef, StoreConfig
-from footfall_worker.config.cameras import IDENTIFIER_PATTERN, format_validation_error
-from footfall_worker.config.geometry import AnalyticsConfig
+from footfall_contract.config import CameraSource, ChannelConfig, CredentialsRef, StoreConfig
+from footfall_contract.config.cameras import IDENTIFIER_PATTERN, format_validation_error
+from footfall_contract.config.geometry import AnalyticsConfig
 
 GROUP = "footfall.io"
 VERSION = "v1alpha1"

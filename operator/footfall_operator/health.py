@@ -18,9 +18,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from footfall_worker.config import mask_credentials
-from footfall_worker.health.probes import ProbeServer
-from footfall_worker.health.verdict import Verdict
+from footfall_contract.config import mask_credentials
+from footfall_contract.probes import ProbeServer, Verdict
 
 log = logging.getLogger("footfall.operator.health")
 

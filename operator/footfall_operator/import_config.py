@@ -21,10 +21,10 @@ from typing import Any, TextIO
 import yaml
 from pydantic import SecretStr, ValidationError
 
+from footfall_contract.config import CameraCredentials, ChannelConfig, ConfigError, CredentialsRef, StoreConfig
+from footfall_contract.config.cameras import load_store_config
 from footfall_operator.children import CHANNEL_LABEL, STORE_LABEL
 from footfall_operator.crd import API_VERSION, KIND, CredentialsSecretRef, SpecError, parse_spec
-from footfall_worker.config import CameraCredentials, ChannelConfig, ConfigError, CredentialsRef, StoreConfig
-from footfall_worker.config.cameras import load_store_config
 
 SECRET_SUFFIX = "-camera-credentials"
 USERNAME_KEY = "username"

@@ -7,10 +7,10 @@ from collections.abc import Callable
 
 import redis
 
+from footfall_contract.config.masking import mask_credentials
+from footfall_contract.heartbeat import decode_live, live_key, prune_channels
+from footfall_contract.redis_client import connect_url
 from footfall_operator.status import LiveReading
-from footfall_worker.config.masking import mask_credentials
-from footfall_worker.storage.live_state import decode_live, live_key, prune_channels
-from footfall_worker.storage.redis_client import connect_url
 
 log = logging.getLogger("footfall.operator.live")
 

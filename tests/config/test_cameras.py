@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from footfall_worker.config import ConfigError, CredentialsRef, RtspUrl, load_store_config, mask_credentials
-from footfall_worker.config.cameras import parse_store_config
+from footfall_contract.config import ConfigError, CredentialsRef, RtspUrl, load_store_config, mask_credentials
+from footfall_contract.config.cameras import parse_store_config
 
 STORE_FILE = Path("input/cameras_config/kidsplaza_thanhxuan.json")
 DEMO_FILE = Path("config/demo_store.json")

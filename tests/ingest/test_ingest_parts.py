@@ -6,10 +6,10 @@ import time
 
 import pytest
 
-from footfall_worker.ingest.backoff import Backoff
 from footfall_worker.ingest.handoff import LatestItems
 from footfall_worker.ingest.health import ALLOWED_TRANSITIONS, RateMeter, StreamState
 from footfall_worker.ingest.skipping import FrameSkipper
+from footfall_worker.retry import Backoff
 
 
 def test_backoff_follows_the_camera_schedule_and_resets() -> None:

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from footfall_worker.config import RtspUrl
-from footfall_worker.config.cameras import CameraSource
+from footfall_contract.config import RtspUrl
+from footfall_contract.config.cameras import CameraSource
+from footfall_worker.ingest.capture import diagnose_open_failure
 from footfall_worker.ingest.health import ErrorKind, StreamState
 from footfall_worker.ingest.rtsp_reader import CameraReader, StateChange
 from footfall_worker.settings import ReaderSettings
@@ -133,7 +134,9 @@ def test_adaptive_skipping_rises_with_a_slow_consumer(camera: CameraSimulator) -
         wait_for(lambda: reader.state is StreamState.STREAMING, 10, "streaming")
         drain(reader, 5.0, per_frame_s=0.25)
         raised = reader.snapshot()
-        drain(reader, 8.0)  # a fast consumer again: the skip factor comes back down
+        # a fast consumer again: the skip factor comes back down, one step per 3 calm windows of 10 hand-offs
+        # (30 frames: 8 s at every 4th of 15 fps), so 12 s
+        drain(reader, 12.0)
         calm = reader.snapshot()
     finally:
         reader.stop()
@@ -239,6 +242,17 @@ def test_sources_that_cannot_work_give_specific_errors_and_keep_retrying(
         assert reader.stop()
         assert time.monotonic() - started < 3
     assert reader.snapshot().state is StreamState.STOPPED
+
+
+def test_an_open_cut_off_by_its_timeout_from_a_camera_that_answers_is_a_timeout(camera: CameraSimulator) -> None:
+    """OpenCV only says "not opened". The camera answers the probe: an open that ran into its timeout is a slow
+    camera to retry soon, one that failed at once is a stream FFmpeg cannot decode (a configuration matter).
+    The open's duration is given, as no real camera here is slow on demand."""
+    source = dahua_url(camera.port)
+    slow = diagnose_open_failure(source, timeout_s=5.0, blocked_s=4.9)
+    assert slow.kind is ErrorKind.TIMEOUT and "answers" in str(slow) and "5 s open timeout" in str(slow), slow
+    undecodable = diagnose_open_failure(source, timeout_s=5.0, blocked_s=0.3)
+    assert undecodable.kind is ErrorKind.NOT_VIDEO, undecodable
 
 
 def test_stop_returns_within_the_read_timeout_even_from_a_frozen_camera(camera: CameraSimulator) -> None:

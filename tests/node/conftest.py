@@ -39,12 +39,25 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
     sections = [
         ("pods", node.kubectl("get", "pods", "-n", NAMESPACE, "-o", "wide", check=False).stdout),
         ("camerachannels", node.kubectl("get", "camch", "-n", NAMESPACE, check=False).stdout),
-        (
-            "events",
-            node.kubectl("get", "events", "-n", NAMESPACE, "--sort-by=.lastTimestamp", check=False).stdout[-6000:],
-        ),
     ]
+    # the conditions and the cameras first: the report is read from its top, and they name the trouble
+    for channel in sorted(store.cameras):
+        conditions = store.status(channel).get("conditions") or []
+        shown = "\n".join(f"{c['type']}={c['status']} {c.get('reason')}: {c.get('message')}" for c in conditions)
+        sections.append((f"conditions {channel}", shown))
+    for channel, camera in sorted(store.cameras.items()):
+        sections.append((f"camera {channel}", camera.log_tail(12)))
+    events = node.kubectl("get", "events", "-n", NAMESPACE, "--sort-by=.lastTimestamp", check=False).stdout
+    sections.append(("events", events[-6000:]))
     for pod in node.all_pods(NAMESPACE, "app.kubernetes.io/part-of=footfall"):
         name = pod["metadata"]["name"]
-        sections.append((f"logs {name}", node.logs(NAMESPACE, name)[-3000:]))
+        sections.append((f"logs {name}", _telling_lines(node.logs(NAMESPACE, name))))
     report.sections.extend((f"node: {title}", text) for title, text in sections)
+
+
+def _telling_lines(log: str, keep: int = 15) -> str:
+    """A worker logs a summary every few seconds: its last one, after the last lines that are not summaries."""
+    lines = log.splitlines()
+    summaries = [line for line in lines if '"msg": "summary"' in line]
+    others = [line for line in lines if '"msg": "summary"' not in line]
+    return "\n".join(others[-keep:] + summaries[-1:])[-4000:]

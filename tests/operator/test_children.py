@@ -5,6 +5,8 @@ import os
 
 import pytest
 
+from footfall_contract.config import load_store_config
+from footfall_contract.config.cameras import parse_store_config
 from footfall_operator.children import (
     CONFIG_HASH_ANNOTATION,
     ActionKind,
@@ -16,8 +18,6 @@ from footfall_operator.children import (
 )
 from footfall_operator.crd import parse_spec
 from footfall_operator.settings import WorkerDefaults
-from footfall_worker.config import load_store_config
-from footfall_worker.config.cameras import parse_store_config
 from footfall_worker.pipeline.channel_worker import Settings
 
 OWNER = Owner(name="kidsplaza-channel-1", namespace="store", uid="uid-1", generation=3)

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 import yaml
 
+from footfall_contract.config.cameras import parse_store_config
 from footfall_operator.crd import API_VERSION, KIND, parse_spec
 from footfall_operator.import_config import ImportConfigError, build_manifests, channel_resource_name, main
-from footfall_worker.config.cameras import parse_store_config
 
 KIDSPLAZA = Path(__file__).resolve().parents[2] / "input" / "cameras_config" / "kidsplaza_thanhxuan.json"
 # Test values only: distinctive, so finding them anywhere but the Secret is unmistakable.

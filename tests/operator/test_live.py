@@ -6,11 +6,12 @@ from collections.abc import Iterator
 
 import pytest
 
+from footfall_contract.heartbeat import LiveSnapshot, list_channels
 from footfall_operator.live import LiveReader
 from footfall_operator.reconcile import Reconciler
 from footfall_operator.refresher import Refresher
 from footfall_operator.settings import OperatorSettings, WorkerDefaults
-from footfall_worker.storage.live_state import LiveSnapshot, LiveState, list_channels
+from footfall_worker.storage.live_state import LiveState
 from tests.support.redis_server import RedisServer
 
 

@@ -16,9 +16,10 @@ import pytest
 import yaml
 from kubernetes.client.exceptions import ApiException
 
+from footfall_contract.heartbeat import LiveSnapshot
 from footfall_operator.children import CONFIG_HASH_ANNOTATION, worker_name
 from footfall_operator.crd import GROUP, PLURAL, VERSION
-from footfall_worker.storage.live_state import LiveSnapshot, LiveState
+from footfall_worker.storage.live_state import LiveState
 from tests.support.kube import VENV_BIN, KubeCluster, OperatorProcess, wait_until
 from tests.support.paths import REPO_ROOT
 from tests.support.redis_server import RedisServer

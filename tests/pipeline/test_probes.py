@@ -9,9 +9,8 @@ from dataclasses import replace
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from footfall_contract.probes import ProbeServer, Verdict
 from footfall_worker.health.metrics import WorkerMetrics, WorkerStatus
-from footfall_worker.health.probes import ProbeServer
-from footfall_worker.health.verdict import Verdict
 
 STATUS = WorkerStatus(
     channel="channel_9",

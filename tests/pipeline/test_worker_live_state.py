@@ -7,13 +7,13 @@ from typing import Any
 
 import pytest
 
+from footfall_contract.config import RtspUrl
+from footfall_contract.heartbeat import CHANNELS_KEY, decode_live, live_key
 from footfall_operator.live import LiveReader
 from footfall_operator.status import Observed, build_status
-from footfall_worker.config import RtspUrl
 from footfall_worker.pipeline.channel import ChannelSpec
 from footfall_worker.pipeline.channel_worker import ChannelWorker, Settings
 from footfall_worker.settings import GenderSettings, ReaderSettings, StorageSettings, TrackerSettings, WorkerSettings
-from footfall_worker.storage.live_state import CHANNELS_KEY, decode_live, live_key
 from tests.conftest import triton_settings
 from tests.support.camera_sim import CameraSimulator
 from tests.support.footage import STORE_AISLE

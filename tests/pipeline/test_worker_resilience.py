@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from footfall_worker.config import RtspUrl
+from footfall_contract.config import RtspUrl
 from footfall_worker.detections import Detections
 from footfall_worker.pipeline.channel import ChannelSpec
 from footfall_worker.pipeline.channel_worker import ChannelWorker, Settings

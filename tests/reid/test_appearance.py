@@ -10,7 +10,7 @@ from functools import cache
 import numpy as np
 import pytest
 
-from footfall_worker.reid import AppearanceEncoder, ColorHistogramEncoder, mean_embedding, valid_rows
+from footfall_worker.reid.appearance import AppearanceEncoder, ColorHistogramEncoder, mean_embedding, valid_rows
 from footfall_worker.reid.cache import DEFAULT_MIN_SIMILARITY
 from tests.support.footage import HEAD_POSE, ONE_BY_ONE, frames_at
 from tests.support.paths import REPO_ROOT

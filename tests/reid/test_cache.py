@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import redis
 
-from footfall_worker.reid import ReidCache, connect
+from footfall_contract.redis_client import connect
+from footfall_worker.reid.cache import ReidCache
 from tests.reid.test_appearance import ENCODER, visit_embeddings
 from tests.support.paths import free_port
 

@@ -8,9 +8,12 @@ import numpy as np
 import pytest
 import redis
 
+from footfall_contract.redis_client import connect
 from footfall_worker.detections import Detections
 from footfall_worker.inference import PersonDetector, TritonConnection
-from footfall_worker.reid import ColorHistogramEncoder, ReidCache, TrackLinker, connect
+from footfall_worker.reid.appearance import ColorHistogramEncoder
+from footfall_worker.reid.cache import ReidCache
+from footfall_worker.reid.linker import TrackLinker
 from footfall_worker.tracking.byte_tracker import ByteTracker
 from footfall_worker.tracking.events import TrackEventKind
 from tests.conftest import triton_settings

@@ -9,14 +9,8 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from footfall_worker.storage.live_state import (
-    CHANNELS_KEY,
-    LiveSnapshot,
-    LiveState,
-    list_channels,
-    live_channels,
-    prune_channels,
-)
+from footfall_contract.heartbeat import CHANNELS_KEY, LiveSnapshot, list_channels, live_channels, prune_channels
+from footfall_worker.storage.live_state import LiveState
 from tests.support.redis_server import RedisServer
 
 

@@ -8,8 +8,9 @@ from collections.abc import Iterator
 import pytest
 import redis
 
+from footfall_contract.heartbeat import LiveSnapshot
 from footfall_worker.health.detection import ERROR_MAX_CHARS, DetectionHealth
-from footfall_worker.storage.live_state import LiveSnapshot, LiveState
+from footfall_worker.storage.live_state import LiveState
 from tests.support.redis_server import RedisServer
 
 

@@ -8,16 +8,10 @@ from dataclasses import asdict
 import pytest
 import redis
 
+from footfall_contract.heartbeat import CHANNELS_KEY, LiveSnapshot, list_channels
+from footfall_contract.redis_client import connect
 from footfall_worker.ingest.health import ErrorKind, HealthSnapshot, StreamError, StreamState
-from footfall_worker.storage.live_state import (
-    CHANNELS_KEY,
-    EventType,
-    LiveSnapshot,
-    LiveState,
-    list_channels,
-    track_event,
-)
-from footfall_worker.storage.redis_client import connect
+from footfall_worker.storage.live_state import EventType, LiveState, snapshot_from_health, track_event
 from tests.support.paths import free_port
 from tests.support.redis_server import RedisServer
 
@@ -104,7 +98,7 @@ def test_from_health_maps_the_reader_snapshot() -> None:
         width=640,
         height=480,
     )
-    snapshot = LiveSnapshot.from_health(health, active_track_ids=(5, 6), latency_p50_ms=30.0)
+    snapshot = snapshot_from_health(health, active_track_ids=(5, 6), latency_p50_ms=30.0)
     assert snapshot == LiveSnapshot(
         state="stalled",
         fps=9.0,

@@ -41,11 +41,14 @@ DAHUA_QUERY = "?channel=1&subtype=0"
 
 def open_capture(url: str, timeout_ms: int = 3000) -> Any:
     """cv2.VideoCapture over RTSP/TCP with open and read timeouts: without them a frozen camera (socket open,
-    nothing sent) blocks read() for OpenCV's default 30 s. cv2 is imported here so this module loads without it."""
+    nothing sent) blocks read() for OpenCV's default 30 s. cv2 and the worker are imported here, so this module
+    loads without them."""
     import cv2
 
-    # Read by OpenCV's FFmpeg backend at each open; UDP would lose packets on a busy loopback and needs more ports.
-    os.environ["OPENCV_FFMPEG_CAPTURE_OPTIONS"] = "rtsp_transport;tcp"
+    from footfall_worker.ingest.capture import FFMPEG_CAPTURE_OPTIONS
+
+    # Read by OpenCV's FFmpeg backend at each open: the worker's options (TCP, no frame-rate probing).
+    os.environ["OPENCV_FFMPEG_CAPTURE_OPTIONS"] = FFMPEG_CAPTURE_OPTIONS
     return cv2.VideoCapture(
         url,
         cv2.CAP_FFMPEG,

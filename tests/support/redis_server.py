@@ -11,7 +11,7 @@ from types import TracebackType
 
 import redis
 
-from footfall_worker.storage.redis_client import connect
+from footfall_contract.redis_client import connect
 from tests.support.paths import free_port
 
 HOST = "127.0.0.1"

@@ -16,8 +16,8 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from footfall_worker.config import ConfigError, load_store_config
-from footfall_worker.config.cameras import format_validation_error
+from footfall_contract.config import ConfigError, load_store_config
+from footfall_contract.config.cameras import format_validation_error
 from footfall_worker.log_setup import setup_logging
 from footfall_worker.pipeline.channel import ChannelSpec
 from footfall_worker.pipeline.channel_worker import ChannelWorker, Settings

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from footfall_worker.config import ConfigError, load_store_config
+from footfall_contract.config import ConfigError, load_store_config
 from footfall_worker.frame_analysis import FrameAnalysis, analyse_frame
 from footfall_worker.inference import GenderClassifier, InferenceError, PersonDetector, TritonConnection
 from footfall_worker.ingest.capture import Source, SourceError, as_source

@@ -39,7 +39,3 @@ class Detections:
     def above(self, min_confidence: float) -> "Detections":
         """The detections scoring at least `min_confidence`."""
         return self[self.confidence >= min_confidence]
-
-    @property
-    def areas(self) -> np.ndarray:
-        return (self.xyxy[:, 2] - self.xyxy[:, 0]) * (self.xyxy[:, 3] - self.xyxy[:, 1])

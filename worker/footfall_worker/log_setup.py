@@ -6,7 +6,7 @@ import sys
 import time
 from typing import Any
 
-from footfall_worker.config.masking import mask_credentials
+from footfall_contract.config.masking import mask_credentials
 
 # LogRecord attributes that are plumbing, not context worth emitting.
 _STANDARD_ATTRIBUTES = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}

@@ -1,5 +1,6 @@
 """Store analytics on top of the tracks: counting lines (in/out), zones (enter, exit, dwell, occupancy)."""
 
+from footfall_contract.config.geometry import AnalyticsConfig, CountingLine, Point, Zone
 from footfall_worker.analytics.counting import (
     IN,
     LINE_CROSSING,
@@ -10,7 +11,6 @@ from footfall_worker.analytics.counting import (
     StoreAnalytics,
     anchors,
 )
-from footfall_worker.config.geometry import AnalyticsConfig, CountingLine, Point, Zone
 
 __all__ = [
     "IN",

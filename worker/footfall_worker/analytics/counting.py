@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from footfall_worker.config.geometry import AnalyticsConfig, CountingLine, Zone
+from footfall_contract.config.geometry import AnalyticsConfig, CountingLine, Zone
 
 LINE_CROSSING = "line_crossing"
 ZONE_ENTER = "zone_enter"

@@ -13,7 +13,7 @@ stays so (how long, how many frames went without detection), an info line when i
 import logging
 from collections.abc import Callable, Mapping
 
-from footfall_worker.config.masking import mask_credentials
+from footfall_contract.config.masking import mask_credentials
 
 log = logging.getLogger("footfall.worker")
 

@@ -10,6 +10,7 @@ answers, and every row has somewhere to go (PostgreSQL, or the journal while it 
 
 from dataclasses import dataclass
 
+from footfall_contract.probes import Verdict
 from footfall_worker.ingest.health import StreamState
 
 
@@ -29,15 +30,6 @@ class WorkerView:
     gender_alive: bool  # True when gender is off
     triton_ok: bool
     source_is_file: bool
-
-
-@dataclass(frozen=True, slots=True)
-class Verdict:
-    ok: bool
-    reasons: tuple[str, ...]  # why not ok; empty when ok
-
-    def as_dict(self) -> dict[str, object]:
-        return {"ok": self.ok, "reasons": list(self.reasons)}
 
 
 def _verdict(reasons: list[str]) -> Verdict:

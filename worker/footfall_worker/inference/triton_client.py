@@ -25,6 +25,7 @@ from footfall_worker.inference.errors import (
 )
 from footfall_worker.inference.letterbox import DEFAULT_INPUT_SIZE, letterbox_batch, to_source
 from footfall_worker.inference.shared_memory import SharedInputRegion
+from footfall_worker.retry import Backoff
 from footfall_worker.settings import TritonSettings
 
 log = logging.getLogger(__name__)
@@ -114,7 +115,7 @@ class TritonConnection:
     def wait_until_ready(self, models: Sequence[str], timeout_s: float) -> None:
         """Block until every model is ready or raise `ModelNotReadyError`/`TritonUnavailableError`."""
         deadline = time.monotonic() + timeout_s
-        delay = 0.1
+        polls = Backoff(initial=0.1, factor=2.0, maximum=1.0, jitter=0.0)
         while True:
             missing = [model for model in models if not self.is_model_ready(model)]
             if not missing:
@@ -123,8 +124,7 @@ class TritonConnection:
                 if not self._server_live():
                     raise TritonUnavailableError(f"Triton at {self.url} is not reachable after {timeout_s:.0f} s")
                 raise ModelNotReadyError(f"Triton at {self.url}: model(s) {', '.join(missing)} not ready")
-            time.sleep(delay)
-            delay = min(delay * 2, 1.0)
+            time.sleep(min(polls.next_delay(), max(0.0, deadline - time.monotonic())))
 
     def _server_live(self) -> bool:
         try:
@@ -138,7 +138,9 @@ class TritonConnection:
         Unreachable servers are retried `settings.retries` times with exponential backoff; every other
         failure is raised at once as a specific `InferenceError`.
         """
-        delay = self.settings.retry_backoff_s
+        backoff = Backoff(
+            initial=self.settings.retry_backoff_s, factor=2.0, maximum=self.settings.retry_backoff_max_s, jitter=0.0
+        )
         for attempt_number in range(self.settings.retries + 1):
             try:
                 return attempt()
@@ -146,9 +148,9 @@ class TritonConnection:
                 translated = _translate(error, self.url, model)
                 if not isinstance(translated, TritonUnavailableError) or attempt_number == self.settings.retries:
                     raise translated from None
+                delay = backoff.next_delay()
                 log.debug("triton unreachable, retrying", extra={"model": model, "delay_s": delay})
                 time.sleep(delay)
-                delay = min(delay * 2, self.settings.retry_backoff_max_s)
         raise AssertionError("unreachable")
 
     def infer(

@@ -23,8 +23,7 @@ from typing import Self
 
 import cv2
 
-from footfall_worker.config import ConfigError, RtspUrl, mask_credentials
-from footfall_worker.ingest.backoff import Backoff, wait_for_return
+from footfall_contract.config import ConfigError, RtspUrl, mask_credentials
 from footfall_worker.ingest.capture import Source, SourceError, is_file, open_capture
 from footfall_worker.ingest.frames import Frame
 from footfall_worker.ingest.handoff import LatestItems
@@ -39,6 +38,7 @@ from footfall_worker.ingest.health import (
 )
 from footfall_worker.ingest.rtsp_probe import ProbeOutcome, ping_rtsp
 from footfall_worker.ingest.skipping import FrameSkipper
+from footfall_worker.retry import Backoff, wait_for_return
 from footfall_worker.settings import ReaderSettings
 
 log = logging.getLogger("footfall.ingest")

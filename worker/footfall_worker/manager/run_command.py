@@ -10,8 +10,8 @@ import sys
 import time
 from pathlib import Path
 
-from footfall_worker.config import ConfigError, load_store_config
-from footfall_worker.config.cameras import StoreConfig
+from footfall_contract.config import ConfigError, load_store_config
+from footfall_contract.config.cameras import StoreConfig
 from footfall_worker.log_setup import setup_logging
 from footfall_worker.manager.shutdown import ShutdownSignals
 from footfall_worker.manager.status_table import StatusPoller, StatusTable

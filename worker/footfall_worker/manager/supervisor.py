@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Self
 
-from footfall_worker.ingest.backoff import Backoff
 from footfall_worker.manager.log_forward import LineForwarder
+from footfall_worker.retry import Backoff
 
 log = logging.getLogger("footfall.manager")
 

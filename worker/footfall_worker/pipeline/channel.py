@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from footfall_worker.config import ChannelConfig, StoreConfig
-from footfall_worker.config.geometry import AnalyticsConfig
+from footfall_contract.config import ChannelConfig, StoreConfig
+from footfall_contract.config.geometry import AnalyticsConfig
 from footfall_worker.ingest.capture import Source, is_file
 
 

@@ -20,14 +20,15 @@ import threading
 import time
 from dataclasses import asdict, dataclass
 
+from footfall_contract.probes import ProbeServer, Verdict
+from footfall_contract.redis_client import connect_url
 from footfall_worker.classify.gender_worker import GenderWorker
 from footfall_worker.classify.track_gender import TrackGender
 from footfall_worker.detections import Detections
 from footfall_worker.health.detection import DetectionHealth
 from footfall_worker.health.latency import LatencyWindow
 from footfall_worker.health.metrics import WorkerMetrics, WorkerStatus
-from footfall_worker.health.probes import ProbeServer
-from footfall_worker.health.verdict import Verdict, WorkerView, liveness, readiness
+from footfall_worker.health.verdict import WorkerView, liveness, readiness
 from footfall_worker.inference import GenderClassifier, InferenceError, PersonDetector, TritonConnection
 from footfall_worker.ingest.frames import Frame
 from footfall_worker.ingest.health import HealthSnapshot, RateMeter, StreamState
@@ -47,10 +48,9 @@ from footfall_worker.settings import (
     WorkerSettings,
 )
 from footfall_worker.storage.journal_lock import journal_directory
-from footfall_worker.storage.live_state import LiveSnapshot, LiveState
+from footfall_worker.storage.live_state import LiveState, snapshot_from_health
 from footfall_worker.storage.postgres_writer import PostgresWriter, WriterStats
 from footfall_worker.storage.records import ChannelRow, Record, RunEnd, RunStart, TrackPoint, new_run_id
-from footfall_worker.storage.redis_client import connect_url
 from footfall_worker.tracking.byte_tracker import ByteTracker
 
 log = logging.getLogger("footfall.worker")
@@ -364,7 +364,7 @@ class ChannelWorker:
         health = self.reader.snapshot()
         p50, p95 = self._latency.percentiles_ms(50, 95)
         entries, exits = self.processor.entries_exits
-        snapshot = LiveSnapshot.from_health(
+        snapshot = snapshot_from_health(
             health,
             active_track_ids=self.processor.track_ids,
             latency_p50_ms=p50,

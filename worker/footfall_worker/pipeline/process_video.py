@@ -12,9 +12,9 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from footfall_worker.config import ConfigError
-from footfall_worker.config.cameras import format_validation_error, read_json_file
-from footfall_worker.config.geometry import AnalyticsConfig
+from footfall_contract.config import ConfigError
+from footfall_contract.config.cameras import format_validation_error, read_json_file
+from footfall_contract.config.geometry import AnalyticsConfig
 from footfall_worker.log_setup import setup_logging
 from footfall_worker.pipeline.channel import ChannelSpec
 from footfall_worker.pipeline.channel_worker import ChannelWorker, RunSummary, Settings

@@ -20,10 +20,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import redis
 
-from footfall_worker.reid.appearance import mean_embedding
-
 # re-exported: `footfall_worker.reid.connect` predates the shared module
-from footfall_worker.storage.redis_client import connect as connect
+from footfall_worker.reid.appearance import mean_embedding
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import psycopg2
 
-from footfall_worker.config.masking import mask_credentials
+from footfall_contract.config.masking import mask_credentials
 from footfall_worker.report import query
 from footfall_worker.report.query import ReportInputError, Window
 

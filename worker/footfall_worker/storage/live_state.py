@@ -1,25 +1,6 @@
 """A channel's live state in Redis, for the operator and dashboards: a heartbeat hash and a capped event stream.
 
-Layout:
-
-* `footfall:{channel_id}:live`: a hash, rewritten whole by every `LiveState.publish` and expiring `ttl_s` after
-  it, so a channel whose worker died disappears by itself. Fields (all strings; `""` = none): `state`, `fps`,
-  `latency_p50_ms`, `latency_p95_ms`, `people_now`, `active_track_ids` (comma list, e.g. `3,7,12`),
-  `reconnects`, `dropped`, `last_frame_ts`, `heartbeat_ts` (wall clock of the publish), `skip_every`,
-  `last_error_kind`, `last_error_message`, and the store analytics: `entries` and `exits` (people counted in
-  and out since the worker started, summed over the channel's lines) and `zone_occupancy` (JSON text, e.g.
-  `{"queue": 2}`; `""` when the channel has no zones), and detection: `triton_url`, `triton_ok` (`true` while
-  Triton answers, `false` while it fails, `""` before the first verdict), `triton_error` (why it fails, masked,
-  at most 300 characters) and `frames_failed` (frames that went without detection since the worker started).
-  `read` decodes it back to typed values.
-* `footfall:{channel_id}:events`: a stream of events (`track_started`, `track_ended`, `line_crossing`,
-  `zone_enter`, `zone_exit`; the analytics ones carry their payload's fields: line, direction, gender, zone,
-  dwell_s), trimmed with
-  `XADD MAXLEN ~ events_maxlen` and expiring `events_ttl_s` after the last event.
-* `footfall:channels`: the set of channels with a worker, so the operator can list them: every publish adds the
-  channel, a clean shutdown removes it (`LiveState.unregister`). A channel is alive while its `live` hash exists:
-  a member without one (its worker was killed) counts as gone (`live_channels`), and `prune_channels`, run by
-  the operator every round, removes such members (only those, atomically: never one that is publishing).
+The keys and the heartbeat's fields are the operator's contract with the worker: `footfall_contract.heartbeat`.
 
 Redis is a window here, not a dependency: when it is down every call returns within the socket timeouts, and
 after a failure Redis is not touched at all for a back-off that doubles from `backoff_initial_s` up to
@@ -36,25 +17,17 @@ import logging
 import math
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass
 from typing import Any
 
 import redis
 
-from footfall_worker.config.masking import mask_credentials
+from footfall_contract.config.masking import mask_credentials
+from footfall_contract.heartbeat import CHANNELS_KEY, LiveSnapshot, decode_live, encode_live, events_key, live_key
 from footfall_worker.ingest.health import HealthSnapshot
+from footfall_worker.retry import Backoff
 
 log = logging.getLogger("footfall.live")
-
-CHANNELS_KEY = "footfall:channels"
-
-
-def live_key(channel_id: str) -> str:
-    return f"footfall:{channel_id}:live"
-
-
-def events_key(channel_id: str) -> str:
-    return f"footfall:{channel_id}:events"
 
 
 class EventType(enum.StrEnum):
@@ -74,139 +47,6 @@ def track_event(event_type: EventType | str, track_id: int, ts: float, gender: s
     return {"type": str(event_type), "track_id": int(track_id), "ts": float(ts), "gender": gender}
 
 
-@dataclass(frozen=True, slots=True)
-class LiveSnapshot:
-    """What a channel is doing right now, as `LiveState.publish` writes it (plain, credential-free values).
-
-    Attributes:
-        state: the stream state (`StreamState` value: streaming, stalled, backoff, ...).
-        fps: frames decoded per second.
-        latency_p50_ms: median frame-to-result latency, None when not measured yet.
-        latency_p95_ms: 95th percentile of it, None when not measured yet.
-        people_now: people tracked in the current frame.
-        active_track_ids: their track ids.
-        reconnects: streams re-established after a loss.
-        dropped: frames overwritten before processing took them.
-        last_frame_ts: wall clock of the last decoded frame, None before the first.
-        skip_every: every N-th frame is processed.
-        last_error_kind: `ErrorKind` value of the last stream error, None when there was none.
-        last_error_message: its message (masked again on write, whatever the caller did).
-        entries: people counted in since the worker started (all counting lines).
-        exits: people counted out since the worker started.
-        zone_occupancy: people in each zone now (written as JSON text, `""` when empty: no zones).
-        triton_url: the Triton the worker detects with.
-        triton_ok: True while detection works, False while Triton fails, None before the first verdict.
-        triton_error: why detection fails (masked, cut to 300 characters on write), None while it works.
-        frames_failed: frames that went without detection because Triton failed, since the worker started.
-    """
-
-    state: str
-    fps: float = 0.0
-    latency_p50_ms: float | None = None
-    latency_p95_ms: float | None = None
-    people_now: int = 0
-    active_track_ids: tuple[int, ...] = ()
-    reconnects: int = 0
-    dropped: int = 0
-    last_frame_ts: float | None = None
-    skip_every: int = 1
-    last_error_kind: str | None = None
-    last_error_message: str | None = None
-    entries: int = 0
-    exits: int = 0
-    zone_occupancy: dict[str, int] = field(default_factory=dict)
-    triton_url: str | None = None
-    triton_ok: bool | None = None
-    triton_error: str | None = None
-    frames_failed: int = 0
-
-    @classmethod
-    def from_health(
-        cls,
-        health: HealthSnapshot,
-        *,
-        active_track_ids: tuple[int, ...] = (),
-        latency_p50_ms: float | None = None,
-        latency_p95_ms: float | None = None,
-        entries: int = 0,
-        exits: int = 0,
-        zone_occupancy: Mapping[str, int] | None = None,
-        **detection: Any,
-    ) -> "LiveSnapshot":
-        """The live state of a reader's health snapshot plus what processing knows (tracks, latency, counts, and
-        `detection`: the `triton_*` and `frames_failed` fields)."""
-        error = health.last_error
-        return cls(
-            state=str(health.state),
-            fps=health.fps,
-            latency_p50_ms=latency_p50_ms,
-            latency_p95_ms=latency_p95_ms,
-            people_now=len(active_track_ids),
-            active_track_ids=tuple(active_track_ids),
-            reconnects=health.reconnects,
-            dropped=health.dropped,
-            last_frame_ts=health.last_frame_wall,
-            skip_every=health.skip_every,
-            last_error_kind=None if error is None else str(error.kind),
-            last_error_message=None if error is None else error.message,
-            entries=entries,
-            exits=exits,
-            zone_occupancy=dict(zone_occupancy or {}),
-            **detection,
-        )
-
-
-_INT_FIELDS = frozenset({"people_now", "reconnects", "dropped", "skip_every", "entries", "exits", "frames_failed"})
-_BOOL_FIELDS = frozenset({"triton_ok"})
-_TEXT_LIMITS = {"triton_error": 300}  # applied after masking: a cut must not leave half a credential unmasked
-_FLOAT_FIELDS = frozenset({"fps", "latency_p50_ms", "latency_p95_ms", "last_frame_ts", "heartbeat_ts"})
-_OPTIONAL_FIELDS = frozenset({f.name for f in fields(LiveSnapshot) if f.default is None})
-
-
-def _encode_snapshot(snapshot: LiveSnapshot, heartbeat_ts: float) -> dict[str, str]:
-    encoded: dict[str, str] = {}
-    for name, value in {**asdict(snapshot), "heartbeat_ts": heartbeat_ts}.items():
-        if value is None:
-            # every field is always written, so a cleared error or latency never lingers from an older publish
-            encoded[name] = ""
-        elif name == "active_track_ids":
-            encoded[name] = ",".join(str(int(track_id)) for track_id in value)
-        elif name == "zone_occupancy":
-            encoded[name] = json.dumps({str(k): int(v) for k, v in value.items()}, sort_keys=True) if value else ""
-        elif name in _BOOL_FIELDS:
-            encoded[name] = "true" if value else "false"
-        elif name in _FLOAT_FIELDS:
-            encoded[name] = repr(float(value))
-        elif name in _INT_FIELDS:
-            encoded[name] = str(int(value))
-        else:
-            encoded[name] = mask_credentials(str(value))[: _TEXT_LIMITS.get(name)]
-    return encoded
-
-
-def decode_live(raw: Mapping[bytes | str, bytes | str]) -> dict[str, Any]:
-    """A `live` hash as Redis returns it, back to typed values (`LiveSnapshot`'s fields plus `heartbeat_ts`)."""
-    decoded: dict[str, Any] = {}
-    for key, value in raw.items():
-        name = key.decode() if isinstance(key, bytes) else key
-        text = value.decode() if isinstance(value, bytes) else value
-        if name == "active_track_ids":
-            decoded[name] = tuple(int(part) for part in text.split(",") if part)
-        elif name == "zone_occupancy":
-            decoded[name] = {str(k): int(v) for k, v in json.loads(text).items()} if text else {}
-        elif text == "" and (name in _OPTIONAL_FIELDS or name == "heartbeat_ts"):
-            decoded[name] = None
-        elif name in _BOOL_FIELDS:
-            decoded[name] = text == "true"
-        elif name in _FLOAT_FIELDS:
-            decoded[name] = float(text)
-        elif name in _INT_FIELDS:
-            decoded[name] = int(text)
-        else:
-            decoded[name] = text
-    return decoded
-
-
 def _encode_event_value(value: object) -> str:
     if value is None:
         return ""
@@ -219,6 +59,40 @@ def _encode_event_value(value: object) -> str:
     if isinstance(value, str):
         return mask_credentials(value)
     return mask_credentials(json.dumps(value, default=str, ensure_ascii=False))
+
+
+def snapshot_from_health(
+    health: HealthSnapshot,
+    *,
+    active_track_ids: tuple[int, ...] = (),
+    latency_p50_ms: float | None = None,
+    latency_p95_ms: float | None = None,
+    entries: int = 0,
+    exits: int = 0,
+    zone_occupancy: Mapping[str, int] | None = None,
+    **detection: Any,
+) -> LiveSnapshot:
+    """The live state of a reader's health snapshot plus what processing knows (tracks, latency, counts, and
+    `detection`: the `triton_*` and `frames_failed` fields)."""
+    error = health.last_error
+    return LiveSnapshot(
+        state=str(health.state),
+        fps=health.fps,
+        latency_p50_ms=latency_p50_ms,
+        latency_p95_ms=latency_p95_ms,
+        people_now=len(active_track_ids),
+        active_track_ids=tuple(active_track_ids),
+        reconnects=health.reconnects,
+        dropped=health.dropped,
+        last_frame_ts=health.last_frame_wall,
+        skip_every=health.skip_every,
+        last_error_kind=None if error is None else str(error.kind),
+        last_error_message=None if error is None else error.message,
+        entries=entries,
+        exits=exits,
+        zone_occupancy=dict(zone_occupancy or {}),
+        **detection,
+    )
 
 
 @dataclass(slots=True)
@@ -302,13 +176,12 @@ class LiveState:
         self.events_maxlen = events_maxlen
         self.events_ttl_s = events_ttl_s
         self.min_interval_s = min_interval_s
-        self.backoff_initial_s = backoff_initial_s
-        self.backoff_max_s = backoff_max_s
         self.stats = LiveStats()
         self._wall_clock = wall_clock
         self._monotonic = monotonic
         self._last_publish: float | None = None
         self._failures = 0  # consecutive; 0 = Redis is up as far as we know
+        self._backoff = Backoff(initial=backoff_initial_s, factor=2.0, maximum=backoff_max_s, jitter=0.0)
         self._down_until = 0.0
         self._log_extra = {"channel": channel_id}
 
@@ -347,7 +220,7 @@ class LiveState:
         ttl_ms = max(1, int(self.ttl_s * 1000))
         try:
             pipe = client.pipeline(transaction=True)  # readers never see the hash without its TTL
-            pipe.hset(self.live_key, mapping=_encode_snapshot(snapshot, self._wall_clock()))
+            pipe.hset(self.live_key, mapping=encode_live(snapshot, self._wall_clock()))
             pipe.pexpire(self.live_key, ttl_ms)
             pipe.sadd(CHANNELS_KEY, self.channel_id)
             pipe.execute()
@@ -460,12 +333,13 @@ class LiveState:
                 extra=self._log_extra,
             )
         self._failures = 0
+        self._backoff.reset()
         self._down_until = 0.0
 
     def _failed(self, operation: str, error: Exception) -> None:
         self.stats.errors += 1
         self._failures += 1
-        delay = min(self.backoff_max_s, self.backoff_initial_s * 2 ** (self._failures - 1))
+        delay = self._backoff.next_delay()
         self._down_until = self._monotonic() + delay
         if self._factory is not None:
             self._drop_client()
@@ -483,37 +357,3 @@ class LiveState:
                 client.close()
             except (redis.RedisError, OSError):
                 pass  # a dead connection cannot be closed politely; it is dropped either way
-
-
-def list_channels(client: redis.Redis) -> list[str]:
-    """The members of `footfall:channels`, sorted: alive ones and, until pruned, killed ones (see `live_channels`)."""
-    return sorted(member.decode() if isinstance(member, bytes) else member for member in client.smembers(CHANNELS_KEY))
-
-
-def live_channels(client: redis.Redis) -> list[str]:
-    """The channels whose worker is publishing (a member whose `live` hash expired counts as gone), sorted."""
-    members = list_channels(client)
-    pipe = client.pipeline(transaction=False)
-    for channel_id in members:
-        pipe.exists(live_key(channel_id))
-    return [channel_id for channel_id, alive in zip(members, pipe.execute(), strict=True) if alive]
-
-
-# Atomic in Redis: a worker's publish (HSET + PEXPIRE + SADD in one MULTI) lands wholly before or after it, so a
-# channel that is publishing is never removed. The key layout is `live_key`'s.
-_PRUNE = """
-local removed = {}
-for _, member in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-    if redis.call('EXISTS', 'footfall:' .. member .. ':live') == 0 then
-        redis.call('SREM', KEYS[1], member)
-        table.insert(removed, member)
-    end
-end
-return removed
-"""
-
-
-def prune_channels(client: redis.Redis) -> list[str]:
-    """Remove from `footfall:channels` the members without a `live` hash (workers killed); returns them, sorted."""
-    removed = client.eval(_PRUNE, 1, CHANNELS_KEY)
-    return sorted(member.decode() if isinstance(member, bytes) else member for member in removed)

@@ -31,7 +31,7 @@ import psycopg2
 import psycopg2.extensions
 import psycopg2.extras
 
-from footfall_worker.config.masking import mask_credentials
+from footfall_contract.config.masking import mask_credentials
 from footfall_worker.settings import StorageSettings
 from footfall_worker.storage import runs as run_rows
 from footfall_worker.storage.journal import Journal, json_dumps

@@ -17,8 +17,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
-from footfall_worker.config.geometry import IDENTIFIER_PATTERN, AnalyticsConfig
-from footfall_worker.config.masking import mask_credentials
+from footfall_contract.config.geometry import IDENTIFIER_PATTERN, AnalyticsConfig
+from footfall_contract.config.masking import mask_credentials
 
 # IDENTIFIER_PATTERN (config.geometry): channel and store ids end up in labels, Redis keys and table rows.
 _HOSTNAME = re.compile(

@@ -1,6 +1,7 @@
-"""One HTTP port for Kubernetes and people: /healthz, /readyz, /metrics, /status.
+"""One HTTP port for Kubernetes and people: /healthz, /readyz, /metrics, /status, served alike by a channel's
+worker and by the operator (each decides its own verdicts).
 
-Handlers only read snapshots the worker hands them (callables), so a wedged processing loop can never
+Handlers only read snapshots the process hands them (callables), so a wedged processing loop can never
 wedge its own liveness probe: the probe keeps answering, and says 503.
 """
 
@@ -8,13 +9,23 @@ import json
 import logging
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from footfall_worker.health.verdict import Verdict
-
 log = logging.getLogger("footfall.probes")
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """A probe's answer: 200 when ok, 503 with the reasons otherwise."""
+
+    ok: bool
+    reasons: tuple[str, ...]  # why not ok; empty when ok
+
+    def as_dict(self) -> dict[str, object]:
+        return {"ok": self.ok, "reasons": list(self.reasons)}
 
 
 class ProbeServer:

@@ -1,4 +1,10 @@
-"""Exponential backoff with jitter, reset after a stable period, and a wait that ends early when the peer is back."""
+"""The one retry schedule: exponential backoff with jitter, reset after success, and a wait that ends early when
+the peer is back.
+
+Every part that retries a dependency configures a `Backoff` rather than writing its own doubling: the camera
+reader (5 s, 10 s, 20 s, 40 s, capped at 60 s, +/-10 %), PostgreSQL reconnects, the Redis live state, Triton
+calls and readiness polls, and the manager's worker restarts. The operator retries through kopf's handler backoff.
+"""
 
 import random
 import threading

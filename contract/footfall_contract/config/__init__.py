@@ -1,6 +1,6 @@
 """Store and camera configuration: pydantic models at the edge, credentials from the environment."""
 
-from footfall_worker.config.cameras import (
+from footfall_contract.config.cameras import (
     CameraCredentials,
     CameraSource,
     ChannelConfig,
@@ -10,7 +10,7 @@ from footfall_worker.config.cameras import (
     StoreConfig,
     load_store_config,
 )
-from footfall_worker.config.masking import mask_credentials
+from footfall_contract.config.masking import mask_credentials
 
 __all__ = [
     "CameraCredentials",
