@@ -1,0 +1,139 @@
+"""The writer's connection to PostgreSQL: connect with timeouts (migrating once), and a backed-off retry.
+
+A connect never hangs: libpq's `connect_timeout`, a server-side `statement_timeout` and TCP keepalives bound
+every wait. A failed connect or write drops the connection and schedules the next attempt with the shared
+`Backoff` (`StorageSettings.backoff_*`), started over once a connect succeeds. Errors are told apart by
+`CONNECTION_ERRORS` (PostgreSQL unreachable: retry later, nothing lost) and `DATA_ERRORS` (it refused the rows).
+"""
+
+import logging
+import time
+
+import psycopg2
+import psycopg2.extensions
+
+from footfall_contract.config.masking import mask_credentials
+from footfall_worker.retry import Backoff
+from footfall_worker.settings import StorageSettings
+from footfall_worker.storage.error_log import ErrorLog
+from footfall_worker.storage.migrations import MigrationError, apply_migrations
+
+logger = logging.getLogger("footfall.storage")
+
+CONNECTION_ERRORS: tuple[type[Exception], ...] = (psycopg2.OperationalError, psycopg2.InterfaceError)
+"""PostgreSQL (or the way to it) is gone: the connection is dropped and the rows are retried later."""
+
+DATA_ERRORS: tuple[type[Exception], ...] = (psycopg2.Error, TypeError, ValueError)
+"""PostgreSQL refused the rows themselves (checked after `CONNECTION_ERRORS`, which are psycopg2 errors too)."""
+
+# A 0 s initial delay times any factor stays 0 s, a reconnect loop; from this floor it grows (1, 2, 4 ms, ...).
+_MIN_INITIAL_S = 1e-3
+
+
+class DbConnection:
+    """One channel writer's connection, used by one thread at a time (the writer's, or `start()`'s before it).
+
+    Args:
+        dsn: libpq URL of the database (connect only to trusted, configured hosts).
+        channel_id: names the connection (`application_name`) and the log lines.
+        settings: timeouts, backoff and whether to migrate.
+        errors: where failures are recorded, and the throttle of their log lines.
+    """
+
+    def __init__(self, dsn: str, channel_id: str, settings: StorageSettings, errors: ErrorLog) -> None:
+        self._dsn = dsn
+        self._channel_id = channel_id
+        self._settings = settings
+        self._errors = errors
+        self._extra = {"channel": channel_id}
+        self._migrated = not settings.migrate_on_start
+        self._connected_once = False
+        self._backoff = Backoff(
+            initial=max(settings.backoff_initial_s, _MIN_INITIAL_S),
+            factor=settings.backoff_factor,
+            maximum=settings.backoff_max_s,
+            jitter=settings.backoff_jitter,
+        )
+        self.conn: psycopg2.extensions.connection | None = None
+        self.next_connect = 0.0  # monotonic time the next attempt is due
+        self.retries = 0  # failed connects and writes
+        self.reconnects = 0
+
+    def connect(self) -> bool:
+        """Connect (and migrate once). Connection failures are counted and backed off, never raised.
+
+        Raises:
+            MigrationError: the database's schema disagrees with the migration files.
+        """
+        settings = self._settings
+        try:
+            # Keep the DSN's own options (e.g. a search_path) and add ours after them.
+            options = psycopg2.extensions.parse_dsn(self._dsn).get("options", "")
+            options += f" -c statement_timeout={int(settings.statement_timeout_s * 1000)} -c TimeZone=UTC"
+            conn = psycopg2.connect(
+                self._dsn,
+                connect_timeout=settings.connect_timeout_s,
+                application_name=f"footfall-writer:{self._channel_id}"[:63],
+                options=options.strip(),
+                # A server that vanishes without closing the socket is noticed within ~25 s, not hours.
+                keepalives=1,
+                keepalives_idle=10,
+                keepalives_interval=5,
+                keepalives_count=3,
+            )
+        except psycopg2.Error as exc:
+            self.failed(exc)
+            return False
+        try:
+            if not self._migrated:
+                apply_migrations(conn)
+                self._migrated = True
+            conn.autocommit = False
+        except MigrationError as exc:
+            conn.close()
+            logger.error("schema migration refused: %s", exc, extra=self._extra)
+            self.failed(exc)
+            raise
+        except psycopg2.Error as exc:
+            conn.close()
+            self.failed(exc)
+            return False
+        self.conn = conn
+        self._backoff.reset()
+        if self._connected_once:
+            self.reconnects += 1
+            logger.info("PostgreSQL reachable again", extra={**self._extra, "reconnects": self.reconnects})
+        self._connected_once = True
+        return True
+
+    def connect_quietly(self) -> None:
+        """`connect`, for the writer thread: a refused migration is retried like any failure."""
+        try:
+            self.connect()
+        except MigrationError:
+            pass  # logged in failed(); retried with backoff, nothing is lost meanwhile
+
+    def disconnect(self) -> None:
+        if self.conn is not None:
+            try:
+                self.conn.close()
+            except psycopg2.Error:
+                pass
+            self.conn = None
+
+    def failed(self, exc: BaseException) -> None:
+        """Drop the connection after `exc`, count it, and schedule the next attempt."""
+        now = time.monotonic()
+        self.disconnect()
+        self.retries += 1
+        message = mask_credentials(f"{type(exc).__name__}: {str(exc).strip()}")[:500]
+        self._errors.last = message
+        delay = self._backoff.next_delay()
+        self.next_connect = now + delay
+        if self._errors.due(now):
+            logger.warning(
+                "PostgreSQL not usable, retrying in %.2f s: %s",
+                delay,
+                message,
+                extra={**self._extra, "retries": self.retries},
+            )
