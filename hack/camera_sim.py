@@ -151,20 +151,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return args
 
 
-class CameraFactory(GstRtspServer.RTSPMediaFactory):
-    """One media for every client, whatever its query: a camera has one stream per channel, and a Dahua client
-    adds `?channel=1&subtype=0` (the default key has the query in it, so each query got a clip of its own)."""
-
-    def do_gen_key(self, url: GstRtsp.RTSPUrl) -> str:
-        return url.abspath
-
-
-def build_server(args: argparse.Namespace) -> tuple[GstRtspServer.RTSPServer, GstRtspServer.RTSPMediaFactory]:
+def build_server(args: argparse.Namespace) -> GstRtspServer.RTSPServer:
     server = GstRtspServer.RTSPServer()
     server.set_address(args.host)
     server.set_service(str(args.port))
 
-    factory = CameraFactory()
+    factory = GstRtspServer.RTSPMediaFactory()
     location = args.file.replace("\\", "\\\\").replace('"', '\\"')
     # config-interval=-1: SPS/PPS with every keyframe, so a client joining a running stream can decode.
     factory.set_launch(
@@ -197,21 +189,7 @@ def build_server(args: argparse.Namespace) -> tuple[GstRtspServer.RTSPServer, Gs
     # Mount points match on the path only, so "?channel=1&subtype=0" reaches this factory.
     server.get_mount_points().add_factory(args.mount, factory)
     server.connect("client-connected", on_client_connected)
-    return server, factory
-
-
-def keep_streaming(server: GstRtspServer.RTSPServer, factory: GstRtspServer.RTSPMediaFactory, mount: str) -> Any:
-    """Prepare the one media now and hold it: a camera streams whether anyone watches or not. Without this the
-    media is torn down when its last client leaves, and a client arriving during that teardown is answered
-    "503 Service Unavailable" (a real camera never says that for a reconnect)."""
-    ok, url = GstRtsp.RTSPUrl.parse(f"rtsp://127.0.0.1:{server.get_bound_port()}{mount}")
-    media = factory.construct(url) if ok == GstRtsp.RTSPResult.OK else None
-    # its bus on one of the server's threads, as a client's media would be: prepare() waits for the preroll,
-    # which the main loop (not running yet) could not deliver
-    thread = server.get_thread_pool().get_thread(GstRtspServer.RTSPThreadType.MEDIA, GstRtspServer.RTSPContext())
-    if media is None or thread is None or not media.prepare(thread):
-        fail("cannot prepare the stream", mount=mount)
-    return media
+    return server
 
 
 def on_client_connected(_server: GstRtspServer.RTSPServer, client: GstRtspServer.RTSPClient) -> None:
@@ -234,7 +212,7 @@ def main(argv: list[str]) -> int:
     args = parse_args(argv)
     check_host(args.host, args.allow_non_loopback)
     media = check_h264_mp4(args.file)
-    server, factory = build_server(args)
+    server = build_server(args)
 
     try:
         # create_source (not attach) so a bind failure raises with its reason, e.g. "Address already in use".
@@ -242,7 +220,6 @@ def main(argv: list[str]) -> int:
     except GLib.Error as error:
         fail(f"cannot listen on {args.host}:{args.port}: {error.message}")
     source.attach(None)
-    held = keep_streaming(server, factory, args.mount)
 
     loop = GLib.MainLoop()
 
@@ -268,7 +245,6 @@ def main(argv: list[str]) -> int:
     print(f"READY {url}", flush=True)
 
     loop.run()
-    held.unprepare()
     source.destroy()
     log("stopped")
     return 0

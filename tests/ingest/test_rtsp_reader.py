@@ -11,9 +11,9 @@ import pytest
 
 from footfall_contract.config import RtspUrl
 from footfall_contract.config.cameras import CameraSource
-from footfall_worker.ingest.capture import diagnose_open_failure
-from footfall_worker.ingest.health import ErrorKind, StreamState
+from footfall_worker.ingest.capture import diagnose_open_failure, open_capture
 from footfall_worker.ingest.rtsp_reader import CameraReader, StateChange
+from footfall_worker.ingest.stream_state import ErrorKind, StreamState
 from footfall_worker.settings import ReaderSettings
 from tests.support.camera_sim import CameraSimulator
 from tests.support.footage import FACE_WALKING, STORE_AISLE
@@ -247,12 +247,16 @@ def test_sources_that_cannot_work_give_specific_errors_and_keep_retrying(
 def test_an_open_cut_off_by_its_timeout_from_a_camera_that_answers_is_a_timeout(camera: CameraSimulator) -> None:
     """OpenCV only says "not opened". The camera answers the probe: an open that ran into its timeout is a slow
     camera to retry soon, one that failed at once is a stream FFmpeg cannot decode (a configuration matter).
-    The open's duration is given, as no real camera here is slow on demand."""
+    The open's duration is given, as no real camera here is slow on demand. A viewer keeps the stream up, as
+    a store's NVR would: the simulator tears an unwatched stream down, and a probe arriving meanwhile is
+    answered 503."""
     source = dahua_url(camera.port)
+    viewer = open_capture(source)
     slow = diagnose_open_failure(source, timeout_s=5.0, blocked_s=4.9)
     assert slow.kind is ErrorKind.TIMEOUT and "answers" in str(slow) and "5 s open timeout" in str(slow), slow
     undecodable = diagnose_open_failure(source, timeout_s=5.0, blocked_s=0.3)
     assert undecodable.kind is ErrorKind.NOT_VIDEO, undecodable
+    viewer.release()
 
 
 def test_stop_returns_within_the_read_timeout_even_from_a_frozen_camera(camera: CameraSimulator) -> None:
