@@ -16,7 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from footfall_worker.analytics import AnalyticsConfig, StoreAnalytics
+from footfall_contract.config.geometry import AnalyticsConfig
+from footfall_worker.analytics.counting import StoreAnalytics
 
 WIDTH, HEIGHT, FPS = 1280, 720, 30.0
 DETECT_MS = 18.15  # one detection through Triton on this machine (README, pipeline bench: the physical limit)

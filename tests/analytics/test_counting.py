@@ -4,13 +4,9 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from footfall_worker.analytics import (
-    LINE_CROSSING,
-    ZONE_ENTER,
-    ZONE_EXIT,
-    AnalyticsConfig,
-    StoreAnalytics,
-)
+from footfall_contract.config.geometry import AnalyticsConfig
+from footfall_worker.analytics.counting import StoreAnalytics
+from footfall_worker.events import EventKind
 
 W, H = 1000, 500
 # a horizontal line across the middle, drawn left to right: "left" of that walking direction is the top half
@@ -47,7 +43,7 @@ def line_analytics(**overrides: object) -> StoreAnalytics:
 
 
 def directions(events) -> list[str]:
-    return [e.payload["direction"] for e in events if e.kind == LINE_CROSSING]
+    return [e.payload["direction"] for e in events if e.kind == EventKind.LINE_CROSSING]
 
 
 def vertical(y_from: float, y_to: float, steps: int = 20, x: float = 500) -> list[tuple[float, float]]:
@@ -151,9 +147,9 @@ def test_a_zone_visit_is_one_enter_and_one_exit_with_the_dwell_inside():
     path = [outside] * 5 + [inside] * 30 + [outside] * 20  # 3 s inside at 10 fps
     events = walk(analytics, path)
     kinds = [e.kind for e in events]
-    assert kinds == [ZONE_ENTER, ZONE_EXIT]
+    assert kinds == [EventKind.ZONE_ENTER, EventKind.ZONE_EXIT]
     enter, leave = events
-    assert enter.ts == pytest.approx(0.5) and leave.ts == pytest.approx(3.4)
+    assert enter.t == pytest.approx(0.5) and leave.t == pytest.approx(3.4)
     assert leave.payload == {"zone": "table", "dwell_s": pytest.approx(2.9)}
 
 
@@ -161,7 +157,7 @@ def test_missed_frames_shorter_than_the_grace_are_not_exits():
     analytics = zone_analytics(grace_s=1.0)
     inside, outside = (500, 150), (500, 450)
     path = [inside] * 10 + [outside] * 5 + [inside] * 10 + [outside] * 15  # 0.5 s out: same visit
-    assert [e.kind for e in walk(analytics, path)] == [ZONE_ENTER, ZONE_EXIT]
+    assert [e.kind for e in walk(analytics, path)] == [EventKind.ZONE_ENTER, EventKind.ZONE_EXIT]
 
 
 def test_occupancy_and_ending_a_track_closes_its_visit():
@@ -171,7 +167,7 @@ def test_occupancy_and_ending_a_track_closes_its_visit():
     assert [e.track_id for e in events] == [1, 2] and analytics.occupancy() == {"table": 2}
     analytics.update(10.5, [1, 2, 3], boxes, (W, H))
     (leave,) = analytics.end_track(2)
-    assert leave.kind == ZONE_EXIT and leave.payload["dwell_s"] == pytest.approx(0.5)
+    assert leave.kind == EventKind.ZONE_EXIT and leave.payload["dwell_s"] == pytest.approx(0.5)
     assert analytics.occupancy() == {"table": 1}
     assert analytics.end_track(3) == []  # never inside
 
@@ -180,7 +176,7 @@ def test_a_track_nobody_ended_is_forgotten_after_a_while():
     analytics = zone_analytics()
     analytics.update(0.0, [1], np.array([box_at(500, 150)]), (W, H))
     events = analytics.update(1000.0, [2], np.array([box_at(900, 450)]), (W, H))
-    assert [e.kind for e in events] == [ZONE_EXIT] and analytics.occupancy() == {"table": 0}
+    assert [e.kind for e in events] == [EventKind.ZONE_EXIT] and analytics.occupancy() == {"table": 0}
 
 
 def test_no_geometry_costs_nothing():

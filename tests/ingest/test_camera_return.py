@@ -16,9 +16,9 @@ from collections.abc import Iterator
 import pytest
 
 from footfall_contract.config import RtspUrl
-from footfall_worker.ingest.health import ErrorKind, StreamState
 from footfall_worker.ingest.rtsp_probe import ProbeOutcome, ping_rtsp
 from footfall_worker.ingest.rtsp_reader import CameraReader
+from footfall_worker.ingest.stream_state import ErrorKind, StreamState
 from footfall_worker.retry import wait_for_return
 from footfall_worker.settings import ReaderSettings
 from tests.ingest.test_rtsp_reader import Transitions, wait_for

@@ -7,8 +7,8 @@ import time
 import pytest
 
 from footfall_worker.ingest.handoff import LatestItems
-from footfall_worker.ingest.health import ALLOWED_TRANSITIONS, RateMeter, StreamState
 from footfall_worker.ingest.skipping import FrameSkipper
+from footfall_worker.ingest.stream_state import ALLOWED_TRANSITIONS, RateMeter, StreamState
 from footfall_worker.retry import Backoff
 
 

@@ -2,10 +2,10 @@
 
 import numpy as np
 
-from footfall_worker.analytics import LINE_CROSSING, ZONE_EXIT, AnalyticsEvent
 from footfall_worker.classify.gender_worker import GenderRequest, GenderResult
 from footfall_worker.classify.track_gender import TrackGender
 from footfall_worker.detections import Detections
+from footfall_worker.events import ChannelEvent, EventKind
 from footfall_worker.inference import GenderEstimate
 from footfall_worker.pipeline.minute_stats import MinuteStats
 from footfall_worker.pipeline.recorder import TrackRecorder
@@ -40,7 +40,7 @@ def test_a_walk_becomes_a_track_row_its_points_and_two_events() -> None:
     recorder = TrackRecorder("run-1", lambda r: rows.append(r) or True, gender=None)
     walk(tracker, recorder, frames=30)
     finished = recorder.settle()
-    assert [f.track_id for f in finished] == [1] and finished[0].gender == "unknown"
+    assert [f.track_id for f in finished] == [1] and finished[0].payload["gender"] == "unknown"
 
     tracks = of_type(rows, TrackRow)
     assert {r.track_id for r in tracks} == {1} and all(r.run_id == "run-1" for r in tracks)
@@ -83,7 +83,7 @@ def test_an_ended_track_waits_for_its_gender_result_then_records_the_label() -> 
 
     gender.apply([GenderResult(r.track_id, FEMALE_FACE, r.at_s) for r in requests])
     finished = recorder.settle()
-    assert [(f.track_id, f.gender) for f in finished] == [(1, "female")]
+    assert [(f.track_id, f.payload["gender"]) for f in finished] == [(1, "female")]
     assert of_type(rows, TrackRow)[-1].gender == "female"
     assert of_type(rows, EventRow)[-1].payload["gender"] == "female"
     assert recorder.genders["female"] == 1
@@ -103,7 +103,7 @@ def test_an_overdue_gender_result_does_not_hold_the_final_row_forever() -> None:
         result = tracker.update(Detections(box, np.array([0.9], np.float32)), i * 0.1)
         gender.observe(frame, result.tracks, i * 0.1)
     recorder.record(tracker.finish(1.0), OFFSET)
-    assert [f.gender for f in recorder.settle()] == ["unknown"]
+    assert [f.payload["gender"] for f in recorder.settle()] == ["unknown"]
 
 
 def test_minute_stats_roll_over_on_the_wall_clock_minute() -> None:
@@ -121,18 +121,18 @@ def test_minute_stats_roll_over_on_the_wall_clock_minute() -> None:
     assert stats.flush() is None
 
 
-def crossing(direction: str, gender: str | None = None) -> AnalyticsEvent:
-    return AnalyticsEvent(LINE_CROSSING, 1, 0.0, {"line": "door", "direction": direction, "gender": gender})
+def crossing(t: float, direction: str, gender: str | None = None) -> ChannelEvent:
+    return ChannelEvent(EventKind.LINE_CROSSING, 1, t, {"line": "door", "direction": direction, "gender": gender})
 
 
 def test_minute_stats_count_entries_by_gender_exits_and_dwells_in_their_minute() -> None:
     stats = MinuteStats()
     minute = 1_800_000_000.0 - (1_800_000_000.0 % 60)
     stats.observe(minute + 1.0, [1], started=1)
-    events = [crossing("in", "female"), crossing("in"), crossing("out")]
-    assert stats.count((minute + 2.0, event) for event in events) == []
-    stats.count([(minute + 3.0, AnalyticsEvent(ZONE_EXIT, 1, 0.0, {"zone": "q", "dwell_s": 4.0}))])
-    stats.count([(minute + 4.0, AnalyticsEvent(ZONE_EXIT, 2, 0.0, {"zone": "q", "dwell_s": 8.0}))])
+    events = [crossing(minute + 2.0, "in", "female"), crossing(minute + 2.0, "in"), crossing(minute + 2.0, "out")]
+    assert stats.count(events) == []
+    stats.count([ChannelEvent(EventKind.ZONE_EXIT, 1, minute + 3.0, {"zone": "q", "dwell_s": 4.0})])
+    stats.count([ChannelEvent(EventKind.ZONE_EXIT, 2, minute + 4.0, {"zone": "q", "dwell_s": 8.0})])
     done = stats.observe(minute + 61.0, [], started=0)
     assert done is not None
     assert (done.entries, done.exits, done.entries_female, done.entries_male, done.entries_unknown) == (2, 1, 1, 0, 1)
@@ -148,7 +148,7 @@ def test_a_zone_exit_known_after_its_minute_closed_corrects_that_minute() -> Non
     first = stats.observe(minute + 61.0, [], started=0)  # the first minute is emitted without the visit
     assert first is not None and first.dwells == 0
     # the visit's last time inside was in the first minute; its grace ran out in the second
-    (corrected,) = stats.count([(minute + 59.0, AnalyticsEvent(ZONE_EXIT, 1, 0.0, {"zone": "q", "dwell_s": 3.0}))])
+    (corrected,) = stats.count([ChannelEvent(EventKind.ZONE_EXIT, 1, minute + 59.0, {"zone": "q", "dwell_s": 3.0})])
     assert corrected.minute == minute and (corrected.dwells, corrected.dwell_mean_s) == (1, 3.0)
     assert (corrected.people_count, corrected.occupancy_max) == (first.people_count, first.occupancy_max)
     second = stats.flush()

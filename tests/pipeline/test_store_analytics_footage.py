@@ -20,8 +20,10 @@ import cv2
 import numpy as np
 import pytest
 
-from footfall_worker.analytics import LINE_CROSSING, ZONE_EXIT, AnalyticsConfig, StoreAnalytics
+from footfall_contract.config.geometry import AnalyticsConfig
+from footfall_worker.analytics.counting import StoreAnalytics
 from footfall_worker.detections import Detections
+from footfall_worker.events import EventKind
 from footfall_worker.inference import PersonDetector, TritonConnection
 from footfall_worker.settings import TrackerSettings
 from footfall_worker.storage.live_state import LiveState
@@ -107,9 +109,9 @@ def test_the_pipeline_counts_each_visit_once_in_and_once_out_with_its_dwell(back
     dwells: dict[int, list[float]] = {}
     for event in events:
         visit = visit_of(float(event["t"]) - video_start)
-        if event["kind"] == LINE_CROSSING:
+        if event["kind"] == EventKind.LINE_CROSSING:
             crossings.setdefault(visit, []).append(event["payload"]["direction"])
-        elif event["kind"] == ZONE_EXIT:
+        elif event["kind"] == EventKind.ZONE_EXIT:
             dwells.setdefault(visit, []).append(event["payload"]["dwell_s"])
     # every visit: in on arrival, then out on leaving, nothing else
     assert crossings == {visit: ["in", "out"] for visit in range(len(VISITS))}, crossings
@@ -132,7 +134,7 @@ def test_the_pipeline_counts_each_visit_once_in_and_once_out_with_its_dwell(back
     state = live.read()
     assert state is not None and (state["entries"], state["exits"]) == (6, 6), state
     assert state["zone_occupancy"] == {"table": 0}
-    streamed = [fields for _, fields in live.read_events(count=1000) if fields.get("type") == LINE_CROSSING]
+    streamed = [fields for _, fields in live.read_events(count=1000) if fields.get("type") == EventKind.LINE_CROSSING]
     assert sorted(fields["direction"] for fields in streamed) == ["in"] * 6 + ["out"] * 6
 
 
@@ -150,7 +152,7 @@ def count(detections: list[Detections], config: AnalyticsConfig) -> tuple[dict[s
     for event in tracker.finish(len(detections) / FPS):
         if event.kind is TrackEventKind.ENDED:
             happened += analytics.end_track(event.track_id)
-    return analytics.totals(), [event.payload["dwell_s"] for event in happened if event.kind == ZONE_EXIT]
+    return analytics.totals(), [event.payload["dwell_s"] for event in happened if event.kind == EventKind.ZONE_EXIT]
 
 
 def jittered(detections: list[Detections], sigma: float, seed: int) -> list[Detections]:

@@ -5,7 +5,7 @@ from dataclasses import replace
 import pytest
 
 from footfall_worker.health.verdict import WorkerView, liveness, readiness
-from footfall_worker.ingest.health import StreamState
+from footfall_worker.ingest.stream_state import StreamState
 
 HEALTHY = WorkerView(
     stopping=False,

@@ -10,8 +10,9 @@ import redis
 
 from footfall_contract.heartbeat import CHANNELS_KEY, LiveSnapshot, list_channels
 from footfall_contract.redis_client import connect
-from footfall_worker.ingest.health import ErrorKind, HealthSnapshot, StreamError, StreamState
-from footfall_worker.storage.live_state import EventType, LiveState, snapshot_from_health, track_event
+from footfall_worker.events import ChannelEvent, EventKind
+from footfall_worker.ingest.stream_state import ErrorKind, HealthSnapshot, StreamError, StreamState
+from footfall_worker.storage.live_state import LiveState, snapshot_from_health
 from tests.support.paths import free_port
 from tests.support.redis_server import RedisServer
 
@@ -140,8 +141,8 @@ def test_events_stream_is_capped(client: redis.Redis, channel: str) -> None:
     maxlen = 50
     live = LiveState(client, channel, events_maxlen=maxlen)
     for track_id in range(500):
-        kind = EventType.TRACK_STARTED if track_id % 2 == 0 else EventType.TRACK_ENDED
-        assert live.emit(track_event(kind, track_id, ts=1000.0 + track_id, gender="female" if track_id else None))
+        kind = EventKind.TRACK_STARTED if track_id % 2 == 0 else EventKind.TRACK_ENDED
+        assert live.emit(ChannelEvent(kind, track_id, 1000.0 + track_id, {"gender": "female" if track_id else None}))
     # `~` trims whole stream nodes only: never below MAXLEN, at most one node above it
     assert maxlen <= client.xlen(live.events_key) <= maxlen + NODE_ENTRIES
     events = live.read_events(count=3)
@@ -160,11 +161,16 @@ def test_events_stream_is_capped(client: redis.Redis, channel: str) -> None:
 
 def test_event_value_encoding(client: redis.Redis, channel: str) -> None:
     live = LiveState(client, channel)
-    live.emit({"type": "track_ended", "track_id": 4, "gender": None, "confirmed": True, "box": [1, 2, 3, 4]})
+    live.emit(ChannelEvent(EventKind.TRACK_ENDED, 4, 12.5, {"gender": None, "confirmed": True, "box": [1, 2, 3, 4]}))
     [(_, fields)] = live.read_events()
-    assert fields == {"type": "track_ended", "track_id": "4", "gender": "", "confirmed": "true", "box": "[1, 2, 3, 4]"}
-    with pytest.raises(ValueError):
-        live.emit({})
+    assert fields == {
+        "type": "track_ended",
+        "track_id": "4",
+        "ts": "12.5",
+        "gender": "",
+        "confirmed": "true",
+        "box": "[1, 2, 3, 4]",
+    }
 
 
 def test_channel_index_and_channels_do_not_overwrite_each_other(client: redis.Redis) -> None:
@@ -172,7 +178,7 @@ def test_channel_index_and_channels_do_not_overwrite_each_other(client: redis.Re
     a, b = LiveState(client, first), LiveState(client, second)
     a.publish(SNAPSHOT)
     b.publish(LiveSnapshot(state="backoff", people_now=0, last_error_kind="refused"))
-    a.emit(track_event(EventType.TRACK_STARTED, 1, ts=1.0))
+    a.emit(ChannelEvent(EventKind.TRACK_STARTED, 1, 1.0))
 
     assert {first, second} <= set(list_channels(client))
     assert {first.encode(), second.encode()} <= client.smembers(CHANNELS_KEY)
@@ -186,7 +192,7 @@ def test_credentials_are_masked_in_redis(client: redis.Redis, channel: str) -> N
     live = LiveState(client, channel)
     message = "cannot open rtsp://admin:s3cr3t@10.0.0.5:554/ch1 (401), retrying"
     live.publish(LiveSnapshot(state="backoff", last_error_kind="auth_failed", last_error_message=message))
-    live.emit({"type": "stream_error", "message": message})
+    live.emit(ChannelEvent(EventKind.TRACK_ENDED, 1, 1.0, {"message": message}))
 
     state = live.read()
     assert (
@@ -207,7 +213,7 @@ def test_backoff_doubles_up_to_the_cap_and_skips_redis_meanwhile() -> None:
     live = LiveState(factory, "test-live-dead", min_interval_s=0, backoff_max_s=4.0, monotonic=lambda: now[0])
     for _ in range(1200):  # 12 s of calls, every 10 ms
         assert live.publish(SNAPSHOT) is False
-        assert live.emit(track_event(EventType.TRACK_STARTED, 1, ts=now[0])) is None
+        assert live.emit(ChannelEvent(EventKind.TRACK_STARTED, 1, now[0])) is None
         now[0] = round(now[0] + 0.01, 2)
     # tries at 0, then after 0.5, 1, 2, 4, 4, ... s
     assert attempts == [0.0, 0.5, 1.5, 3.5, 7.5, 11.5]
@@ -223,7 +229,7 @@ def producer_loop(live: LiveState, seconds: float, rate_hz: float) -> tuple[floa
     while (elapsed := time.monotonic() - started) < seconds:
         before = time.monotonic()
         live.publish(SNAPSHOT)
-        live.emit(track_event(EventType.TRACK_STARTED, calls, ts=time.time()))
+        live.emit(ChannelEvent(EventKind.TRACK_STARTED, calls, time.time()))
         slowest = max(slowest, time.monotonic() - before)
         calls += 1
         time.sleep(max(0.0, started + calls * period - time.monotonic()))
@@ -259,7 +265,7 @@ def test_redis_down_costs_nothing_and_live_state_comes_back(server: RedisServer,
     assert took <= backoff_max_s + 0.2
     assert live.stats.reconnects == 1 and live.stats.published == 2
     assert channel in list_channels(server.client())
-    assert live.emit(track_event(EventType.TRACK_ENDED, 1, ts=time.time())) is not None
+    assert live.emit(ChannelEvent(EventKind.TRACK_ENDED, 1, time.time())) is not None
     live.close()
 
 

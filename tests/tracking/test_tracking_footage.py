@@ -127,7 +127,7 @@ def test_each_track_gets_the_right_gender(
             for track_id, box in zip(result.tracks.track_id.tolist(), result.tracks.xyxy, strict=True):
                 left_x.setdefault(track_id, float(box[0]))
         for event in tracker.finish(len(data.frames) / data.fps):
-            gender.track_ended(event.track_id, event.at_s)
+            gender.track_ended(event.track_id, event.t)
         assert worker.wait_idle(30)
         gender.apply(worker.drain())
     finally:

@@ -19,28 +19,15 @@ and line or zone.
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
 from footfall_contract.config.geometry import AnalyticsConfig, CountingLine, Zone
+from footfall_worker.events import ChannelEvent, EventKind
 
-LINE_CROSSING = "line_crossing"
-ZONE_ENTER = "zone_enter"
-ZONE_EXIT = "zone_exit"
 IN, OUT = "in", "out"
 # A track unseen this long is dropped even if nobody said it ended (bounded memory over days).
 FORGET_AFTER_S = 120.0
-
-
-@dataclass(frozen=True, slots=True)
-class AnalyticsEvent:
-    """Something that happened on a line or in a zone, for the `events` table and the live counters."""
-
-    kind: str
-    track_id: int
-    ts: float
-    payload: dict[str, Any]
 
 
 def anchors(boxes: np.ndarray) -> np.ndarray:
@@ -149,7 +136,7 @@ class StoreAnalytics:
         boxes: np.ndarray,
         frame_size: tuple[int, int],
         gender_of: Callable[[int], str | None] | None = None,
-    ) -> list[AnalyticsEvent]:
+    ) -> list[ChannelEvent]:
         """Advance by one processed frame.
 
         Args:
@@ -165,7 +152,7 @@ class StoreAnalytics:
         if self.config.empty:
             return []
         self._layout(*frame_size)
-        events: list[AnalyticsEvent] = []
+        events: list[ChannelEvent] = []
         ids = [int(track_id) for track_id in track_ids]
         points = anchors(boxes) if ids else np.empty((0, 2))
         for track_id in ids:
@@ -184,7 +171,7 @@ class StoreAnalytics:
         points: np.ndarray,
         ts: float,
         gender_of: Callable[[int], str | None] | None,
-    ) -> list[AnalyticsEvent]:
+    ) -> list[ChannelEvent]:
         if not ids:
             return []
         sides, within = line.committed_sides(points)
@@ -204,10 +191,10 @@ class StoreAnalytics:
             line.totals[direction] += 1
             gender = gender_of(track_id) if gender_of else None
             payload = {"line": line.id, "direction": direction, "gender": gender}
-            events.append(AnalyticsEvent(LINE_CROSSING, track_id, ts, payload))
+            events.append(ChannelEvent(EventKind.LINE_CROSSING, track_id, ts, payload))
         return events
 
-    def _visit(self, zone: _Zone, ids: list[int], points: np.ndarray, ts: float) -> list[AnalyticsEvent]:
+    def _visit(self, zone: _Zone, ids: list[int], points: np.ndarray, ts: float) -> list[ChannelEvent]:
         events = []
         inside = zone.contains(points).tolist() if ids else []
         for track_id, is_inside in zip(ids, inside, strict=True):
@@ -216,19 +203,19 @@ class StoreAnalytics:
             zone.last_inside[track_id] = ts
             if track_id not in zone.entered:
                 zone.entered[track_id] = ts
-                events.append(AnalyticsEvent(ZONE_ENTER, track_id, ts, {"zone": zone.id}))
+                events.append(ChannelEvent(EventKind.ZONE_ENTER, track_id, ts, {"zone": zone.id}))
         grace = self.config.zone_exit_grace_s
         for track_id in [t for t, last in zone.last_inside.items() if ts - last > grace]:
             events.append(self._exit(zone, track_id))
         return events
 
     @staticmethod
-    def _exit(zone: _Zone, track_id: int) -> AnalyticsEvent:
+    def _exit(zone: _Zone, track_id: int) -> ChannelEvent:
         entered = zone.entered.pop(track_id)
         last = zone.last_inside.pop(track_id)
-        return AnalyticsEvent(ZONE_EXIT, track_id, last, {"zone": zone.id, "dwell_s": round(last - entered, 3)})
+        return ChannelEvent(EventKind.ZONE_EXIT, track_id, last, {"zone": zone.id, "dwell_s": round(last - entered, 3)})
 
-    def end_track(self, track_id: int) -> list[AnalyticsEvent]:
+    def end_track(self, track_id: int) -> list[ChannelEvent]:
         """A track ended: close its zone visits (at the last time inside) and forget its line sides."""
         events = [self._exit(zone, track_id) for zone in self._zones if track_id in zone.entered]
         for line in self._lines:
@@ -237,7 +224,7 @@ class StoreAnalytics:
         self._last_seen.pop(track_id, None)
         return events
 
-    def _forget_stale(self, ts: float) -> list[AnalyticsEvent]:
+    def _forget_stale(self, ts: float) -> list[ChannelEvent]:
         stale = [track_id for track_id, seen in self._last_seen.items() if ts - seen > FORGET_AFTER_S]
         return [event for track_id in stale for event in self.end_track(track_id)]
 

@@ -8,10 +8,10 @@ _HEAD_SHARE = 0.35
 _PROBE_WIDTH = 64
 
 
-def crop_quality(frame: np.ndarray, box: np.ndarray, score: float) -> float:
+def crop_quality(frame: np.ndarray, box: np.ndarray, confidence: float) -> float:
     """A cheap, comparable score for one track's crop in this frame (higher is better).
 
-    height (px) x detection score x sharpness of the head region, where sharpness is the variance of the
+    height (px) x detection confidence x sharpness of the head region, where sharpness is the variance of the
     Laplacian on a 64 px wide thumbnail (motion blur and defocus lower it), squashed to (0, 1).
     """
     x1, y1, x2, y2 = (int(round(v)) for v in box)
@@ -23,4 +23,4 @@ def crop_quality(frame: np.ndarray, box: np.ndarray, score: float) -> float:
     scale = _PROBE_WIDTH / head.shape[1]
     thumb = cv2.resize(head, (_PROBE_WIDTH, max(2, int(head.shape[0] * scale))), interpolation=cv2.INTER_AREA)
     sharpness = float(cv2.Laplacian(cv2.cvtColor(thumb, cv2.COLOR_BGR2GRAY), cv2.CV_32F).var())
-    return (y2 - y1) * score * (sharpness / (sharpness + 100.0))
+    return (y2 - y1) * confidence * (sharpness / (sharpness + 100.0))

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 
 from footfall_worker.inference import GenderEstimate
-from footfall_worker.inference.triton_client import Gender
+from footfall_worker.labels import Gender
 
 
 @dataclass(slots=True)

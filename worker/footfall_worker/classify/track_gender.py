@@ -8,7 +8,8 @@ import numpy as np
 from footfall_worker.classify.crop_selection import crop_quality
 from footfall_worker.classify.gender_votes import GenderVote
 from footfall_worker.classify.gender_worker import GenderRequest, GenderResult
-from footfall_worker.inference.triton_client import Gender, person_crops
+from footfall_worker.inference.triton_client import person_crops
+from footfall_worker.labels import Gender
 from footfall_worker.settings import GenderSettings
 from footfall_worker.tracking.events import TrackedBoxes
 
@@ -41,7 +42,7 @@ class TrackGender:
 
     def observe(self, frame: np.ndarray, tracks: TrackedBoxes, at_s: float) -> None:
         s = self.settings
-        for box, score, track_id in zip(tracks.xyxy, tracks.confidence, tracks.track_id.tolist(), strict=True):
+        for box, confidence, track_id in zip(tracks.xyxy, tracks.confidence, tracks.track_id.tolist(), strict=True):
             vote = self._votes.setdefault(track_id, GenderVote())
             if self._asked.get(track_id, 0) >= s.max_crops_per_track or vote.decided(
                 s.min_confidence, s.decided_weight
@@ -49,7 +50,7 @@ class TrackGender:
                 continue
             if box[3] - box[1] < s.min_box_height:
                 continue
-            quality = crop_quality(frame, box, float(score))
+            quality = crop_quality(frame, box, float(confidence))
             candidate = self._candidates.get(track_id)
             if candidate is None or quality > candidate.quality:
                 crop = person_crops(frame, box[None])[0]

@@ -11,7 +11,7 @@ answers, and every row has somewhere to go (PostgreSQL, or the journal while it 
 from dataclasses import dataclass
 
 from footfall_contract.probes import Verdict
-from footfall_worker.ingest.health import StreamState
+from footfall_worker.ingest.stream_state import StreamState
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal, TypeVar
+from typing import TypeVar
 
 import cv2
 import numpy as np
@@ -25,6 +25,7 @@ from footfall_worker.inference.errors import (
 )
 from footfall_worker.inference.letterbox import DEFAULT_INPUT_SIZE, letterbox_batch, to_source
 from footfall_worker.inference.shared_memory import SharedInputRegion
+from footfall_worker.labels import Gender
 from footfall_worker.retry import Backoff
 from footfall_worker.settings import TritonSettings
 
@@ -322,9 +323,6 @@ def detections_from_result(result: grpcclient.InferResult, count: int, model: st
         Detections(boxes[i, : counts[i]].astype(np.float32, copy=True), scores[i, : counts[i]].astype(np.float32))
         for i in range(count)
     ]
-
-
-Gender = Literal["female", "male", "unknown"]
 
 
 @dataclass(frozen=True, slots=True)

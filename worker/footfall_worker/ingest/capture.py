@@ -8,8 +8,8 @@ from urllib.parse import urlsplit
 import cv2
 
 from footfall_contract.config import RtspUrl, mask_credentials
-from footfall_worker.ingest.health import ErrorKind
 from footfall_worker.ingest.rtsp_probe import ProbeOutcome, probe_rtsp
+from footfall_worker.ingest.stream_state import ErrorKind
 
 # FFmpeg reads its options from this variable when a capture opens. TCP: no UDP loss or reordering on store
 # uplinks, and one connection that a firewall lets through. fpsprobesize 0: an open no longer waits for ~20

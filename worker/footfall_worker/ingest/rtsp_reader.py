@@ -27,7 +27,9 @@ from footfall_contract.config import ConfigError, RtspUrl, mask_credentials
 from footfall_worker.ingest.capture import Source, SourceError, is_file, open_capture
 from footfall_worker.ingest.frames import Frame
 from footfall_worker.ingest.handoff import LatestItems
-from footfall_worker.ingest.health import (
+from footfall_worker.ingest.rtsp_probe import ProbeOutcome, ping_rtsp
+from footfall_worker.ingest.skipping import FrameSkipper
+from footfall_worker.ingest.stream_state import (
     ALLOWED_TRANSITIONS,
     ErrorKind,
     HealthSnapshot,
@@ -36,8 +38,6 @@ from footfall_worker.ingest.health import (
     StreamError,
     StreamState,
 )
-from footfall_worker.ingest.rtsp_probe import ProbeOutcome, ping_rtsp
-from footfall_worker.ingest.skipping import FrameSkipper
 from footfall_worker.retry import Backoff, wait_for_return
 from footfall_worker.settings import ReaderSettings
 

@@ -31,8 +31,8 @@ from footfall_worker.health.metrics import WorkerMetrics, WorkerStatus
 from footfall_worker.health.verdict import WorkerView, liveness, readiness
 from footfall_worker.inference import GenderClassifier, InferenceError, PersonDetector, TritonConnection
 from footfall_worker.ingest.frames import Frame
-from footfall_worker.ingest.health import HealthSnapshot, RateMeter, StreamState
 from footfall_worker.ingest.rtsp_reader import CameraReader
+from footfall_worker.ingest.stream_state import HealthSnapshot, RateMeter, StreamState
 from footfall_worker.pipeline.channel import ChannelSpec
 from footfall_worker.pipeline.frame_processor import FrameProcessor
 from footfall_worker.pipeline.recorder import TrackRecorder

@@ -16,15 +16,17 @@ live event and a count in the minute's rollup, and the totals feed the live stat
 
 from collections.abc import Callable
 
-from footfall_worker.analytics import IN, OUT, AnalyticsConfig, AnalyticsEvent, StoreAnalytics
+from footfall_contract.config.geometry import AnalyticsConfig
+from footfall_worker.analytics.counting import IN, OUT, StoreAnalytics
 from footfall_worker.classify.gender_worker import GenderWorker
 from footfall_worker.classify.track_gender import TrackGender
 from footfall_worker.detections import Detections
+from footfall_worker.events import ChannelEvent
 from footfall_worker.ingest.frames import Frame
 from footfall_worker.pipeline.minute_stats import MinuteStats
-from footfall_worker.pipeline.recorder import FinishedTrack, Put, TrackRecorder
+from footfall_worker.pipeline.recorder import Put, TrackRecorder
 from footfall_worker.reid.linker import TrackLinker
-from footfall_worker.storage.live_state import EventType, LiveState, track_event
+from footfall_worker.storage.live_state import LiveState
 from footfall_worker.storage.records import EventRow
 from footfall_worker.tracking.byte_tracker import ByteTracker
 from footfall_worker.tracking.events import TrackEvent, TrackEventKind
@@ -104,7 +106,7 @@ class FrameProcessor:
             for link in self._linker.observe(frame.image, result.tracks, result.events, wall):
                 self.recorder.link(link)
         track_ids = result.tracks.track_id.tolist()
-        counted: list[AnalyticsEvent] = []
+        counted: list[ChannelEvent] = []
         if self.analytics is not None:
             # before `_record`: it may settle ended tracks, and that forgets their gender votes
             size = (frame.image.shape[1], frame.image.shape[0])
@@ -122,7 +124,7 @@ class FrameProcessor:
         """Between frames (camera down, nothing handed off): let finished gender results settle ended tracks."""
         if self._track_gender is not None and self._gender_worker is not None:
             self._track_gender.apply(self._gender_worker.drain())
-        self._announce_finished(self.recorder.settle())
+        self._announce(self.recorder.settle())
 
     def finish(self, gender_wait_s: float) -> None:
         """End every track, wait up to `gender_wait_s` for the last gender results, write the final rows."""
@@ -134,7 +136,7 @@ class FrameProcessor:
         if self._gender_worker is not None and self._track_gender is not None:
             self._gender_worker.wait_idle(gender_wait_s)
             self._track_gender.apply(self._gender_worker.drain())
-        self._announce_finished(self.recorder.settle(force=True))
+        self._announce(self.recorder.settle(force=True))
         self.track_ids = ()
         done = self._stats.flush()
         if done is not None:
@@ -147,29 +149,26 @@ class FrameProcessor:
         label = self._track_gender.label(track_id)
         return None if label == "unknown" else label
 
-    def _end_analytics(self, events: list[TrackEvent]) -> list[AnalyticsEvent]:
+    def _end_analytics(self, events: list[TrackEvent]) -> list[ChannelEvent]:
         """Close the zone visits of the tracks the tracker ended."""
         if self.analytics is None:
             return []
-        ended: list[AnalyticsEvent] = []
+        ended: list[ChannelEvent] = []
         for event in events:
             if event.kind is TrackEventKind.ENDED:
                 ended += self.analytics.end_track(event.track_id)
         return ended
 
-    def _analytics_events(self, events: list[AnalyticsEvent]) -> None:
+    def _analytics_events(self, events: list[ChannelEvent]) -> None:
         """Each event: an `events` row, a live event, a count in its minute."""
         if not events:
             return
         run_id = self.recorder.run_id
-        timed = []
-        for event in events:
-            wall = event.ts + self._offset_s
-            timed.append((wall, event))
-            self._put(EventRow.new(run_id, wall, event.kind, event.track_id, dict(event.payload)))
-            if self._live is not None:
-                self._live.emit({"type": event.kind, "track_id": event.track_id, "ts": wall, **event.payload})
-        for corrected in self._stats.count(timed):
+        walled = [event.at_wall(self._offset_s) for event in events]
+        for event in walled:
+            self._put(EventRow.of(run_id, event))
+        self._announce(walled)
+        for corrected in self._stats.count(walled):
             self._put(corrected)
         if self.analytics is not None:
             totals = self.analytics.totals().values()
@@ -178,17 +177,14 @@ class FrameProcessor:
 
     def _record(self, events: list[TrackEvent]) -> None:
         if not events:
-            self._announce_finished(self.recorder.settle())
+            self._announce(self.recorder.settle())
             return
-        self.recorder.record(events, self._offset_s)
-        if self._live is not None:
-            for event in events:
-                if event.kind is TrackEventKind.STARTED:
-                    self._live.emit(track_event(EventType.TRACK_STARTED, event.track_id, event.at_s + self._offset_s))
-        self._announce_finished(self.recorder.settle())
+        self._announce(self.recorder.record(events, self._offset_s))
+        self._announce(self.recorder.settle())
 
-    def _announce_finished(self, finished: list[FinishedTrack]) -> None:
+    def _announce(self, events: list[ChannelEvent]) -> None:
+        """The live stream gets the events the record got, as they are."""
         if self._live is None:
             return
-        for track in finished:
-            self._live.emit(track_event(EventType.TRACK_ENDED, track.track_id, track.ended_wall, track.gender))
+        for event in events:
+            self._live.emit(event)

@@ -5,7 +5,8 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from footfall_worker.analytics import IN, LINE_CROSSING, OUT, ZONE_EXIT, AnalyticsEvent
+from footfall_worker.analytics.counting import IN, OUT
+from footfall_worker.events import ChannelEvent, EventKind
 from footfall_worker.storage.records import ChannelStatMinute
 
 _ENTRY_GENDERS = ("female", "male")
@@ -27,8 +28,8 @@ class _Minute:
     dwells: int = 0
     dwell_sum_s: float = 0.0
 
-    def count(self, event: AnalyticsEvent) -> None:
-        if event.kind == LINE_CROSSING:
+    def count(self, event: ChannelEvent) -> None:
+        if event.kind == EventKind.LINE_CROSSING:
             if event.payload.get("direction") == IN:
                 self.entries += 1
                 gender = event.payload.get("gender")
@@ -36,7 +37,7 @@ class _Minute:
                 self.entries_by_gender[label] = self.entries_by_gender.get(label, 0) + 1
             elif event.payload.get("direction") == OUT:
                 self.exits += 1
-        elif event.kind == ZONE_EXIT:
+        elif event.kind == EventKind.ZONE_EXIT:
             self.dwells += 1
             self.dwell_sum_s += float(event.payload.get("dwell_s", 0.0))
 
@@ -99,10 +100,11 @@ class MinuteStats:
         minute.track_ids.update(track_ids)
         return done
 
-    def count(self, events: Iterable[tuple[float, AnalyticsEvent]]) -> list[ChannelStatMinute]:
-        """Count analytics events, each with its wall time; returns emitted minutes that they corrected."""
+    def count(self, events: Iterable[ChannelEvent]) -> list[ChannelStatMinute]:
+        """Count analytics events (on the wall clock); returns emitted minutes that they corrected."""
         corrected: dict[float, _Minute] = {}
-        for wall, event in events:
+        for event in events:
+            wall = event.t
             minute = self._minute
             if minute is None or _minute_of(wall) < minute.start:
                 if self._closed is not None:

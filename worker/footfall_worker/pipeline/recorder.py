@@ -12,8 +12,9 @@ from dataclasses import dataclass
 
 from footfall_worker.classify.gender_votes import GenderVote
 from footfall_worker.classify.track_gender import TrackGender
+from footfall_worker.events import ChannelEvent, EventKind
 from footfall_worker.reid.linker import Link
-from footfall_worker.storage.records import EventKind, EventRow, Record, TrackPoint, TrackRow
+from footfall_worker.storage.records import EventRow, Record, TrackPoint, TrackRow
 from footfall_worker.tracking.events import TrackEvent, TrackEventKind
 from footfall_worker.tracking.track import Track
 
@@ -26,15 +27,6 @@ class _Ending:
     ended_wall: float
     offset_s: float  # wall - tracker clock when it ended
     deadline_mono: float
-
-
-@dataclass(frozen=True, slots=True)
-class FinishedTrack:
-    """A track whose final row was written: what the live state and the counters report."""
-
-    track_id: int
-    gender: str
-    ended_wall: float
 
 
 class TrackRecorder:
@@ -62,10 +54,12 @@ class TrackRecorder:
         """Remember a ReID link; it goes out with the track's next row."""
         self._links[link.track_id] = link
 
-    def record(self, events: list[TrackEvent], offset_s: float) -> None:
-        """Write the rows `events` imply. `offset_s` converts the tracker's clock to wall time."""
+    def record(self, events: list[TrackEvent], offset_s: float) -> list[ChannelEvent]:
+        """Write the rows `events` imply; returns the tracks started, as channel events on the wall clock.
+        `offset_s` converts the tracker's clock to wall time."""
+        started: list[ChannelEvent] = []
         for event in events:
-            track, wall = event.track, event.at_s + offset_s
+            track, wall = event.track, event.t + offset_s
             if event.kind is TrackEventKind.UPDATED:
                 x1, y1, x2, y2 = (float(v) for v in event.xyxy)
                 self._put(TrackPoint(self.run_id, event.track_id, wall, x1, y1, x2, y2))
@@ -74,15 +68,18 @@ class TrackRecorder:
                 self.tracks_started += 1
                 self._put(self._row(track, offset_s))
                 box = [round(float(v), 1) for v in event.xyxy]
-                self._put(EventRow.new(self.run_id, wall, EventKind.TRACK_STARTED, event.track_id, {"box": box}))
+                started.append(ChannelEvent(EventKind.TRACK_STARTED, event.track_id, wall, {"box": box}))
+                self._put(EventRow.of(self.run_id, started[-1]))
             elif event.kind is TrackEventKind.ENDED:
                 self._put(self._row(track, offset_s))
                 if self._gender is not None:
-                    self._gender.track_ended(event.track_id, event.at_s)
+                    self._gender.track_ended(event.track_id, event.t)
                 self._ending[event.track_id] = _Ending(track, wall, offset_s, time.monotonic() + self._settle_s)
+        return started
 
-    def settle(self, force: bool = False) -> list[FinishedTrack]:
-        """Write the final rows of ended tracks whose gender results are in (or overdue; all when `force`)."""
+    def settle(self, force: bool = False) -> list[ChannelEvent]:
+        """Write the final rows of ended tracks whose gender results are in (or overdue; all when `force`);
+        returns their `track_ended` events (wall clock; the payload has the gender)."""
         if not self._ending:
             return []
         now = time.monotonic()
@@ -102,12 +99,13 @@ class TrackRecorder:
             link = self._links.pop(track_id, None)
             if link is not None:
                 payload["linked"] = {"run_id": link.earlier_run_id, "track_id": link.earlier_track_id}
-            self._put(EventRow.new(self.run_id, ending.ended_wall, EventKind.TRACK_ENDED, track_id, payload))
+            ended = ChannelEvent(EventKind.TRACK_ENDED, track_id, ending.ended_wall, payload)
+            self._put(EventRow.of(self.run_id, ended))
             if self._gender is not None:
                 self._gender.forget(track_id)
             self.tracks_finished += 1
             self.genders[label] += 1
-            finished.append(FinishedTrack(track_id, label, ending.ended_wall))
+            finished.append(ended)
         return finished
 
     @property

@@ -106,7 +106,7 @@ class TrackLinker:
         if appearance is not None and appearance.samples:
             # Filed under when the person was last SEEN (the tracker ends a track a buffer later): a new
             # track that started after that moment may be them; one that started before cannot.
-            last_seen_wall_s = wall_s - (event.at_s - event.track.last_seen_s)
+            last_seen_wall_s = wall_s - (event.t - event.track.last_seen_s)
             self.cache.remember(
                 event.track_id, np.stack(appearance.samples), last_seen_wall_s, event.track.observed_xyxy
             )

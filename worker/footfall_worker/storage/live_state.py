@@ -11,7 +11,6 @@ the live state reappears (counted in `stats.reconnects`).
 A `LiveState` is meant for one thread: the channel's processing loop.
 """
 
-import enum
 import json
 import logging
 import math
@@ -24,27 +23,11 @@ import redis
 
 from footfall_contract.config.masking import mask_credentials
 from footfall_contract.heartbeat import CHANNELS_KEY, LiveSnapshot, decode_live, encode_live, events_key, live_key
-from footfall_worker.ingest.health import HealthSnapshot
+from footfall_worker.events import ChannelEvent
+from footfall_worker.ingest.stream_state import HealthSnapshot
 from footfall_worker.retry import Backoff
 
 log = logging.getLogger("footfall.live")
-
-
-class EventType(enum.StrEnum):
-    TRACK_STARTED = "track_started"
-    TRACK_ENDED = "track_ended"
-
-
-def track_event(event_type: EventType | str, track_id: int, ts: float, gender: str | None = None) -> dict[str, Any]:
-    """An event for `LiveState.emit` about one track.
-
-    Args:
-        event_type: what happened, e.g. `EventType.TRACK_STARTED`.
-        track_id: the track.
-        ts: when it happened (wall clock, seconds).
-        gender: the track's gender label, if decided.
-    """
-    return {"type": str(event_type), "track_id": int(track_id), "ts": float(ts), "gender": gender}
 
 
 def _encode_event_value(value: object) -> str:
@@ -251,24 +234,17 @@ class LiveState:
         self._succeeded()
         return True
 
-    def emit(self, event: Mapping[str, object]) -> str | None:
-        """Append an event (see `track_event`) to the channel's capped stream.
+    def emit(self, event: ChannelEvent) -> str | None:
+        """Append a channel event (on the wall clock) to the channel's capped stream.
 
-        Values are written as strings: None as `""`, booleans as `true`/`false`, lists and dicts as JSON,
-        strings credential-masked.
-
-        Args:
-            event: field -> value; must not be empty.
+        The entry's fields: `type` (the kind), `track_id`, `ts` (its `t`) and the payload's fields, as strings:
+        None as `""`, booleans as `true`/`false`, lists and dicts as JSON, strings credential-masked.
 
         Returns:
             The stream entry id, or None when Redis failed or is backed off (counted, never raised).
-
-        Raises:
-            ValueError: on an empty event (a caller bug, not a Redis problem).
         """
-        if not event:
-            raise ValueError("an event needs at least one field")
-        fields_ = {str(name): _encode_event_value(value) for name, value in event.items()}
+        flat = {"type": str(event.kind), "track_id": int(event.track_id), "ts": float(event.t), **event.payload}
+        fields_ = {str(name): _encode_event_value(value) for name, value in flat.items()}
         client = self._available()
         if client is None:
             self.stats.events_skipped += 1

@@ -8,22 +8,12 @@ Each `TrackRow` is the full current state of a track: the writer upserts it, and
 then by arrival) wins, so a growing track simply re-sends its row.
 """
 
-import enum
 import uuid
 from dataclasses import dataclass, fields
 from typing import Any
 
-Gender = str  # "female" | "male" | "unknown" (the table checks it)
-
-
-class EventKind(enum.StrEnum):
-    """The event kinds known today; the table accepts any lower_snake_case kind so new ones need no migration."""
-
-    TRACK_STARTED = "track_started"
-    TRACK_ENDED = "track_ended"
-    LINE_CROSSING = "line_crossing"
-    ZONE_ENTER = "zone_enter"
-    ZONE_EXIT = "zone_exit"
+from footfall_worker.events import ChannelEvent
+from footfall_worker.labels import Gender
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +107,11 @@ class EventRow:
     ) -> "EventRow":
         """An event with a fresh random id."""
         return cls(str(uuid.uuid4()), run_id, t, str(kind), track_id, payload)
+
+    @classmethod
+    def of(cls, run_id: str, event: ChannelEvent) -> "EventRow":
+        """The row of a channel event (on the wall clock), with a fresh random id."""
+        return cls.new(run_id, event.t, event.kind, event.track_id, dict(event.payload))
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,7 @@ class TrackEventKind(enum.StrEnum):
 class TrackEvent:
     kind: TrackEventKind
     track_id: int
-    at_s: float
+    t: float  # seconds on the tracker's clock (the frame's; the recorder adds the offset to wall time)
     xyxy: np.ndarray  # the track's box at that moment
     track: Track  # the live record: first/last seen, frames, score statistics, history
 
