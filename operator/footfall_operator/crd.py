@@ -9,13 +9,12 @@ reports it as an `InvalidSpec` condition naming the field.
 import copy
 import re
 from typing import Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic.alias_generators import to_camel
 
 from footfall_contract.config import CameraSource, ChannelConfig, CredentialsRef, StoreConfig
-from footfall_contract.config.cameras import IDENTIFIER_PATTERN, format_validation_error
+from footfall_contract.config.cameras import IDENTIFIER_PATTERN, format_validation_error, known_timezone
 from footfall_contract.config.geometry import AnalyticsConfig
 
 GROUP = "footfall.io"
@@ -112,11 +111,7 @@ class CameraChannelSpec(_SpecModel):
     def _known_timezone(cls, timezone: str) -> str:
         # The worker's store config rejects an unknown zone at start; catching it here keeps the pod out of a
         # crash loop on a spec the operator accepted.
-        try:
-            ZoneInfo(timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError("expected an IANA time zone such as 'Asia/Ho_Chi_Minh'") from None
-        return timezone
+        return known_timezone(timezone)
 
     def channel_config(self) -> ChannelConfig:
         credentials = (

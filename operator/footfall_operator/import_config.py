@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import yaml
-from pydantic import SecretStr, ValidationError
+from pydantic import ValidationError
 
 from footfall_contract.config import CameraCredentials, ChannelConfig, ConfigError, CredentialsRef, StoreConfig
 from footfall_contract.config.cameras import load_store_config
@@ -121,13 +121,13 @@ def read_credentials(ref: CredentialsRef, environ: Mapping[str, str]) -> CameraC
     Raises:
         ImportConfigError: a variable is unset or empty; the message names the variables, never a value.
     """
-    missing = [name for name in (ref.username_env, ref.password_env) if not environ.get(name)]
-    if missing:
+    try:
+        return ref.resolve(environ)
+    except ConfigError as error:
+        # the worker's reading of the same variables, plus what import-config can do without them
         raise ImportConfigError(
-            f"environment variable(s) {', '.join(missing)} not set; they hold the camera login for the Secret "
-            "(set them, or pass --no-secret when the Secret is managed elsewhere)"
-        )
-    return CameraCredentials(username=environ[ref.username_env], password=SecretStr(environ[ref.password_env]))
+            f"{error}; set them, or pass --no-secret when the Secret is managed elsewhere"
+        ) from None
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -169,6 +169,16 @@ class ChannelConfig(BaseModel):
         return self.source.url(credentials)
 
 
+def known_timezone(timezone: str) -> str:
+    """`timezone` when it names an IANA zone; a ValueError saying what was expected otherwise (a pydantic
+    validator of the store config and of the CameraChannel spec alike)."""
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"expected an IANA time zone such as 'Asia/Ho_Chi_Minh', got {timezone!r}") from None
+    return timezone
+
+
 class StoreConfig(BaseModel):
     """A store and its channels.
 
@@ -209,11 +219,7 @@ class StoreConfig(BaseModel):
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, timezone: str) -> str:
-        try:
-            ZoneInfo(timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"expected an IANA time zone such as 'Asia/Ho_Chi_Minh', got {timezone!r}") from None
-        return timezone
+        return known_timezone(timezone)
 
     @model_validator(mode="after")
     def _unique_channels(self) -> Self:
