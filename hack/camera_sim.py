@@ -20,6 +20,7 @@ Logs: one JSON object per line on stderr. SIGTERM/SIGINT: clean exit with status
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import ipaddress
 import json
 import os
@@ -207,6 +208,8 @@ def exit_during_startup(signum: int, _frame: object) -> None:
 
 def main(argv: list[str]) -> int:
     started = time.monotonic()
+    # A crash inside GStreamer (a signal, not an exception) leaves the Python stack in the log instead of nothing.
+    faulthandler.enable()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, exit_during_startup)
     args = parse_args(argv)

@@ -6,6 +6,8 @@ A simulator that does not start fails the test with its log tail; nothing here i
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from collections.abc import Iterator
 from typing import Any, Literal
@@ -13,7 +15,7 @@ from typing import Any, Literal
 import cv2
 import pytest
 
-from tests.support.camera_sim import DAHUA_QUERY, CameraSimulator, footage_path, open_capture
+from tests.support.camera_sim import DAHUA_QUERY, CameraSimulator, CameraSimulatorError, footage_path, open_capture
 
 pytestmark = pytest.mark.camera
 
@@ -176,3 +178,19 @@ def test_stop_fails_fast_then_start_and_restart_stream_again(capture_closer: lis
         cam.restart()
         assert cam.port == port
         assert open_ok(cam.url, capture_closer).read()[0]
+
+
+def test_a_simulator_that_dies_on_its_own_fails_its_test_with_its_log() -> None:
+    # A test that met "connection refused" mid-way must say the camera died, and why, not only time out.
+    cam = CameraSimulator(footage_path("face-demographics-walking.mp4")).start()
+    assert cam.pid is not None
+    os.kill(cam.pid, signal.SIGKILL)
+    deadline = time.monotonic() + 5
+    while cam.running:  # the kernel delivers the kill a moment later
+        assert time.monotonic() < deadline, "SIGKILL did not end the simulator"
+        time.sleep(0.01)
+    with pytest.raises(CameraSimulatorError, match=r"exited on its own with status -9[\s\S]*\"event\": \"ready\""):
+        cam.close()
+    assert not cam.running
+    assert cam.log_path.exists(), "the log of a camera that died is kept"
+    cam.log_path.unlink()

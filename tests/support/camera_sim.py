@@ -107,6 +107,9 @@ class CameraSimulator:
         self._log: IO[bytes] | None = None
         self.frozen = False
         self.startup_s: float | None = None  # spawn -> READY of the last start()
+        # Set when the process was found exited without being asked to: close() then fails with the log,
+        # because a test that saw "connection refused" should say why the camera went away.
+        self.died: str | None = None
 
     # -- URLs -------------------------------------------------------------------------------------------
     @property
@@ -215,7 +218,10 @@ class CameraSimulator:
         process = self._process
         if process is None:
             return
-        if process.poll() is None:
+        code = process.poll()
+        if code is not None:
+            self.died = f"camera simulator on port {self.port} exited on its own with status {code}\n{self.log_tail()}"
+        else:
             process.send_signal(signal.SIGKILL if hard else signal.SIGTERM)
             if self.frozen:
                 process.send_signal(signal.SIGCONT)  # a stopped process handles SIGTERM only once continued
@@ -253,7 +259,11 @@ class CameraSimulator:
         self.frozen = False
 
     def close(self) -> None:
+        """Stop and remove the log. A simulator that had died on its own raises CameraSimulatorError with its log
+        (kept on disk), after cleaning up."""
         self.stop()
+        if self.died is not None:
+            raise CameraSimulatorError(f"{self.died}\n(log kept at {self.log_path})")
         if self._own_log:
             self.log_path.unlink(missing_ok=True)
 
