@@ -18,7 +18,7 @@ from footfall_operator.children import (
 )
 from footfall_operator.crd import parse_spec
 from footfall_operator.settings import WorkerDefaults
-from footfall_worker.pipeline.channel_worker import Settings
+from footfall_worker.settings import Settings
 
 OWNER = Owner(name="kidsplaza-channel-1", namespace="store", uid="uid-1", generation=3)
 DEFAULTS = WorkerDefaults(image="registry.local/footfall:1.2.3", triton_url="triton.footfall:8001")

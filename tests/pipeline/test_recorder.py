@@ -7,25 +7,55 @@ from footfall_worker.classify.track_gender import TrackGender
 from footfall_worker.detections import Detections
 from footfall_worker.events import ChannelEvent, EventKind
 from footfall_worker.inference import GenderEstimate
+from footfall_worker.pipeline.frame_result import FrameResult
 from footfall_worker.pipeline.minute_stats import MinuteStats
 from footfall_worker.pipeline.recorder import TrackRecorder
 from footfall_worker.settings import GenderSettings, TrackerSettings
 from footfall_worker.storage.records import EventRow, Record, TrackPoint, TrackRow
 from footfall_worker.tracking.byte_tracker import ByteTracker
+from footfall_worker.tracking.events import TrackEvent, TrackEventKind
 
 OFFSET = 1_800_000_000.0  # tracker clock -> wall clock
 FEMALE_FACE = GenderEstimate(0.95, 0.05, 0.9, (1.0, 1.0, 20.0, 20.0))
 
 
-def walk(tracker: ByteTracker, recorder: TrackRecorder, frames: int, start_s: float = 0.0) -> float:
+class Recording:
+    """The recorder, its gender lifecycle and everything they produced, as `FrameProcessor` drives them."""
+
+    def __init__(self, run_id: str, gender: TrackGender) -> None:
+        self.gender = gender
+        self.recorder = TrackRecorder(run_id, gender)
+        self.out = FrameResult(None, None, None)
+
+    def record(self, events: list[TrackEvent]) -> None:
+        for event in events:
+            if event.kind is TrackEventKind.ENDED:
+                self.gender.track_ended(event.track_id, event.t)
+        self.recorder.record(events, OFFSET, self.out)
+
+    def settle(self, force: bool = False) -> list[ChannelEvent]:
+        """The track_ended events of the tracks settled now."""
+        before = len(self.out.events)
+        settled = self.gender.settled(force)
+        self.recorder.finish(settled, self.out)
+        for track_id in settled:
+            self.gender.forget(track_id)
+        return [e for e in self.out.events[before:] if e.kind is EventKind.TRACK_ENDED]
+
+    @property
+    def rows(self) -> list[Record]:
+        return self.out.records
+
+
+def walk(tracker: ByteTracker, recording: Recording, frames: int, start_s: float = 0.0) -> float:
     """One person walking right at 10 fps, then nobody until the tracker ends the track."""
     t = start_s
     for i in range(frames):
         box = np.array([[100 + 8 * i, 100, 160 + 8 * i, 260]], np.float32)
-        recorder.record(tracker.update(Detections(box, np.array([0.9], np.float32)), t).events, OFFSET)
+        recording.record(tracker.update(Detections(box, np.array([0.9], np.float32)), t).events)
         t += 0.1
     for _ in range(40):  # 4 s empty: past the 1 s lost-track buffer
-        recorder.record(tracker.update(Detections.empty(), t).events, OFFSET)
+        recording.record(tracker.update(Detections.empty(), t).events)
         t += 0.1
     return t
 
@@ -35,12 +65,12 @@ def of_type(records: list[Record], kind: type) -> list:
 
 
 def test_a_walk_becomes_a_track_row_its_points_and_two_events() -> None:
-    rows: list[Record] = []
     tracker = ByteTracker(TrackerSettings(_env_file=None))  # type: ignore[call-arg]
-    recorder = TrackRecorder("run-1", lambda r: rows.append(r) or True, gender=None)
-    walk(tracker, recorder, frames=30)
-    finished = recorder.settle()
+    recording = Recording("run-1", TrackGender.off())
+    walk(tracker, recording, frames=30)
+    finished = recording.settle()  # gender off: an ended track is final at once
     assert [f.track_id for f in finished] == [1] and finished[0].payload["gender"] == "unknown"
+    rows, recorder = recording.rows, recording.recorder
 
     tracks = of_type(rows, TrackRow)
     assert {r.track_id for r in tracks} == {1} and all(r.run_id == "run-1" for r in tracks)
@@ -55,55 +85,60 @@ def test_a_walk_becomes_a_track_row_its_points_and_two_events() -> None:
     events = of_type(rows, EventRow)
     assert [e.kind for e in events] == ["track_started", "track_ended"]
     assert events[1].payload == {"gender": "unknown", "duration_s": 2.9, "frames": 30}
-    assert recorder.tracks_started == recorder.tracks_finished == 1 and recorder.pending == 0
+    assert recorder.tracks_started == recorder.tracks_finished == 1 and recording.gender.pending == 0
+    started, ended = recording.out.events
+    assert (started.kind, ended.kind, ended.t) == (EventKind.TRACK_STARTED, EventKind.TRACK_ENDED, events[1].t)
 
 
 def test_an_ended_track_waits_for_its_gender_result_then_records_the_label() -> None:
-    rows: list[Record] = []
     requests: list[GenderRequest] = []
     gender = TrackGender(
         GenderSettings(_env_file=None, min_box_height=10, crop_interval_s=0.2),  # type: ignore[call-arg]
         lambda request: requests.append(request) or True,
+        settle_s=60.0,
     )
     tracker = ByteTracker(TrackerSettings(_env_file=None))  # type: ignore[call-arg]
-    recorder = TrackRecorder("run-2", lambda r: rows.append(r) or True, gender, settle_s=60.0)
+    recording = Recording("run-2", gender)
     frame = np.full((480, 640, 3), 128, np.uint8)
     t = 0.0
     for i in range(6):
         box = np.array([[100 + 8 * i, 100, 160 + 8 * i, 260]], np.float32)
         result = tracker.update(Detections(box, np.array([0.9], np.float32)), t)
         gender.observe(frame, result.tracks, t)
-        recorder.record(result.events, OFFSET)
+        recording.record(result.events)
         t += 0.1
     for _ in range(15):
-        recorder.record(tracker.update(Detections.empty(), t).events, OFFSET)
+        recording.record(tracker.update(Detections.empty(), t).events)
         t += 0.1
     assert requests, "the track's crops were sent to the classifier"
-    assert recorder.settle() == [] and recorder.pending == 1  # results outstanding: the final row waits
+    assert recording.settle() == [] and gender.pending == 1  # results outstanding: the final row waits
+    assert of_type(recording.rows, EventRow)[-1].kind == "track_started"
 
     gender.apply([GenderResult(r.track_id, FEMALE_FACE, r.at_s) for r in requests])
-    finished = recorder.settle()
+    finished = recording.settle()
     assert [(f.track_id, f.payload["gender"]) for f in finished] == [(1, "female")]
-    assert of_type(rows, TrackRow)[-1].gender == "female"
-    assert of_type(rows, EventRow)[-1].payload["gender"] == "female"
-    assert recorder.genders["female"] == 1
+    assert of_type(recording.rows, TrackRow)[-1].gender == "female"
+    assert of_type(recording.rows, EventRow)[-1].payload["gender"] == "female"
+    assert recording.recorder.genders["female"] == 1
+    assert gender.asked(1) == 0 and gender.pending == 0  # forgotten once recorded
 
 
 def test_an_overdue_gender_result_does_not_hold_the_final_row_forever() -> None:
-    rows: list[Record] = []
     gender = TrackGender(
         GenderSettings(_env_file=None, min_box_height=10, crop_interval_s=0.2),  # type: ignore[call-arg]
         lambda request: True,  # accepted, never answered (Triton went down)
+        settle_s=0.0,
     )
     tracker = ByteTracker(TrackerSettings(_env_file=None))  # type: ignore[call-arg]
-    recorder = TrackRecorder("run-3", lambda r: rows.append(r) or True, gender, settle_s=0.0)
+    recording = Recording("run-3", gender)
     frame = np.full((480, 640, 3), 128, np.uint8)
     for i in range(6):
         box = np.array([[100, 100, 160, 260]], np.float32)
         result = tracker.update(Detections(box, np.array([0.9], np.float32)), i * 0.1)
         gender.observe(frame, result.tracks, i * 0.1)
-    recorder.record(tracker.finish(1.0), OFFSET)
-    assert [f.payload["gender"] for f in recorder.settle()] == ["unknown"]
+    recording.record(tracker.finish(1.0))
+    assert gender.asked(1) >= 1
+    assert [f.payload["gender"] for f in recording.settle()] == ["unknown"]
 
 
 def test_minute_stats_roll_over_on_the_wall_clock_minute() -> None:

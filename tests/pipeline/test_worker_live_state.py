@@ -12,8 +12,15 @@ from footfall_contract.heartbeat import CHANNELS_KEY, decode_live, live_key
 from footfall_operator.live import LiveReader
 from footfall_operator.status import Observed, build_status
 from footfall_worker.pipeline.channel import ChannelSpec
-from footfall_worker.pipeline.channel_worker import ChannelWorker, Settings
-from footfall_worker.settings import GenderSettings, ReaderSettings, StorageSettings, TrackerSettings, WorkerSettings
+from footfall_worker.pipeline.channel_worker import ChannelWorker
+from footfall_worker.settings import (
+    GenderSettings,
+    ReaderSettings,
+    Settings,
+    StorageSettings,
+    TrackerSettings,
+    WorkerSettings,
+)
 from tests.conftest import triton_settings
 from tests.support.camera_sim import CameraSimulator
 from tests.support.footage import STORE_AISLE

@@ -11,10 +11,11 @@ import pytest
 from footfall_contract.config import RtspUrl
 from footfall_worker.detections import Detections
 from footfall_worker.pipeline.channel import ChannelSpec
-from footfall_worker.pipeline.channel_worker import ChannelWorker, Settings
+from footfall_worker.pipeline.channel_worker import ChannelWorker
 from footfall_worker.settings import (
     GenderSettings,
     ReaderSettings,
+    Settings,
     StorageSettings,
     TrackerSettings,
     WorkerSettings,

@@ -20,8 +20,9 @@ from footfall_contract.config import ConfigError, load_store_config
 from footfall_contract.config.cameras import format_validation_error
 from footfall_worker.log_setup import setup_logging
 from footfall_worker.pipeline.channel import ChannelSpec
-from footfall_worker.pipeline.channel_worker import ChannelWorker, Settings
+from footfall_worker.pipeline.channel_worker import ChannelWorker
 from footfall_worker.pipeline.runner import exit_code, run_until_stopped
+from footfall_worker.settings import Settings
 from footfall_worker.storage.journal_lock import JournalLocked
 from footfall_worker.storage.migrations import MigrationError
 

@@ -3,6 +3,8 @@
 Built in `__main__`/the CLI and passed down: no module-level singleton.
 """
 
+import os
+from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import Field, field_validator
@@ -188,3 +190,30 @@ class WorkerSettings(BaseSettings):
     gender_settle_s: float = Field(
         default=3.0, ge=0, description="an ended track's final row waits this long for its gender results"
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Every settings group a worker uses (each read from its own `FOOTFALL_*` prefix by default)."""
+
+    worker: WorkerSettings
+    reader: ReaderSettings
+    triton: TritonSettings
+    tracker: TrackerSettings
+    gender: GenderSettings
+    storage: StorageSettings
+
+    @classmethod
+    def from_env(cls, **worker_overrides: object) -> "Settings":
+        # A worker paces itself to processing by default: a frame is colour-converted and handed off only when
+        # processing is ready for it, so latency stays bounded and no CPU goes into frames that would be
+        # overwritten. FOOTFALL_READER_ON_DEMAND=false turns it off (then FOOTFALL_READER_ADAPTIVE_SKIP applies).
+        reader_defaults = {} if "FOOTFALL_READER_ON_DEMAND" in os.environ else {"on_demand": True}
+        return cls(
+            WorkerSettings(**worker_overrides),  # type: ignore[arg-type]
+            ReaderSettings(**reader_defaults),  # type: ignore[arg-type]
+            TritonSettings(),
+            TrackerSettings(),
+            GenderSettings(),
+            StorageSettings(),
+        )

@@ -1,8 +1,8 @@
-"""`ChannelWorker`: one channel's threads, wired and supervised.
+"""`ChannelWorker`: one channel's parts (`parts.py`) composed and run, and their lifecycle.
 
-    reader thread --frames--> processing thread --rows--> writer thread --> PostgreSQL (journal while down)
-                                    |   \\--crops--> gender thread --> Triton
-                                    \\--live state, events--> Redis
+    reader thread --frames--> processing thread: FrameProcessor --FrameResult--> sinks
+        sinks: rows --> writer thread --> PostgreSQL (journal while down); events --> Redis; frame metrics
+        processing --crops--> gender thread --> Triton
     probe thread: /healthz /readyz /metrics /status, from snapshots only
 
 Nothing here dies silently: the processing loop's crash ends its thread, which fails liveness (Kubernetes
@@ -15,72 +15,24 @@ in time stays in the journal for the next start), all within the deadline.
 """
 
 import logging
-import os
 import threading
 import time
 from dataclasses import asdict, dataclass
 
 from footfall_contract.probes import ProbeServer, Verdict
-from footfall_contract.redis_client import connect_url
-from footfall_worker.classify.gender_worker import GenderWorker
-from footfall_worker.classify.track_gender import TrackGender
-from footfall_worker.detections import Detections
-from footfall_worker.health.detection import DetectionHealth
-from footfall_worker.health.latency import LatencyWindow
-from footfall_worker.health.metrics import WorkerMetrics, WorkerStatus
+from footfall_worker.health.metrics import WorkerStatus
 from footfall_worker.health.verdict import WorkerView, liveness, readiness
-from footfall_worker.inference import GenderClassifier, InferenceError, PersonDetector, TritonConnection
+from footfall_worker.inference import InferenceError
 from footfall_worker.ingest.frames import Frame
-from footfall_worker.ingest.rtsp_reader import CameraReader
-from footfall_worker.ingest.stream_state import HealthSnapshot, RateMeter, StreamState
+from footfall_worker.ingest.stream_state import HealthSnapshot, StreamState
 from footfall_worker.pipeline.channel import ChannelSpec
-from footfall_worker.pipeline.frame_processor import FrameProcessor
-from footfall_worker.pipeline.recorder import TrackRecorder
-from footfall_worker.reid.appearance import ColorHistogramEncoder
-from footfall_worker.reid.cache import ReidCache
-from footfall_worker.reid.linker import TrackLinker
-from footfall_worker.settings import (
-    GenderSettings,
-    ReaderSettings,
-    StorageSettings,
-    TrackerSettings,
-    TritonSettings,
-    WorkerSettings,
-)
-from footfall_worker.storage.journal_lock import journal_directory
-from footfall_worker.storage.live_state import LiveState, snapshot_from_health
-from footfall_worker.storage.postgres_writer import PostgresWriter, WriterStats
-from footfall_worker.storage.records import ChannelRow, Record, RunEnd, RunStart, TrackPoint, new_run_id
-from footfall_worker.tracking.byte_tracker import ByteTracker
+from footfall_worker.pipeline.parts import build_parts
+from footfall_worker.settings import Settings
+from footfall_worker.storage.live_state import snapshot_from_health
+from footfall_worker.storage.postgres_writer import WriterStats
+from footfall_worker.storage.records import ChannelRow, RunEnd, RunStart, new_run_id
 
 log = logging.getLogger("footfall.worker")
-
-
-@dataclass(frozen=True, slots=True)
-class Settings:
-    """Every settings group a worker uses (each read from its own `FOOTFALL_*` prefix by default)."""
-
-    worker: WorkerSettings
-    reader: ReaderSettings
-    triton: TritonSettings
-    tracker: TrackerSettings
-    gender: GenderSettings
-    storage: StorageSettings
-
-    @classmethod
-    def from_env(cls, **worker_overrides: object) -> "Settings":
-        # A worker paces itself to processing by default: a frame is colour-converted and handed off only when
-        # processing is ready for it, so latency stays bounded and no CPU goes into frames that would be
-        # overwritten. FOOTFALL_READER_ON_DEMAND=false turns it off (then FOOTFALL_READER_ADAPTIVE_SKIP applies).
-        reader_defaults = {} if "FOOTFALL_READER_ON_DEMAND" in os.environ else {"on_demand": True}
-        return cls(
-            WorkerSettings(**worker_overrides),  # type: ignore[arg-type]
-            ReaderSettings(**reader_defaults),  # type: ignore[arg-type]
-            TritonSettings(),
-            TrackerSettings(),
-            GenderSettings(),
-            StorageSettings(),
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,66 +71,23 @@ class ChannelWorker:
         self._loop_crashed = False
         self._loop_beat = time.monotonic()
         self._exit_reason = "stopped"
-        self._processed = 0
-        self._processed_rate = RateMeter()
-        self._latency = LatencyWindow()
         self._last_live = float("-inf")
         self._last_summary = time.monotonic()
         self._last_state: StreamState | None = None
         self._summary: RunSummary | None = None
         w = settings.worker
-
-        self.metrics = WorkerMetrics(spec.channel_id, self.status)
-        self._detect_seconds = self.metrics.triton_request(settings.triton.detector_model)
-        self.connection = TritonConnection(settings.triton)
-        self.detector = PersonDetector(self.connection)
-        # While Triton fails, a reminder goes with each summary line's period (FOOTFALL_SUMMARY_INTERVAL_S).
-        self.triton = DetectionHealth(
-            self.connection.url,
-            w.triton_check_s,
-            w.triton_retry_s,
-            remind_s=w.summary_interval_s,
-            extra=self._extra,
-        )
-        self.writer = (
-            PostgresWriter(
-                w.database_url,
-                spec.channel_id,
-                settings.storage,
-                journal_directory(w.journal_dir, spec.channel_id),
-                on_committed=self._committed,
-            )
-            if w.database_url
-            else None
-        )
-        redis_client = connect_url(w.redis_url) if w.redis_url else None
-        self.live = LiveState(redis_client, spec.channel_id, min_interval_s=w.live_interval_s) if redis_client else None
-        self.gender_worker: GenderWorker | None = None
-        track_gender = None
-        if w.gender:
-            classifier = GenderClassifier(self.connection)
-            g = settings.gender
-            self.gender_worker = GenderWorker(classifier.classify, spec.channel_id, g.queue_size, g.batch_size)
-            track_gender = TrackGender(g, self.gender_worker.submit)
-        linker = None
-        if w.reid and redis_client is not None:
-            encoder = ColorHistogramEncoder()
-            cache = ReidCache(redis_client, spec.channel_id, encoder_name=encoder.name, run_id=self.run_id)
-            linker = TrackLinker(encoder, cache)
-        self.recorder = TrackRecorder(self.run_id, self._put, track_gender, w.gender_settle_s)
-        self.processor = FrameProcessor(
-            self._detect,
-            ByteTracker(settings.tracker),
-            self.recorder,
-            self._put,
-            gender_worker=self.gender_worker,
-            track_gender=track_gender,
-            linker=linker,
-            live=self.live,
-            file_wall_start=self._started_wall if spec.is_file else None,
-            analytics=spec.analytics,
-        )
-        self.reader = CameraReader(spec.channel_id, spec.source, settings.reader)
+        parts = build_parts(spec, settings, self.run_id, self._started_wall, self.status)
+        self.metrics = parts.metrics
+        self.connection = parts.connection
+        self.detector = parts.detector
+        self.triton = parts.triton
+        self.writer = parts.writer
+        self.live = parts.live
+        self.gender_worker = parts.gender_worker
+        self.processor = parts.processor
+        self.frames = parts.frames
+        self.sinks = parts.sinks
+        self.reader = parts.reader
         self.probes = ProbeServer(
             w.http_host,
             w.http_port,
@@ -196,12 +105,9 @@ class ChannelWorker:
         """Start every thread. Raises MigrationError when the database schema disagrees with this build."""
         if self.writer is not None:
             self.writer.start()
-            self._put(
-                ChannelRow(
-                    self.channel_id, self.spec.store_id, self.spec.name, self.spec.source_masked, self.spec.config
-                )
-            )
-            self._put(RunStart(self.run_id, self._started_wall))
+            spec = self.spec
+            self.writer.put(ChannelRow(spec.channel_id, spec.store_id, spec.name, spec.source_masked, spec.config))
+            self.writer.put(RunStart(self.run_id, self._started_wall))
         self.probes.start()
         if self.gender_worker is not None:
             self.gender_worker.start()
@@ -247,14 +153,14 @@ class ChannelWorker:
         elapsed = max(1e-6, time.monotonic() - self._started_mono)
         summary_counts = dict(
             frames_read=snapshot.frames_read,
-            frames_processed=self._processed,
+            frames_processed=self.frames.processed,
             frames_dropped=snapshot.dropped,
             reconnects=snapshot.reconnects,
-            mean_fps=round(self._processed / elapsed, 3),
+            mean_fps=round(self.frames.processed / elapsed, 3),
         )
         complete = True
         if self.writer is not None:
-            self._put(RunEnd(self.run_id, time.time(), exit_reason=self._exit_reason, **summary_counts))
+            self.writer.put(RunEnd(self.run_id, time.time(), exit_reason=self._exit_reason, **summary_counts))
             complete = self.writer.close(max(0.5, deadline - time.monotonic() - 0.5))
         self._publish_live(force=True)
         if self.live is not None:
@@ -267,7 +173,7 @@ class ChannelWorker:
             run_id=self.run_id,
             exit_reason=self._exit_reason,
             frames_failed=self.triton.frames_failed,
-            tracks_started=self.recorder.tracks_started,
+            tracks_started=self.processor.tally.tracks_started,
             writer_complete=complete,
             clean=clean and time.monotonic() <= deadline + 0.5,
             **summary_counts,
@@ -292,7 +198,7 @@ class ChannelWorker:
             if not self._stopping.is_set():
                 self._exit_reason = "end_of_file" if self.spec.is_file else "reader_stopped"
             self._loop_beat = time.monotonic()
-            self.processor.finish(gender_wait_s=min(2.0, self.settings.worker.gender_settle_s))
+            self.sinks.take(self.processor.finish(gender_wait_s=min(2.0, self.settings.worker.gender_settle_s)))
         except Exception:  # noqa: BLE001 - a bug ends the thread loudly: liveness fails and the pod restarts
             self._loop_crashed = True
             self._exit_reason = "crashed"
@@ -308,22 +214,17 @@ class ChannelWorker:
             self._after_frame(time.monotonic())
             return
         try:
-            self.processor.process(frame)
+            result = self.processor.process(frame)
         except InferenceError as error:
             self.triton.failed(str(error), time.monotonic())
             self._after_frame(time.monotonic())
             return
-        now = time.monotonic()
-        self.triton.answered(now)
-        self._processed += 1
-        self._processed_rate.tick(now)
-        latency = now - frame.captured_mono
-        self._latency.add(latency)
-        self.metrics.capture_to_buffered.observe(latency)
-        self._after_frame(now)
+        self.triton.answered(time.monotonic())
+        self.sinks.take(result)
+        self._after_frame(time.monotonic())
 
     def _between_frames(self) -> None:
-        self.processor.idle()
+        self.sinks.take(self.processor.idle())
         if self.triton.probe_due(time.monotonic()):
             self._check_triton()
         self._after_frame(time.monotonic())
@@ -336,25 +237,11 @@ class ChannelWorker:
             self._last_summary = now
             self._log_summary()
 
-    def _detect(self, frame: Frame) -> Detections:
-        with self._detect_seconds.time():
-            return self.detector.detect_one(frame.image)
-
     def _triton_problem(self) -> str | None:
         return self.connection.model_problem(self.settings.triton.detector_model)
 
     def _check_triton(self) -> None:
         self.triton.checked(self._triton_problem(), time.monotonic())
-
-    def _put(self, record: Record) -> bool:
-        return self.writer.put(record) if self.writer is not None else True
-
-    def _committed(self, records: list[Record]) -> None:
-        """Writer thread, after a commit: how long the frames' track points took from capture to the database."""
-        now = time.time()
-        for record in records:
-            if type(record) is TrackPoint:
-                self.metrics.capture_to_committed.observe(max(0.0, now - record.t))
 
     # -- observation -------------------------------------------------------------------------------------------
 
@@ -362,16 +249,16 @@ class ChannelWorker:
         if self.live is None:
             return
         health = self.reader.snapshot()
-        p50, p95 = self._latency.percentiles_ms(50, 95)
-        entries, exits = self.processor.entries_exits
+        p50, p95 = self.frames.latency.percentiles_ms(50, 95)
+        tally = self.processor.tally
         snapshot = snapshot_from_health(
             health,
-            active_track_ids=self.processor.track_ids,
+            active_track_ids=tally.track_ids,
             latency_p50_ms=p50,
             latency_p95_ms=p95,
-            entries=entries,
-            exits=exits,
-            zone_occupancy=self.processor.zone_occupancy,
+            entries=tally.entries,
+            exits=tally.exits,
+            zone_occupancy=tally.zone_occupancy,
             triton_url=self.triton.url,
             triton_ok=self.triton.ok,
             triton_error=self.triton.error,
@@ -437,26 +324,26 @@ class ChannelWorker:
         view = self.view(health, writer)
         alive = liveness(view, self.settings.worker.liveness_timeout_s)
         ready = readiness(view, self.settings.worker.ready_frame_age_s)
-        p50, p95, p99 = self._latency.percentiles_ms(50, 95, 99)
+        p50, p95, p99 = self.frames.latency.percentiles_ms(50, 95, 99)
         gender = self.gender_worker
-        entries, exits = self.processor.entries_exits
+        tally = self.processor.tally
         return WorkerStatus(
             channel=self.channel_id,
             state=str(health.state),
             fps_read=health.fps,
-            fps_processed=self._processed_rate.rate(),
+            fps_processed=self.frames.rate.rate(),
             latency_p50_ms=p50,
             latency_p95_ms=p95,
             latency_p99_ms=p99,
-            people_now=len(self.processor.track_ids),
+            people_now=tally.people_now,
             active_tracks=len(self.processor.tracker.active_tracks),
-            tracks_started=self.recorder.tracks_started,
+            tracks_started=tally.tracks_started,
             reconnects=health.reconnects,
             dropped=health.dropped,
             skip_every=health.skip_every,
             frames_read=health.frames_read,
             frames_skipped=health.frames_skipped,
-            frames_processed=self._processed,
+            frames_processed=self.frames.processed,
             frames_failed=self.triton.frames_failed,
             triton_errors=self.triton.errors,
             handoff_depth=len(self.reader.frames),
@@ -473,9 +360,9 @@ class ChannelWorker:
             ready=ready.ok,
             not_ready_reasons=ready.reasons,
             uptime_s=round(time.monotonic() - self._started_mono, 3),
-            entries=entries,
-            exits=exits,
-            zone_occupancy=self.processor.zone_occupancy,
+            entries=tally.entries,
+            exits=tally.exits,
+            zone_occupancy=tally.zone_occupancy,
         )
 
 

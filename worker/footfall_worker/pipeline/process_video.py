@@ -8,6 +8,7 @@ video's clock, so the result does not depend on how fast this machine is. `--ana
 
 import argparse
 import json
+from collections import Counter
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -17,8 +18,9 @@ from footfall_contract.config.cameras import format_validation_error, read_json_
 from footfall_contract.config.geometry import AnalyticsConfig
 from footfall_worker.log_setup import setup_logging
 from footfall_worker.pipeline.channel import ChannelSpec
-from footfall_worker.pipeline.channel_worker import ChannelWorker, RunSummary, Settings
+from footfall_worker.pipeline.channel_worker import ChannelWorker, RunSummary
 from footfall_worker.pipeline.runner import exit_code, run_until_stopped
+from footfall_worker.settings import Settings
 
 
 def file_settings(every: int = 1, record: bool = True, gender: bool = True, http_port: int = 0) -> Settings:
@@ -66,7 +68,7 @@ def summary_document(worker: ChannelWorker, summary: RunSummary) -> dict[str, ob
         "frames_failed": summary.frames_failed,
         "fps": summary.mean_fps,
         "tracks": summary.tracks_started,
-        "genders": dict(worker.recorder.genders),
+        "genders": worker.processor.tally.genders,
         "latency_ms": {"p50": p50, "p95": p95, "p99": p99},
         "recorded": worker.writer is not None,
         "writer_complete": summary.writer_complete,
@@ -77,9 +79,9 @@ def summary_document(worker: ChannelWorker, summary: RunSummary) -> dict[str, ob
 
 
 def summary_text(worker: ChannelWorker, summary: RunSummary) -> str:
-    genders = worker.recorder.genders
-    entries, exits = worker.processor.entries_exits
-    counted = f", {entries} in and {exits} out" if worker.processor.analytics is not None else ""
+    tally = worker.processor.tally
+    genders = Counter(tally.genders)
+    counted = f", {tally.entries} in and {tally.exits} out" if worker.processor.analytics is not None else ""
     return (
         f"{worker.spec.source_masked}: {summary.frames_processed}/{summary.frames_read} frames processed at "
         f"{summary.mean_fps:.1f} fps, {summary.tracks_started} people tracked (female {genders['female']}, "
