@@ -1,0 +1,95 @@
+"""FrameProcessor returns what a frame produced and writes nothing; the sinks route it.
+
+The detector here is a function returning planned boxes (the processor takes any `Detect`): what is under test is
+the frame path after detection, which needs no model. Detection itself is tested against Triton elsewhere.
+"""
+
+import numpy as np
+
+from footfall_contract.config.geometry import AnalyticsConfig, CountingLine
+from footfall_worker.classify.track_gender import TrackGender
+from footfall_worker.detections import Detections
+from footfall_worker.events import EventKind
+from footfall_worker.ingest.frames import Frame
+from footfall_worker.pipeline.frame_processor import FrameProcessor
+from footfall_worker.pipeline.frame_result import FrameResult
+from footfall_worker.pipeline.recorder import TrackRecorder
+from footfall_worker.pipeline.sinks import FrameMetricsSink, RecordSink, Sinks
+from footfall_worker.settings import TrackerSettings
+from footfall_worker.storage.records import ChannelStatMinute, EventRow, Record, TrackPoint, TrackRow
+from footfall_worker.tracking.byte_tracker import ByteTracker
+
+WALL0 = 1_800_000_000.0
+IMAGE = np.zeros((480, 640, 3), np.uint8)
+FRAMES = 30  # one person walking left to right across a vertical line at x = 320, 10 fps
+
+
+def walker(frame: Frame) -> Detections:
+    x = 100 + 15 * frame.seq
+    if frame.seq >= FRAMES:
+        return Detections.empty()
+    return Detections(np.array([[x, 200, x + 60, 400]], np.float32), np.array([0.9], np.float32))
+
+
+def processor() -> FrameProcessor:
+    recorder = TrackRecorder("run-1", TrackGender.off())
+    # walking down the line from its first point, the image's right half (x > 0.5) is on the left hand
+    door = CountingLine(id="door", points=[[0.5, 0.0], [0.5, 1.0]], in_side="left")
+    return FrameProcessor(
+        walker,
+        ByteTracker(TrackerSettings(_env_file=None)),  # type: ignore[call-arg]
+        recorder,
+        TrackGender.off(),
+        analytics=AnalyticsConfig(lines=[door]),
+    )
+
+
+def frame(seq: int) -> Frame:
+    return Frame("channel_1", seq, IMAGE, captured_mono=1000.0 + seq / 10, captured_wall=WALL0 + seq / 10)
+
+
+def test_each_frame_returns_its_rows_events_and_tally_and_finish_closes_the_tracks() -> None:
+    p = processor()
+    results = [p.process(frame(seq)) for seq in range(FRAMES + 5)]
+    assert all(r.frame is not None and r.detections is not None and r.tracks is not None for r in results)
+    first = next(r for r in results if r.events)
+    assert [e.kind for e in first.events] == [EventKind.TRACK_STARTED]
+    assert first.events[0].t >= WALL0 and first.tally.track_ids == (1,) and first.tally.tracks_started == 1
+    crossings = [e for r in results for e in r.events if e.kind is EventKind.LINE_CROSSING]
+    assert [(c.payload["line"], c.payload["direction"]) for c in crossings] == [("door", "in")]
+    assert results[-1].tally.entries == 1 and results[-1].tally.exits == 0
+    # each event the live stream gets is also a row, in the same result
+    for result in results:
+        rows = [(r.kind, r.track_id) for r in result.records if isinstance(r, EventRow)]
+        assert rows == [(str(e.kind), e.track_id) for e in result.events]
+
+    done = p.finish(gender_wait_s=0.0)
+    assert done.frame is None and done.tally.track_ids == ()
+    assert [e.kind for e in done.events] == [EventKind.TRACK_ENDED] and done.events[0].payload["gender"] == "unknown"
+    assert any(isinstance(r, ChannelStatMinute) for r in done.records)
+    assert done.tally.genders == {"unknown": 1}
+
+
+def test_the_sinks_take_every_row_in_order_and_count_only_frames() -> None:
+    p = processor()
+    written: list[Record] = []
+    latencies: list[float] = []
+    frames = FrameMetricsSink(latencies.append)
+    sinks = Sinks([RecordSink(lambda r: written.append(r) or True), frames])
+    produced: list[Record] = []
+    for seq in range(FRAMES + 5):
+        result = p.process(frame(seq))
+        produced += result.records
+        sinks.take(result)
+    idle = p.idle()
+    finished = p.finish(gender_wait_s=0.0)
+    for result in (idle, finished):
+        produced += result.records
+        sinks.take(result)
+    assert written == produced  # rows produced = rows handed to the writer, in order
+    assert frames.processed == len(latencies) == FRAMES + 5  # the idle tick and the finish are not frames
+    kinds = {type(r) for r in written}
+    assert {TrackRow, TrackPoint, EventRow, ChannelStatMinute} <= kinds
+    empty = FrameResult(None, None, None)
+    sinks.take(empty)
+    assert frames.processed == FRAMES + 5
