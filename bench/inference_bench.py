@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 
 from footfall_worker.inference import GenderClassifier, PersonDetector, TritonConnection
-from footfall_worker.inference.triton_client import fit_into_canvas, person_crops
+from footfall_worker.inference.gender_classifier import fit_into_canvas, person_crops
 from footfall_worker.settings import TritonSettings
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -19,7 +19,7 @@ from footfall_worker.manager.status_table import (
     render_lines,
     render_table,
 )
-from footfall_worker.manager.supervisor import WorkerInfo, WorkerState
+from footfall_worker.manager.worker_process import WorkerInfo, WorkerState
 from tests.support.paths import free_port
 
 STREAMING = {

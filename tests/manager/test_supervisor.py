@@ -10,14 +10,13 @@ from pathlib import Path
 import pytest
 
 from footfall_worker.manager.log_forward import as_channel_line
-from footfall_worker.manager.supervisor import (
+from footfall_worker.manager.supervisor import Supervisor, worker_command
+from footfall_worker.manager.worker_process import (
     SPAWN_FAILED_CODE,
     RestartPolicy,
-    Supervisor,
     WorkerSpec,
     WorkerState,
     describe_code,
-    worker_command,
 )
 from tests.manager.processes import (
     EXITS_AT_ONCE,

@@ -18,7 +18,7 @@ from face_gender import (
     similarity_transform,
 )
 
-from footfall_worker.inference.triton_client import fit_into_canvas, person_crops
+from footfall_worker.inference.gender_classifier import fit_into_canvas, person_crops
 from tests.support.footage import HEAD_POSE, ONE_BY_ONE
 from tests.support.footage import frames_at as read_frames
 

@@ -10,7 +10,7 @@ import numpy as np
 from footfall_worker.classify.crop_selection import crop_quality
 from footfall_worker.classify.gender_votes import GenderVote
 from footfall_worker.classify.gender_worker import GenderRequest, GenderResult, GenderWorker
-from footfall_worker.inference.triton_client import person_crops
+from footfall_worker.inference.gender_classifier import person_crops
 from footfall_worker.labels import Gender
 from footfall_worker.settings import GenderSettings
 from footfall_worker.tracking.events import TrackedBoxes

@@ -7,12 +7,9 @@ from footfall_worker.inference.errors import (
     ModelNotReadyError,
     TritonUnavailableError,
 )
-from footfall_worker.inference.triton_client import (
-    GenderClassifier,
-    GenderEstimate,
-    PersonDetector,
-    TritonConnection,
-)
+from footfall_worker.inference.gender_classifier import GenderClassifier, GenderEstimate
+from footfall_worker.inference.person_detector import PersonDetector
+from footfall_worker.inference.triton_client import TritonConnection
 
 __all__ = [
     "GenderClassifier",

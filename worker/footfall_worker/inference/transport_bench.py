@@ -27,14 +27,14 @@ import numpy as np
 import tritonclient.grpc as grpcclient
 
 from footfall_worker.detections import Detections
-from footfall_worker.inference.triton_client import (
+from footfall_worker.inference.person_detector import (
     DETECTOR_INPUT,
     DETECTOR_OUTPUTS,
     DETECTOR_SIZE_PARAMETER,
     PersonDetector,
-    TritonConnection,
     detections_from_result,
 )
+from footfall_worker.inference.triton_client import TritonConnection
 from footfall_worker.settings import TritonSettings
 
 MODES = ("full_grpc", "letterbox_grpc", "letterbox_shm")

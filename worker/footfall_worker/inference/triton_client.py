@@ -1,21 +1,19 @@
-"""Thin, typed wrappers over `tritonclient.grpc` for the person detector and the gender classifier.
+"""The connection to the shared Triton server over `tritonclient.grpc`: readiness, retries, typed errors.
 
 One `TritonConnection` per thread: each holds its own gRPC channel and, on loopback, its own shared-memory
-region, so concurrent channels never contend on a lock.
+region, so concurrent channels never contend on a lock. The models' clients: `person_detector.py`,
+`gender_classifier.py`.
 """
 
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import TypeVar
 
-import cv2
 import numpy as np
 import tritonclient.grpc as grpcclient
 from tritonclient.utils import InferenceServerException
 
-from footfall_worker.detections import Detections
 from footfall_worker.inference.errors import (
     InferenceError,
     InferenceTimeoutError,
@@ -23,24 +21,10 @@ from footfall_worker.inference.errors import (
     ModelNotReadyError,
     TritonUnavailableError,
 )
-from footfall_worker.inference.letterbox import DEFAULT_INPUT_SIZE, letterbox_batch, to_source
-from footfall_worker.inference.shared_memory import SharedInputRegion
-from footfall_worker.labels import Gender
 from footfall_worker.retry import Backoff
 from footfall_worker.settings import TritonSettings
 
 log = logging.getLogger(__name__)
-
-# Tensor names of models/person_detector/config.pbtxt and models/gender_classifier/config.pbtxt.
-DETECTOR_INPUT = "IMAGE"
-DETECTOR_OUTPUTS = ("BOXES", "SCORES", "COUNT")
-DETECTOR_MAX_BATCH = 8
-# Request parameter that picks the detector's input side for this request (the model's config sets the default);
-# the worker always sends it, with the side it letterboxed to.
-DETECTOR_SIZE_PARAMETER = "input_size"
-GENDER_INPUT = "CROPS"
-GENDER_OUTPUTS = ("GENDER", "FACE_QUALITY", "FACE_BOX")
-GENDER_MAX_BATCH = 32
 
 _LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "[::1]", "::1"}
 T = TypeVar("T")
@@ -186,7 +170,7 @@ class TritonConnection:
         self.client.close()
 
 
-def _check_images(name: str, images: Sequence[np.ndarray]) -> None:
+def check_images(name: str, images: Sequence[np.ndarray]) -> None:
     """Reject what the model cannot take, naming the input: BGR uint8 arrays of shape (H, W, 3)."""
     for index, image in enumerate(images):
         if not isinstance(image, np.ndarray):
@@ -197,228 +181,5 @@ def _check_images(name: str, images: Sequence[np.ndarray]) -> None:
             raise InvalidInputError(f"{name}[{index}]: expected shape (H, W, 3) with H, W > 0, got {image.shape}")
 
 
-def _chunks(count: int, size: int) -> list[slice]:
+def chunks(count: int, size: int) -> list[slice]:
     return [slice(start, min(start + size, count)) for start in range(0, count, size)]
-
-
-class PersonDetector:
-    """Person boxes from the `person_detector` model (YOLOX, decode and NMS run in Triton).
-
-    Each frame is letterboxed here to the model's square input (see `letterbox.py`) and only that canvas is
-    sent, over gRPC or, when Triton is on this host, through system shared memory; the boxes come back in
-    canvas pixels and are mapped to the frame's here.
-    """
-
-    def __init__(self, connection: TritonConnection) -> None:
-        self._connection = connection
-        self._model = connection.settings.detector_model
-        # The request's size, or (None) the model's configured default, read from Triton on first use.
-        self._input_size: int | None = connection.settings.detector_input_size
-        self._region = (
-            SharedInputRegion(connection.client, "frames", connection.settings.ready_timeout_s)
-            if connection.use_shared_memory()
-            else None
-        )
-
-    @property
-    def input_size(self) -> int:
-        """The side of the square canvas sent to the model: `detector_input_size`, else the model's default.
-
-        The default is read once from the model's config in Triton (its `input_size` parameter, 416 when it has
-        none) and then sent with every request, so the model's letterbox stays an identity even if the model is
-        reloaded with another default.
-        """
-        if self._input_size is None:
-            self._input_size = model_input_size(self._connection, self._model)
-        return self._input_size
-
-    def detect(self, frames: Sequence[np.ndarray]) -> list[Detections]:
-        """Detect people in each frame.
-
-        Args:
-            frames: BGR uint8 images (H, W, 3) as OpenCV decodes them, of any sizes: letterboxed to one square
-                shape, up to 8 go in one request (and Triton batches equal-shape requests across clients too).
-
-        Returns:
-            One `Detections` per frame, boxes xyxy in that frame's pixels, scores descending, down to the
-            model's `min_score` (0.1 by default, so a tracker can use low-score boxes).
-        """
-        _check_images(DETECTOR_INPUT, frames)
-        if not frames:
-            return []
-        size = self.input_size
-        results: list[Detections] = []
-        for part in _chunks(len(frames), DETECTOR_MAX_BATCH):
-            chosen = list(frames[part])
-            batch, scales = letterbox_batch(chosen, size)
-            for frame, r, found in zip(chosen, scales, self._detect_batch(batch, size), strict=True):
-                boxes, scores = to_source(found.xyxy, found.confidence, r, frame.shape[0], frame.shape[1])
-                results.append(Detections(boxes, scores))
-        return results
-
-    def detect_one(self, frame: np.ndarray) -> Detections:
-        return self.detect([frame])[0]
-
-    def _detect_batch(self, batch: np.ndarray, size: int) -> list[Detections]:
-        tensor = grpcclient.InferInput(DETECTOR_INPUT, list(batch.shape), "UINT8")
-        parameters: dict[str, int | str] = {DETECTOR_SIZE_PARAMETER: size}
-        if self._region is None:
-            tensor.set_data_from_numpy(batch)
-            result = self._connection.infer(self._model, [tensor], DETECTOR_OUTPUTS, parameters)
-        else:
-            result = self._infer_shared(tensor, batch, parameters)
-        return detections_from_result(result, batch.shape[0], self._model)
-
-    def _infer_shared(
-        self, tensor: grpcclient.InferInput, batch: np.ndarray, parameters: dict[str, int | str]
-    ) -> grpcclient.InferResult:
-        assert self._region is not None
-        with self._region.lock:
-            size = self._connection.call(self._model, lambda: self._region.put(batch))  # type: ignore[union-attr]
-            tensor.set_shared_memory(self._region.name, size)
-            try:
-                return self._connection.infer(self._model, [tensor], DETECTOR_OUTPUTS, parameters)
-            except InferenceError as error:
-                # A restarted server no longer knows our region; register it again once and retry.
-                if "shared memory" not in str(error).lower():
-                    raise
-                self._connection.call(self._model, self._region.reregister)  # type: ignore[union-attr]
-                return self._connection.infer(self._model, [tensor], DETECTOR_OUTPUTS, parameters)
-
-    def close(self) -> None:
-        if self._region is not None:
-            self._region.close()
-
-
-def model_input_size(connection: TritonConnection, model: str) -> int:
-    """The `input_size` parameter of `model`'s config in Triton; `DEFAULT_INPUT_SIZE` (416) when it has none.
-
-    Raises the connection's specific errors (`TritonUnavailableError`, `ModelNotReadyError`, ...) when the
-    config cannot be read.
-    """
-    response = connection.call(
-        model,
-        lambda: connection.client.get_model_config(
-            model, as_json=True, client_timeout=connection.settings.ready_timeout_s
-        ),
-    )
-    value = response.get("config", {}).get("parameters", {}).get(DETECTOR_SIZE_PARAMETER, {}).get("string_value", "")
-    if not str(value).strip().isdigit():
-        log.warning(
-            "model has no usable input_size parameter; using the default", extra={"model": model, "value": value}
-        )
-        return DEFAULT_INPUT_SIZE
-    return int(value)
-
-
-def detections_from_result(result: grpcclient.InferResult, count: int, model: str) -> list[Detections]:
-    """The `count` images' `Detections` of a person_detector response (BOXES, SCORES, COUNT), in its pixels."""
-    boxes = result.as_numpy("BOXES")
-    scores = result.as_numpy("SCORES")
-    counts = result.as_numpy("COUNT")
-    if boxes is None or scores is None or counts is None or counts.shape[0] != count:
-        raise InferenceError(f"model {model!r} returned incomplete outputs for a batch of {count}")
-    counts = counts.reshape(-1)
-    return [
-        Detections(boxes[i, : counts[i]].astype(np.float32, copy=True), scores[i, : counts[i]].astype(np.float32))
-        for i in range(count)
-    ]
-
-
-@dataclass(frozen=True, slots=True)
-class GenderEstimate:
-    """What the gender classifier saw in one person crop.
-
-    `face_quality` is 0 when no usable face was found; then both probabilities are 0 and the only honest
-    label is `unknown`. `face_box` is xyxy in the crop's own pixels (zeros without a face).
-    """
-
-    p_female: float
-    p_male: float
-    face_quality: float
-    face_box: tuple[float, float, float, float]
-
-    @property
-    def has_face(self) -> bool:
-        return self.face_quality > 0.0
-
-    def label(self, min_confidence: float = 0.7, min_face_quality: float = 0.0) -> Gender:
-        """`female`/`male` when a usable face gives a confident answer, otherwise `unknown`."""
-        if not self.has_face or self.face_quality < min_face_quality:
-            return "unknown"
-        if self.p_female >= min_confidence:
-            return "female"
-        if self.p_male >= min_confidence:
-            return "male"
-        return "unknown"
-
-
-NO_FACE = GenderEstimate(0.0, 0.0, 0.0, (0.0, 0.0, 0.0, 0.0))
-
-
-def fit_into_canvas(crop: np.ndarray, height: int, width: int) -> tuple[np.ndarray, float]:
-    """Scale `crop` to fit a zero-padded `height` x `width` canvas at its top-left corner.
-
-    Returns:
-        The canvas and the scale applied (canvas pixels per crop pixel).
-    """
-    scale = min(height / crop.shape[0], width / crop.shape[1])
-    new_h = max(1, min(height, round(crop.shape[0] * scale)))
-    new_w = max(1, min(width, round(crop.shape[1] * scale)))
-    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-    canvas = np.zeros((height, width, 3), np.uint8)
-    canvas[:new_h, :new_w] = cv2.resize(crop, (new_w, new_h), interpolation=interpolation)
-    return canvas, scale
-
-
-def person_crops(frame: np.ndarray, boxes: np.ndarray) -> list[np.ndarray | None]:
-    """Cut the boxes (xyxy, frame pixels) out of `frame`, clipped to it; None for a box with no area."""
-    height, width = frame.shape[:2]
-    crops: list[np.ndarray | None] = []
-    for x1, y1, x2, y2 in np.asarray(boxes, dtype=np.float64).reshape(-1, 4):
-        left, top = max(0, int(np.floor(x1))), max(0, int(np.floor(y1)))
-        right, bottom = min(width, int(np.ceil(x2))), min(height, int(np.ceil(y2)))
-        crops.append(frame[top:bottom, left:right] if right > left and bottom > top else None)
-    return crops
-
-
-class GenderClassifier:
-    """Gender of people from person crops, via the `gender_classifier` model (face find, align, classify)."""
-
-    def __init__(self, connection: TritonConnection) -> None:
-        self._connection = connection
-        self._model = connection.settings.gender_model
-        self._height = connection.settings.crop_height
-        self._width = connection.settings.crop_width
-
-    def classify(self, crops: Sequence[np.ndarray | None]) -> list[GenderEstimate]:
-        """Classify each person crop (BGR uint8, any size); a `None` crop gives `NO_FACE` without a request."""
-        present = [i for i, crop in enumerate(crops) if crop is not None]
-        _check_images(GENDER_INPUT, [crops[i] for i in present])  # type: ignore[misc]
-        estimates = [NO_FACE] * len(crops)
-        for part in _chunks(len(present), GENDER_MAX_BATCH):
-            chosen = present[part]
-            fitted = [fit_into_canvas(crops[i], self._height, self._width) for i in chosen]  # type: ignore[arg-type]
-            batch = np.stack([canvas for canvas, _ in fitted])
-            for index, (_, scale), estimate in zip(chosen, fitted, self._classify_batch(batch), strict=True):
-                box = tuple(float(v) / scale for v in estimate.face_box)
-                estimates[index] = GenderEstimate(estimate.p_female, estimate.p_male, estimate.face_quality, box)  # type: ignore[arg-type]
-        return estimates
-
-    def classify_people(self, frame: np.ndarray, boxes: np.ndarray) -> list[GenderEstimate]:
-        """Classify the people at `boxes` (xyxy, frame pixels) of `frame`."""
-        return self.classify(person_crops(frame, boxes))
-
-    def _classify_batch(self, batch: np.ndarray) -> list[GenderEstimate]:
-        tensor = grpcclient.InferInput(GENDER_INPUT, list(batch.shape), "UINT8")
-        tensor.set_data_from_numpy(batch)
-        result = self._connection.infer(self._model, [tensor], GENDER_OUTPUTS)
-        gender = result.as_numpy("GENDER")
-        quality = result.as_numpy("FACE_QUALITY")
-        face_box = result.as_numpy("FACE_BOX")
-        if gender is None or quality is None or face_box is None or gender.shape[0] != batch.shape[0]:
-            raise InferenceError(f"model {self._model!r} returned incomplete outputs for {len(batch)} crops")
-        return [
-            GenderEstimate(float(g[0]), float(g[1]), float(q.reshape(-1)[0]), tuple(float(v) for v in b))  # type: ignore[arg-type]
-            for g, q, b in zip(gender, quality, face_box, strict=True)
-        ]

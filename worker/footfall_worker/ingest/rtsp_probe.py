@@ -11,20 +11,16 @@ Only the standard library is used, so the diagnosis works even where the video s
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import enum
 import errno
-import hashlib
-import ipaddress
-import os
 import re
 import socket
-import threading
 import time
-from http import HTTPStatus
-from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
+
+from footfall_worker.ingest.rtsp_auth import authorization, offered_schemes, parse_challenges
+from footfall_worker.ingest.rtsp_wire import NotRtsp, Response, parse_head, resolve, standard_reason, strerror
 
 __all__ = ["ProbeOutcome", "ProbeResult", "ping_rtsp", "probe_rtsp"]
 
@@ -36,17 +32,10 @@ _MAX_HEAD_BYTES = 64 * 1024
 _MAX_BODY_BYTES = 64 * 1024
 _MAX_SERVER_CHARS = 60  # of a reason phrase or scheme list quoted in a detail
 
-# RTSP's own codes (RFC 2326 section 7.1.1) that HTTP does not have.
-_RTSP_REASONS = {454: "Session Not Found", 455: "Method Not Valid in This State", 461: "Unsupported Transport"}
 _NOT_FOUND_CODES = frozenset({404, 410, 454, 455})
 _UNREACHABLE_ERRNOS = frozenset(
     {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ENETDOWN, errno.EHOSTDOWN, errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT}
 )
-
-_STATUS_LINE = re.compile(rb"RTSP/(\d)\.(\d) +(\d{3})(?: +([^\r\n]*))?")
-_TOKEN = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
-_AUTH_PARAM = re.compile(rf'[\s,]*(?P<key>{_TOKEN})\s*=\s*(?P<value>"(?:[^"\\]|\\.)*"|[^\s,]*)')
-_AUTH_SCHEME = re.compile(rf"[\s,]*(?P<scheme>{_TOKEN})(?=[\s,]|$)")
 
 
 class ProbeOutcome(enum.StrEnum):
@@ -74,17 +63,6 @@ class ProbeResult:
     outcome: ProbeOutcome
     status_code: int | None
     detail: str
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class _Response:
-    status: int
-    reason: str
-    headers: list[tuple[str, str]]  # (lower-cased name, value), in order: WWW-Authenticate may repeat
-    close: bool  # the server will close, or the body was too big to drain: a retry needs a new connection
-
-    def values(self, name: str) -> list[str]:
-        return [value for key, value in self.headers if key == name]
 
 
 class _Failure(Exception):
@@ -226,7 +204,7 @@ class _Probe:
             response = self._exchange(sock, None, method="OPTIONS")
         finally:
             sock.close()
-        line = f"{response.status} {self._server_words(response.reason, instead=_standard_reason(response.status))}"
+        line = f"{response.status} {self._server_words(response.reason, instead=standard_reason(response.status))}"
         return ProbeResult(ProbeOutcome.OK, response.status, f"{line.rstrip()}: an RTSP server answers OPTIONS")
 
     # -- network ---------------------------------------------------------------------------------------------
@@ -243,7 +221,7 @@ class _Probe:
     def _connect(self) -> socket.socket:
         where = self._where()
         try:
-            addresses = _resolve(self.target.host, self.target.port, self._remaining(f"resolving the host of {where}"))
+            addresses = resolve(self.target.host, self.target.port, self._remaining(f"resolving the host of {where}"))
         except TimeoutError:
             raise _Failure(
                 ProbeResult(
@@ -272,7 +250,7 @@ class _Probe:
                 last_error = error
         raise _Failure(_connect_failure(last_error, where, self.timeout_s))
 
-    def _exchange(self, sock: socket.socket, authorization: str | None, method: str = "DESCRIBE") -> _Response:
+    def _exchange(self, sock: socket.socket, authorization: str | None, method: str = "DESCRIBE") -> Response:
         self.cseq += 1
         lines = [f"{method} {self.target.request_url} RTSP/1.0", f"CSeq: {self.cseq}"]
         if method == "DESCRIBE":
@@ -286,7 +264,10 @@ class _Probe:
             sock.settimeout(self._remaining(f"sending to {where}"))
             sock.sendall(request)
             head, rest = self._read_head(sock)
-            response = _parse_head(head)
+            try:
+                response = parse_head(head)
+            except NotRtsp as error:
+                raise _Failure(ProbeResult(ProbeOutcome.PROTOCOL_ERROR, None, f"answer is {error}")) from None
             self.last_status = response.status
             if response.status == 401:
                 response = self._drain_body(sock, response, rest)
@@ -301,7 +282,7 @@ class _Probe:
             ) from None
         except OSError as error:
             result = ProbeResult(
-                ProbeOutcome.PROTOCOL_ERROR, None, f"connection to {where} failed mid-request: {_strerror(error)}"
+                ProbeOutcome.PROTOCOL_ERROR, None, f"connection to {where} failed mid-request: {strerror(error)}"
             )
             raise _Failure(result, closed_early=isinstance(error, ConnectionError)) from None
 
@@ -326,36 +307,28 @@ class _Probe:
                 return buffer, b""
             buffer += chunk
 
-    def _drain_body(self, sock: socket.socket, response: _Response, rest: bytes) -> _Response:
+    def _drain_body(self, sock: socket.socket, response: Response, rest: bytes) -> Response:
         try:
             length = int((response.values("content-length") or ["0"])[0])
         except ValueError:
             length = -1
         if response.close or length < 0 or length > _MAX_BODY_BYTES:
-            return _Response(response.status, response.reason, response.headers, close=True)
+            return Response(response.status, response.reason, response.headers, close=True)
         while len(rest) < length:
             sock.settimeout(self._remaining(f"reading an answer from {self._where()}"))
             chunk = sock.recv(length - len(rest))
             if not chunk:
-                return _Response(response.status, response.reason, response.headers, close=True)
+                return Response(response.status, response.reason, response.headers, close=True)
             rest += chunk
         return response
 
     # -- auth ------------------------------------------------------------------------------------------------
-    def _authorization(self, response: _Response) -> tuple[str | None, str | None, tuple[str, ...]]:
+    def _authorization(self, response: Response) -> tuple[str | None, str | None, tuple[str, ...]]:
         """Returns (Authorization header value, scheme used, schemes offered)."""
-        challenges = _parse_challenges(response.values("www-authenticate"))
-        offered = tuple(dict.fromkeys(scheme for scheme, _ in challenges))
+        challenges = parse_challenges(response.values("www-authenticate"))
         user, password = self.target.user or "", self.target.password or ""
-        # Digest first: it does not send the password, and a camera offering both accepts either.
-        for scheme, params in challenges:
-            if scheme == "digest" and _digest_usable(params):
-                return _digest_authorization(params, user, password, self.target.request_url), "digest", offered
-        for scheme, _ in challenges:
-            if scheme == "basic":
-                token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
-                return f"Basic {token}", "basic", offered
-        return None, None, offered
+        answer = authorization(challenges, user, password, self.target.request_url)
+        return (*(answer or (None, None)), offered_schemes(challenges))
 
     # -- verdict ---------------------------------------------------------------------------------------------
     def _server_words(self, words: tuple[str, ...] | str, instead: str = "[withheld]") -> str:
@@ -366,9 +339,9 @@ class _Probe:
         secrets = [secret for secret in (self.target.user, self.target.password) if secret]
         return instead if any(secret in text for secret in secrets) else text
 
-    def _classify(self, response: _Response, auth_used: str | None) -> ProbeResult:
+    def _classify(self, response: Response, auth_used: str | None) -> ProbeResult:
         status = response.status
-        line = f"{status} {self._server_words(response.reason, instead=_standard_reason(status))}".rstrip()
+        line = f"{status} {self._server_words(response.reason, instead=standard_reason(status))}".rstrip()
         if status == 200:
             how = f" ({auth_used} auth)" if auth_used else ""
             return ProbeResult(ProbeOutcome.OK, status, f"{line}{how}: DESCRIBE answered, the stream is served")
@@ -377,8 +350,7 @@ class _Probe:
                 return ProbeResult(
                     ProbeOutcome.UNAUTHORIZED, status, f"{line} ({auth_used} auth, credentials rejected)"
                 )
-            schemes = (scheme for scheme, _ in _parse_challenges(response.values("www-authenticate")))
-            offered = self._server_words(tuple(dict.fromkeys(schemes)))
+            offered = self._server_words(offered_schemes(parse_challenges(response.values("www-authenticate"))))
             return ProbeResult(
                 ProbeOutcome.UNAUTHORIZED,
                 status,
@@ -392,55 +364,6 @@ class _Probe:
         return ProbeResult(ProbeOutcome.PROTOCOL_ERROR, status, f"{line} (unexpected answer to DESCRIBE)")
 
 
-def _standard_reason(status: int) -> str:
-    # Our own words for a code, so a reason phrase that had to be dropped still leaves a readable line.
-    if status in _RTSP_REASONS:
-        return _RTSP_REASONS[status]
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return "[withheld]"
-
-
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
-
-
-def _resolve(host: str, port: int, timeout_s: float) -> list[tuple[Any, ...]]:
-    """getaddrinfo within `timeout_s` (TimeoutError after it): an IP address at once, a name on a helper thread.
-
-    libc's resolver cannot be cancelled; one still busy at the deadline finishes on its daemon thread, within
-    the resolver's own timeouts, and its answer is dropped.
-    """
-    if _is_ip(host):
-        return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_NUMERICHOST)
-    answer: list[list[tuple[Any, ...]] | Exception] = []
-
-    def resolve() -> None:
-        try:
-            answer.append(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
-        except Exception as error:  # noqa: BLE001 - raised again on the caller's thread
-            answer.append(error)
-
-    resolver = threading.Thread(target=resolve, name="rtsp-probe-resolve", daemon=True)
-    resolver.start()
-    resolver.join(timeout_s)
-    if not answer:
-        raise TimeoutError
-    if isinstance(answer[0], Exception):
-        raise answer[0]
-    return answer[0]
-
-
-def _strerror(error: OSError) -> str:
-    # Never str(error): it may carry a filename or address; strerror is the OS's fixed text.
-    return error.strerror or type(error).__name__
-
-
 def _connect_failure(error: OSError | None, where: str, timeout_s: float) -> ProbeResult:
     if isinstance(error, ConnectionRefusedError):
         return ProbeResult(ProbeOutcome.REFUSED, None, f"connection to {where} refused (nothing listens there)")
@@ -449,92 +372,6 @@ def _connect_failure(error: OSError | None, where: str, timeout_s: float) -> Pro
             ProbeOutcome.TIMEOUT, None, f"connecting to {where} timed out after {timeout_s:g} s (no answer to SYN)"
         )
     if error is not None and error.errno in _UNREACHABLE_ERRNOS:
-        return ProbeResult(ProbeOutcome.UNREACHABLE, None, f"{where} unreachable: {_strerror(error)}")
-    reason = _strerror(error) if error is not None else "no address"
+        return ProbeResult(ProbeOutcome.UNREACHABLE, None, f"{where} unreachable: {strerror(error)}")
+    reason = strerror(error) if error is not None else "no address"
     return ProbeResult(ProbeOutcome.UNREACHABLE, None, f"cannot connect to {where}: {reason}")
-
-
-def _parse_head(head: bytes) -> _Response:
-    first, _, rest = head.partition(b"\n")
-    match = _STATUS_LINE.fullmatch(first.rstrip(b"\r"))
-    if match is None:
-        what = "HTTP, not RTSP" if first.startswith(b"HTTP/") else "not an RTSP status line"
-        raise _Failure(ProbeResult(ProbeOutcome.PROTOCOL_ERROR, None, f"answer is {what}"))
-    headers: list[tuple[str, str]] = []
-    for raw in rest.split(b"\n"):
-        name, colon, value = raw.decode("latin-1").partition(":")
-        if colon:
-            headers.append((name.strip().lower(), value.strip()))
-    close = any("close" in value.lower() for name, value in headers if name == "connection")
-    reason = (match.group(4) or b"").decode("latin-1")
-    return _Response(int(match.group(3)), reason, headers, close)
-
-
-def _parse_challenges(values: list[str]) -> list[tuple[str, dict[str, str]]]:
-    """WWW-Authenticate values -> [(scheme, params)]; one value may hold several comma-separated challenges."""
-    challenges: list[tuple[str, dict[str, str]]] = []
-    for value in values:
-        position = 0
-        params: dict[str, str] | None = None
-        while position < len(value):
-            param = _AUTH_PARAM.match(value, position)
-            if param is not None and params is not None:
-                raw = param.group("value")
-                if raw.startswith('"'):
-                    raw = re.sub(r"\\(.)", r"\1", raw[1:-1])
-                params[param.group("key").lower()] = raw
-                position = param.end()
-                continue
-            scheme = _AUTH_SCHEME.match(value, position)
-            if scheme is None:
-                break  # garbage: keep what parsed so far
-            params = {}
-            challenges.append((scheme.group("scheme").lower(), params))
-            position = scheme.end()
-    return challenges
-
-
-def _digest_usable(params: dict[str, str]) -> bool:
-    algorithm = params.get("algorithm", "MD5").upper()
-    qops = _qops(params)
-    return "realm" in params and "nonce" in params and algorithm in {"MD5", "MD5-SESS"} and (not qops or "auth" in qops)
-
-
-def _qops(params: dict[str, str]) -> set[str]:
-    return {qop.strip().lower() for qop in params.get("qop", "").split(",") if qop.strip()}
-
-
-def _md5(text: str) -> str:
-    return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
-
-
-def _quote(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def _digest_authorization(params: dict[str, str], user: str, password: str, uri: str) -> str:
-    """RFC 2617 Digest response for DESCRIBE; qop=auth only when offered (Dahua cameras usually offer none)."""
-    realm, nonce = params["realm"], params["nonce"]
-    algorithm = params.get("algorithm")
-    cnonce = os.urandom(8).hex()
-    ha1 = _md5(f"{user}:{realm}:{password}")
-    if algorithm is not None and algorithm.upper() == "MD5-SESS":
-        ha1 = _md5(f"{ha1}:{nonce}:{cnonce}")
-    ha2 = _md5(f"DESCRIBE:{uri}")
-    fields = [
-        f"username={_quote(user)}",
-        f"realm={_quote(realm)}",
-        f"nonce={_quote(nonce)}",
-        f"uri={_quote(uri)}",
-    ]
-    if "auth" in _qops(params):
-        nc = "00000001"  # one request per nonce, so always the first use
-        response = _md5(f"{ha1}:{nonce}:{nc}:{cnonce}:auth:{ha2}")
-        fields += [f"response={_quote(response)}", "qop=auth", f"nc={nc}", f"cnonce={_quote(cnonce)}"]
-    else:
-        fields.append(f"response={_quote(_md5(f'{ha1}:{nonce}:{ha2}'))}")
-    if algorithm is not None:
-        fields.append(f"algorithm={algorithm}")
-    if "opaque" in params:
-        fields.append(f"opaque={_quote(params['opaque'])}")
-    return "Digest " + ", ".join(fields)

@@ -11,7 +11,8 @@ state, a specific `StreamError` and a log line, with the URL masked.
 
 Full reconnects keep the backoff schedule (an open is expensive, and a dead camera should not be hammered),
 but while it backs off from a camera that went away, a cheap RTSP OPTIONS every `return_probe_interval_s`
-notices the camera's return, and the reader reconnects at once instead of sleeping out the step.
+notices the camera's return (`camera_return.py`), and the reader reconnects at once instead of sleeping out
+the step.
 """
 
 import logging
@@ -23,11 +24,11 @@ from typing import Self
 
 import cv2
 
-from footfall_contract.config import ConfigError, RtspUrl, mask_credentials
+from footfall_contract.config import ConfigError, mask_credentials
+from footfall_worker.ingest.camera_return import wait_or_return
 from footfall_worker.ingest.capture import Source, SourceError, is_file, open_capture
 from footfall_worker.ingest.frames import Frame
 from footfall_worker.ingest.handoff import LatestItems
-from footfall_worker.ingest.rtsp_probe import ProbeOutcome, ping_rtsp
 from footfall_worker.ingest.skipping import FrameSkipper
 from footfall_worker.ingest.stream_state import (
     ALLOWED_TRANSITIONS,
@@ -38,7 +39,7 @@ from footfall_worker.ingest.stream_state import (
     StreamError,
     StreamState,
 )
-from footfall_worker.retry import Backoff, wait_for_return
+from footfall_worker.retry import Backoff
 from footfall_worker.settings import ReaderSettings
 
 log = logging.getLogger("footfall.ingest")
@@ -46,24 +47,6 @@ log = logging.getLogger("footfall.ingest")
 # A failed read that blocked this share of the read timeout ran into it: the camera went silent (stall),
 # rather than closing the connection (which fails a read at once).
 _TIMEOUT_SHARE = 0.8
-
-# The return probe (one OPTIONS) never blocks the reader thread longer than this, nor a stop that comes during it.
-_RETURN_PROBE_TIMEOUT_S = 1.0
-# Failures a camera's return can end: it stopped answering (or may have). The others (a wrong password or
-# path, an undecodable stream, a bad URL or config) come from a camera that answers, or from us: the probe
-# cannot tell when they are fixed, so those waits keep the schedule and send no probe.
-_RETURN_PROBED_KINDS = frozenset(
-    {
-        ErrorKind.REFUSED,
-        ErrorKind.TIMEOUT,
-        ErrorKind.UNREACHABLE,
-        ErrorKind.STREAM_LOST,
-        ErrorKind.STALLED,
-        ErrorKind.UNKNOWN,
-    }
-)
-# Failures that already saw nothing answer, as a probe would: the first probe that gets an answer ends the wait.
-_NOTHING_ANSWERED_KINDS = frozenset({ErrorKind.REFUSED, ErrorKind.UNREACHABLE})
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,19 +260,8 @@ class CameraReader:
         )
         with self._lock:
             error = self._last_error
-        url = self._probe_url(error)
-        if url is None:
-            self._stop.wait(delay)  # a stop never waits out a backoff
-            return
         started = time.monotonic()
-        returned = wait_for_return(
-            self._stop,
-            delay,
-            lambda: self._camera_answers(url),
-            self.settings.return_probe_interval_s,
-            seen_down=error is not None and error.kind in _NOTHING_ANSWERED_KINDS,
-        )
-        if returned:
+        if wait_or_return(self._stop, delay, self.source, error, self.settings.return_probe_interval_s):
             with self._lock:
                 self._early_reconnects += 1
             waited = time.monotonic() - started
@@ -297,24 +269,6 @@ class CameraReader:
                 f"camera answers again: reconnecting now, after {waited:.1f} s of the {delay:.1f} s backoff",
                 extra={**self._log_extra, "waited_s": round(waited, 2), "delay_s": round(delay, 2)},
             )
-
-    def _probe_url(self, error: StreamError | None) -> str | None:
-        """The URL to probe for the camera's return during this wait, or None to wait out the step."""
-        source = self.source
-        if self.settings.return_probe_interval_s <= 0 or not isinstance(source, RtspUrl):
-            return None  # probing off, or a file, or the source not resolved yet
-        if error is None or error.kind not in _RETURN_PROBED_KINDS:
-            return None
-        url = source.reveal()
-        return url if url[:7].lower() == "rtsp://" else None  # rtsps:// (TLS) is not probed
-
-    def _camera_answers(self, url: str) -> bool | None:
-        """One OPTIONS: True when an RTSP server answers, False when nothing does, None when it cannot tell."""
-        timeout = min(_RETURN_PROBE_TIMEOUT_S, self.settings.return_probe_interval_s)
-        try:
-            return ping_rtsp(url, timeout).outcome is ProbeOutcome.OK
-        except Exception:  # noqa: BLE001 - a probe must never end the reader; the next full attempt decides
-            return None
 
     def _connect(self) -> cv2.VideoCapture | None:
         with self._lock:

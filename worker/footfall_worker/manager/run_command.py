@@ -15,7 +15,8 @@ from footfall_contract.config.cameras import StoreConfig
 from footfall_worker.log_setup import setup_logging
 from footfall_worker.manager.shutdown import ShutdownSignals
 from footfall_worker.manager.status_table import StatusPoller, StatusTable
-from footfall_worker.manager.supervisor import DEFAULT_PROGRAM, Supervisor, WorkerSpec, worker_command
+from footfall_worker.manager.supervisor import DEFAULT_PROGRAM, Supervisor, worker_command
+from footfall_worker.manager.worker_process import WorkerSpec
 
 log = logging.getLogger("footfall.manager")
 

@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from footfall_worker.manager.supervisor import WorkerInfo, WorkerState
+from footfall_worker.manager.worker_process import WorkerInfo, WorkerState
 
 STATUS_TIMEOUT_S = 0.5
 _MAX_STATUS_BYTES = 64 * 1024
