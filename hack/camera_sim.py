@@ -41,6 +41,8 @@ from gi.repository import GLib, Gst, GstPbutils, GstRtsp, GstRtspServer  # noqa:
 Gst.init(None)
 
 DEFAULT_MOUNT = "/cam/realmonitor"
+# Bound on waiting for the stream to hold a segment again after a flushing seek (it takes milliseconds).
+SEGMENT_WAIT_S = 2.0
 
 
 def log(event: str, level: str = "info", **fields: Any) -> None:
@@ -66,7 +68,23 @@ class LoopMedia(GstRtspServer.RTSPMedia):
         return bool(element.seek(1.0, Gst.Format.TIME, flags, Gst.SeekType.SET, 0, Gst.SeekType.NONE, -1))
 
     def do_prepared(self) -> None:
-        log("media_prepared", segment_seek=self._segment_seek(True))
+        seeked = self._segment_seek(True)
+        # The flushing seek clears the payloader's segment until the new one flows through; a PLAY answered in
+        # that window makes gst-rtsp-server abort (gst_rtsp_media_get_rates asserts on a stream without a
+        # segment). "prepared" is emitted before DESCRIBE is answered, so waiting here closes the window.
+        waited_s = self._wait_for_segment(SEGMENT_WAIT_S)
+        level = "info" if waited_s is not None else "warning"
+        log("media_prepared", level=level, segment_seek=seeked, segment_wait_s=waited_s)
+
+    def _wait_for_segment(self, limit_s: float) -> float | None:
+        """Seconds until every payloader's source pad holds a segment again, or None after limit_s."""
+        started = time.monotonic()
+        pads = [pay.get_static_pad("src") for pay in payloaders(self.get_element())]
+        while time.monotonic() - started < limit_s:
+            if pads and all(pad.get_sticky_event(Gst.EventType.SEGMENT, 0) is not None for pad in pads):
+                return round(time.monotonic() - started, 4)
+            time.sleep(0.002)
+        return None
 
     def do_handle_message(self, message: Gst.Message) -> bool:
         if message.type == Gst.MessageType.SEGMENT_DONE:
@@ -75,12 +93,21 @@ class LoopMedia(GstRtspServer.RTSPMedia):
             return True
         if message.type == Gst.MessageType.EOS:
             # Only if the segment flag got lost (e.g. a flushing seek by someone else): restart the loop.
-            log("loop_eos", level="warning", segment_seek=self._segment_seek(True))
+            seeked = self._segment_seek(True)
+            log("loop_eos", level="warning", segment_seek=seeked, segment_wait_s=self._wait_for_segment(SEGMENT_WAIT_S))
             return True
         if message.type == Gst.MessageType.ERROR:
             error, debug = message.parse_error()
             log("media_error", level="error", message=error.message, debug=debug)
         return GstRtspServer.RTSPMedia.do_handle_message(self, message)
+
+
+def payloaders(bin_: Gst.Element) -> list[Gst.Element]:
+    """The launch line's pay0, pay1, … (the streams gst-rtsp-server serves)."""
+    found = []
+    while (element := bin_.get_by_name(f"pay{len(found)}")) is not None:
+        found.append(element)
+    return found
 
 
 def check_h264_mp4(path: str) -> dict[str, Any]:
