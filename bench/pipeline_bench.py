@@ -306,7 +306,7 @@ def summarise(channels: int, samples: list[Sample]) -> ScenarioResult:
                 latency_p50_ms=end.get("latency_p50_ms"),
                 latency_p95_ms=end.get("latency_p95_ms"),
                 latency_p99_ms=end.get("latency_p99_ms"),
-                dropped=end.get("dropped", 0) - begin.get("dropped", 0),
+                dropped=end.get("frames_dropped", 0) - begin.get("frames_dropped", 0),
                 skip_every=end.get("skip_every", 0),
                 reconnects=end.get("reconnects", 0),
                 cpu_percent=100 * (last.worker_cpu_s[name] - first.worker_cpu_s[name]) / span,

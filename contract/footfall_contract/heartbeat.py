@@ -8,13 +8,14 @@ Layout:
 * `footfall:{channel_id}:live`: a hash, rewritten whole by every `LiveState.publish` and expiring `ttl_s` after
   it, so a channel whose worker died disappears by itself. Fields (all strings; `""` = none): `state`, `fps`,
   `latency_p50_ms`, `latency_p95_ms`, `people_now`, `active_track_ids` (comma list, e.g. `3,7,12`),
-  `reconnects`, `dropped`, `last_frame_ts`, `heartbeat_ts` (wall clock of the publish), `skip_every`,
-  `last_error_kind`, `last_error_message`, and the store analytics: `entries` and `exits` (people counted in
-  and out since the worker started, summed over the channel's lines) and `zone_occupancy` (JSON text, e.g.
-  `{"queue": 2}`; `""` when the channel has no zones), and detection: `triton_url`, `triton_ok` (`true` while
-  Triton answers, `false` while it fails, `""` before the first verdict), `triton_error` (why it fails, masked,
-  at most 300 characters) and `frames_failed` (frames that went without detection since the worker started).
-  `decode_live` reads it back as typed values.
+  `last_frame_ts`, `heartbeat_ts` (wall clock of the publish), `skip_every`, `last_error_kind`,
+  `last_error_message`, every `ChannelCounters` field as an integer (`frames_read`, `frames_skipped`,
+  `frames_processed`, `frames_dropped`, `frames_failed`, `reconnects`, `tracks_started`, and the store
+  analytics' `entries` and `exits`: people counted in and out since the worker started, summed over the
+  channel's lines), `zone_occupancy` (JSON text, e.g. `{"queue": 2}`; `""` when the channel has no zones), and
+  detection: `triton_url`, `triton_ok` (`true` while Triton answers, `false` while it fails, `""` before the
+  first verdict) and `triton_error` (why it fails, masked, at most 300 characters). `decode_live` reads it
+  back as flat typed values.
 * `footfall:{channel_id}:events`: a stream of events (`track_started`, `track_ended`, `line_crossing`,
   `zone_enter`, `zone_exit`; the analytics ones carry their payload's fields: line, direction, gender, zone,
   dwell_s), trimmed with
@@ -27,12 +28,13 @@ Layout:
 
 import json
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import redis
 
 from footfall_contract.config.masking import mask_credentials
+from footfall_contract.counters import COUNTER_NAMES, ChannelCounters, flat_dict
 
 CHANNELS_KEY = "footfall:channels"
 
@@ -56,19 +58,15 @@ class LiveSnapshot:
         latency_p95_ms: 95th percentile of it, None when not measured yet.
         people_now: people tracked in the current frame.
         active_track_ids: their track ids.
-        reconnects: streams re-established after a loss.
-        dropped: frames overwritten before processing took them.
+        counters: the channel's counts since the worker started (written as one hash field each).
         last_frame_ts: wall clock of the last decoded frame, None before the first.
         skip_every: every N-th frame is processed.
         last_error_kind: `ErrorKind` value of the last stream error, None when there was none.
         last_error_message: its message (masked again on write, whatever the caller did).
-        entries: people counted in since the worker started (all counting lines).
-        exits: people counted out since the worker started.
         zone_occupancy: people in each zone now (written as JSON text, `""` when empty: no zones).
         triton_url: the Triton the worker detects with.
         triton_ok: True while detection works, False while Triton fails, None before the first verdict.
         triton_error: why detection fails (masked, cut to 300 characters on write), None while it works.
-        frames_failed: frames that went without detection because Triton failed, since the worker started.
     """
 
     state: str
@@ -77,22 +75,25 @@ class LiveSnapshot:
     latency_p95_ms: float | None = None
     people_now: int = 0
     active_track_ids: tuple[int, ...] = ()
-    reconnects: int = 0
-    dropped: int = 0
+    counters: ChannelCounters = ChannelCounters()
     last_frame_ts: float | None = None
     skip_every: int = 1
     last_error_kind: str | None = None
     last_error_message: str | None = None
-    entries: int = 0
-    exits: int = 0
     zone_occupancy: dict[str, int] = field(default_factory=dict)
     triton_url: str | None = None
     triton_ok: bool | None = None
     triton_error: str | None = None
-    frames_failed: int = 0
+
+    @classmethod
+    def from_decoded(cls, decoded: Mapping[str, Any]) -> "LiveSnapshot":
+        """The snapshot of `decode_live`'s flat values (`heartbeat_ts` and unknown fields ignored)."""
+        known = {f.name for f in fields(cls)}
+        counters = ChannelCounters(**{name: decoded[name] for name in COUNTER_NAMES if name in decoded})
+        return cls(**{name: value for name, value in decoded.items() if name in known}, counters=counters)
 
 
-_INT_FIELDS = frozenset({"people_now", "reconnects", "dropped", "skip_every", "entries", "exits", "frames_failed"})
+_INT_FIELDS = frozenset({"people_now", "skip_every", *COUNTER_NAMES})
 _BOOL_FIELDS = frozenset({"triton_ok"})
 _TEXT_LIMITS = {"triton_error": 300}  # applied after masking: a cut must not leave half a credential unmasked
 _FLOAT_FIELDS = frozenset({"fps", "latency_p50_ms", "latency_p95_ms", "last_frame_ts", "heartbeat_ts"})
@@ -101,7 +102,7 @@ _OPTIONAL_FIELDS = frozenset({f.name for f in fields(LiveSnapshot) if f.default 
 
 def encode_live(snapshot: LiveSnapshot, heartbeat_ts: float) -> dict[str, str]:
     encoded: dict[str, str] = {}
-    for name, value in {**asdict(snapshot), "heartbeat_ts": heartbeat_ts}.items():
+    for name, value in {**flat_dict(snapshot), "heartbeat_ts": heartbeat_ts}.items():
         if value is None:
             # every field is always written, so a cleared error or latency never lingers from an older publish
             encoded[name] = ""
@@ -121,7 +122,8 @@ def encode_live(snapshot: LiveSnapshot, heartbeat_ts: float) -> dict[str, str]:
 
 
 def decode_live(raw: Mapping[bytes | str, bytes | str]) -> dict[str, Any]:
-    """A `live` hash as Redis returns it, back to typed values (`LiveSnapshot`'s fields plus `heartbeat_ts`)."""
+    """A `live` hash as Redis returns it, back to flat typed values: `LiveSnapshot`'s fields with the counters'
+    fields in place of `counters`, plus `heartbeat_ts`."""
     decoded: dict[str, Any] = {}
     for key, value in raw.items():
         name = key.decode() if isinstance(key, bytes) else key

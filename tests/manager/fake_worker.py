@@ -22,7 +22,7 @@ def status_document(channel: str, started: float) -> dict[str, object]:
         "people_now": 2,
         "active_tracks": 3,
         "reconnects": 0,
-        "dropped": 7,
+        "frames_dropped": 7,
         "skip_every": 2,
         "entries": 4,
         "exits": 3,

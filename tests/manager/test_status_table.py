@@ -31,7 +31,7 @@ STREAMING = {
     "people_now": 2,
     "active_tracks": 3,
     "reconnects": 1,
-    "dropped": 120,
+    "frames_dropped": 120,
     "skip_every": 2,
     "entries": 14,
     "exits": 9,

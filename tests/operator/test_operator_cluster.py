@@ -16,6 +16,7 @@ import pytest
 import yaml
 from kubernetes.client.exceptions import ApiException
 
+from footfall_contract.counters import ChannelCounters
 from footfall_contract.heartbeat import LiveSnapshot
 from footfall_operator.children import CONFIG_HASH_ANNOTATION, worker_name
 from footfall_operator.crd import GROUP, PLURAL, VERSION
@@ -380,7 +381,8 @@ def printed_columns(table: str) -> dict[str, str]:
 
 def publish_heartbeat(redis: RedisServer, channel_id: str, **fields: Any) -> None:
     live = LiveState(redis.client(), channel_id, ttl_s=30)
-    live.publish(LiveSnapshot(**{"state": "streaming", "fps": 24.96, "people_now": 3, "reconnects": 2, **fields}))
+    defaults = {"state": "streaming", "fps": 24.96, "people_now": 3, "counters": ChannelCounters(reconnects=2)}
+    live.publish(LiveSnapshot(**{**defaults, **fields}))
 
 
 def test_status_shows_the_workers_live_state_and_survives_a_redis_outage(

@@ -9,6 +9,7 @@ from dataclasses import replace
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from footfall_contract.counters import COUNTER_NAMES, ChannelCounters
 from footfall_contract.probes import ProbeServer, Verdict
 from footfall_worker.health.metrics import WorkerMetrics, WorkerStatus
 
@@ -22,14 +23,17 @@ STATUS = WorkerStatus(
     latency_p99_ms=120.0,
     people_now=2,
     active_tracks=3,
-    tracks_started=7,
-    reconnects=1,
-    dropped=4,
+    counters=ChannelCounters(
+        frames_read=1000,
+        frames_processed=990,
+        frames_dropped=4,
+        frames_failed=6,
+        reconnects=1,
+        tracks_started=7,
+        entries=14,
+        exits=9,
+    ),
     skip_every=1,
-    frames_read=1000,
-    frames_skipped=0,
-    frames_processed=990,
-    frames_failed=6,
     triton_errors=6,
     handoff_depth=1,
     gender_queue=0,
@@ -45,8 +49,6 @@ STATUS = WorkerStatus(
     ready=False,
     not_ready_reasons=("Triton not answering",),
     uptime_s=60.0,
-    entries=14,
-    exits=9,
     zone_occupancy={"checkout_queue": 3},
 )
 
@@ -125,3 +127,11 @@ def test_status_is_the_worker_status_as_json(served: Served) -> None:
     assert code == 200 and document["channel"] == "channel_9" and document["people_now"] == 2
     assert document["not_ready_reasons"] == ["Triton not answering"]
     assert (document["entries"], document["exits"], document["zone_occupancy"]) == (14, 9, {"checkout_queue": 3})
+    assert {name: document[name] for name in COUNTER_NAMES} == STATUS.counters.as_dict()  # flat, every counter
+
+
+def test_every_channel_counter_is_a_prometheus_counter(served: Served) -> None:
+    server, _, _ = served
+    body = get(server.port, "/metrics")[1].decode()
+    samples = {s.name: s.value for family in text_string_to_metric_families(body) for s in family.samples}
+    assert {name: samples.get(f"footfall_{name}_total") for name in COUNTER_NAMES} == STATUS.counters.as_dict()

@@ -107,10 +107,11 @@ def test_latency_stays_bounded_when_processing_is_too_slow(triton: TritonInstanc
     try:
         worker.start()
         deadline = time.monotonic() + 60
-        while worker.status().frames_processed < 40 and time.monotonic() < deadline:
+        while worker.status().counters.frames_processed < 40 and time.monotonic() < deadline:
             time.sleep(0.5)
         status = worker.status()
-        assert status.frames_processed >= 40, status
+        counts = status.counters
+        assert counts.frames_processed >= 40, status
     finally:
         summary = worker.stop()
         camera.close()
@@ -119,12 +120,12 @@ def test_latency_stays_bounded_when_processing_is_too_slow(triton: TritonInstanc
     # they differ in how much decode work is thrown away.
     assert status.latency_p95_ms is not None and status.latency_p95_ms < 2000, status
     if pacing == "on_demand":  # only frames processing is ready for are converted: nothing overwritten
-        assert status.frames_skipped > 2 * status.frames_processed and status.dropped <= 3, status
+        assert counts.frames_skipped > 2 * counts.frames_processed and counts.frames_dropped <= 3, status
     elif pacing == "adaptive":  # every N-th frame, N risen to what processing sustains
         assert status.skip_every >= 3, status
-        assert status.frames_skipped > status.dropped, status
+        assert counts.frames_skipped > counts.frames_dropped, status
     else:  # every frame converted, most of them overwritten before processing takes them
-        assert status.skip_every == 1 and status.dropped > status.frames_processed, status
+        assert status.skip_every == 1 and counts.frames_dropped > counts.frames_processed, status
 
 
 def test_a_wedged_processing_loop_fails_liveness(triton: TritonInstance, tmp_path: Path) -> None:

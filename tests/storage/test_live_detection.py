@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 import redis
 
+from footfall_contract.counters import ChannelCounters
 from footfall_contract.heartbeat import LiveSnapshot
 from footfall_worker.health.detection import ERROR_MAX_CHARS, DetectionHealth
 from footfall_worker.storage.live_state import LiveState
@@ -28,7 +29,13 @@ def test_detection_fields_round_trip_typed_masked_and_bounded(client: redis.Redi
     live = LiveState(client, f"test-det-{uuid.uuid4().hex[:8]}")
     error = "Triton at grpc://svc:t0ken@triton:8001 does not answer: " + "x" * 1000
     live.publish(
-        LiveSnapshot(state="streaming", triton_url="triton:8001", triton_ok=False, triton_error=error, frames_failed=9)
+        LiveSnapshot(
+            state="streaming",
+            triton_url="triton:8001",
+            triton_ok=False,
+            triton_error=error,
+            counters=ChannelCounters(frames_failed=9),
+        )
     )
     raw = client.hgetall(live.live_key)
     assert raw[b"triton_ok"] == b"false" and raw[b"frames_failed"] == b"9"

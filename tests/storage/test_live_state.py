@@ -3,11 +3,11 @@
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import asdict
 
 import pytest
 import redis
 
+from footfall_contract.counters import ChannelCounters, flat_dict
 from footfall_contract.heartbeat import CHANNELS_KEY, LiveSnapshot, list_channels
 from footfall_contract.redis_client import connect
 from footfall_worker.events import ChannelEvent, EventKind
@@ -26,8 +26,7 @@ SNAPSHOT = LiveSnapshot(
     latency_p95_ms=88.0,
     people_now=3,
     active_track_ids=(3, 7, 12),
-    reconnects=2,
-    dropped=17,
+    counters=ChannelCounters(frames_read=400, frames_processed=380, frames_dropped=17, reconnects=2, entries=5),
     last_frame_ts=1_700_000_000.125,
     skip_every=2,
 )
@@ -64,8 +63,8 @@ def test_publish_writes_typed_fields_with_ttl(client: redis.Redis, channel: str)
     decoded = live.read()
     assert decoded is not None
     assert decoded.pop("heartbeat_ts") == 1_700_000_001.5
-    assert decoded == asdict(SNAPSHOT)  # every type round-trips, None included
-    assert LiveSnapshot(**decoded) == SNAPSHOT
+    assert decoded == flat_dict(SNAPSHOT)  # every type round-trips, None included, the counters one field each
+    assert LiveSnapshot.from_decoded(decoded) == SNAPSHOT
     assert live.stats.published == 1 and live.stats.errors == 0
 
 
@@ -99,15 +98,15 @@ def test_from_health_maps_the_reader_snapshot() -> None:
         width=640,
         height=480,
     )
-    snapshot = snapshot_from_health(health, active_track_ids=(5, 6), latency_p50_ms=30.0)
+    counters = ChannelCounters(frames_read=10, frames_skipped=1, frames_dropped=4, reconnects=1, entries=3)
+    snapshot = snapshot_from_health(health, counters, active_track_ids=(5, 6), latency_p50_ms=30.0)
     assert snapshot == LiveSnapshot(
         state="stalled",
         fps=9.0,
         latency_p50_ms=30.0,
         people_now=2,
         active_track_ids=(5, 6),
-        reconnects=1,
-        dropped=4,
+        counters=counters,
         last_frame_ts=2.5,
         skip_every=3,
         last_error_kind="stalled",
@@ -254,7 +253,9 @@ def test_redis_down_costs_nothing_and_live_state_comes_back(server: RedisServer,
     server.stop()
 
     elapsed, slowest, calls = producer_loop(live, seconds=3.0, rate_hz=100)
-    assert slowest < 0.05, f"a call took {slowest * 1000:.1f} ms while Redis was down"
+    # Below the 0.25 s socket timeout: no call waited on the dead Redis (not tighter: a loaded 2-core box can
+    # stall a thread for tens of ms by itself).
+    assert slowest < 0.2, f"a call took {slowest * 1000:.1f} ms while Redis was down"
     assert 2.9 < elapsed < 3.3 and calls >= 250
     # back-off: a handful of real attempts (0, 0.5, 1.5 s ...), every other call skipped without touching Redis
     assert 2 <= live.stats.errors <= 5, live.stats

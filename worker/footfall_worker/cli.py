@@ -71,7 +71,7 @@ def detect(args: argparse.Namespace) -> int:
         reader.stop()
         detector.close()
         connection.close()
-    log.info("done", extra={"frames_processed": processed, "dropped": reader.snapshot().dropped})
+    log.info("done", extra={"frames_processed": processed, "frames_dropped": reader.snapshot().dropped})
     return 0
 
 

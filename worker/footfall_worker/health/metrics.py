@@ -10,11 +10,13 @@ several workers side by side.
 
 import dataclasses
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+
+from footfall_contract.counters import ChannelCounters, flat_dict
 
 # Capture -> row: tens of ms when all is well, seconds when a queue backs up; the store's plan asks < 500 ms.
 LATENCY_BUCKETS_S = (0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1.0, 2.0, 5.0, 10.0, 30.0)
@@ -34,14 +36,8 @@ class WorkerStatus:
     latency_p99_ms: float | None
     people_now: int
     active_tracks: int
-    tracks_started: int
-    reconnects: int
-    dropped: int  # frames overwritten in the hand-off before processing took them
+    counters: ChannelCounters
     skip_every: int
-    frames_read: int
-    frames_skipped: int
-    frames_processed: int
-    frames_failed: int  # handed to processing but lost to a failed detection (Triton down)
     triton_errors: int
     handoff_depth: int
     gender_queue: int
@@ -57,31 +53,33 @@ class WorkerStatus:
     ready: bool
     not_ready_reasons: tuple[str, ...]
     uptime_s: float
-    entries: int = 0  # store analytics: people counted in since the start, over the channel's lines
-    exits: int = 0
     zone_occupancy: dict[str, int] = dataclasses.field(default_factory=dict)  # people in each zone now
 
     def as_dict(self) -> dict[str, object]:
-        return asdict(self)
+        """The `/status` document: flat, the counters' fields beside the others."""
+        return flat_dict(self)
 
 
-# (metric name, help, WorkerStatus field) — counters only ever grow within a process.
-_COUNTERS = (
+# (metric name, help, ChannelCounters field) — they only ever grow within a process.
+_CHANNEL_COUNTERS = (
     ("footfall_frames_read", "Frames decoded from the stream (skipped ones included).", "frames_read"),
     ("footfall_frames_skipped", "Frames decoded but not processed (every-N / adaptive skipping).", "frames_skipped"),
     ("footfall_frames_processed", "Frames that went through detection and tracking.", "frames_processed"),
-    ("footfall_frames_dropped", "Frames overwritten before processing took them (processing too slow).", "dropped"),
+    ("footfall_frames_dropped", "Frames overwritten before processing took them (too slow).", "frames_dropped"),
     ("footfall_frames_failed", "Frames lost to a failed detection request.", "frames_failed"),
     ("footfall_reconnects", "Streams re-established after a loss.", "reconnects"),
-    ("footfall_triton_errors", "Detection requests that failed.", "triton_errors"),
     ("footfall_tracks_started", "Confirmed tracks (people) started.", "tracks_started"),
+    ("footfall_entries", "People counted in on the channel's counting lines.", "entries"),
+    ("footfall_exits", "People counted out on the channel's counting lines.", "exits"),
+)
+# (metric name, help, WorkerStatus field): the other parts' counters.
+_COUNTERS = (
+    ("footfall_triton_errors", "Detection requests that failed.", "triton_errors"),
     ("footfall_gender_dropped", "Crops dropped because the gender queue was full.", "gender_dropped"),
     ("footfall_gender_failed", "Crops lost to a failed gender request.", "gender_failed"),
     ("footfall_writer_written_rows", "Rows committed to PostgreSQL.", "writer_written_rows"),
     ("footfall_writer_dropped_rows", "Rows lost: memory full and the journal unwritable.", "writer_dropped_rows"),
     ("footfall_live_skipped", "Live-state updates skipped because Redis was down.", "live_skipped"),
-    ("footfall_entries", "People counted in on the channel's counting lines.", "entries"),
-    ("footfall_exits", "People counted out on the channel's counting lines.", "exits"),
 )
 _GAUGES = (
     ("footfall_fps_read", "Frames decoded per second (last few seconds).", "fps_read"),
@@ -108,9 +106,10 @@ class _StatusCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         status = self._status()
         labels = [status.channel]
-        for name, documentation, field in _COUNTERS:
+        counts = [(c, status.counters) for c in _CHANNEL_COUNTERS] + [(c, status) for c in _COUNTERS]
+        for (name, documentation, field), source in counts:
             counter = CounterMetricFamily(name, documentation, labels=["channel"])
-            counter.add_metric(labels, float(getattr(status, field)))
+            counter.add_metric(labels, float(getattr(source, field)))
             yield counter
         for name, documentation, field in _GAUGES:
             gauge = GaugeMetricFamily(name, documentation, labels=["channel"])

@@ -5,7 +5,7 @@ The `/status` document a worker serves:
 
     {"channel": str, "state": "connecting|streaming|stalled|backoff|stopped", "fps_read": float,
      "fps_processed": float, "latency_p95_ms": float | null, "people_now": int, "active_tracks": int,
-     "reconnects": int, "dropped": int, "skip_every": int, "frames_processed": int, "live": bool,
+     "reconnects": int, "frames_dropped": int, "skip_every": int, "frames_processed": int, "live": bool,
      "ready": bool, "uptime_s": float}
 """
 
@@ -97,7 +97,7 @@ class Row:
     people_now: int | None = None
     active_tracks: int | None = None
     reconnects: int | None = None
-    dropped: int | None = None
+    frames_dropped: int | None = None
     skip_every: int | None = None
     restarts: int = 0
     entries: int | None = None  # people counted in and out on the channel's lines since the worker started
@@ -131,7 +131,7 @@ def build_row(info: WorkerInfo, status: Mapping[str, Any] | None, answered_since
         people_now=_number(status, "people_now"),
         active_tracks=_number(status, "active_tracks"),
         reconnects=_number(status, "reconnects"),
-        dropped=_number(status, "dropped"),
+        frames_dropped=_number(status, "frames_dropped"),
         skip_every=_number(status, "skip_every"),
         restarts=info.restarts,
         entries=_number(status, "entries"),
@@ -157,7 +157,7 @@ _COLUMNS: tuple[tuple[str, str, Callable[[Row], str]], ...] = (
     ("IN", "in", lambda r: _fmt(r.entries)),
     ("OUT", "out", lambda r: _fmt(r.exits)),
     ("RECONN", "reconnects", lambda r: _fmt(r.reconnects)),
-    ("DROPS", "drops", lambda r: _fmt(r.dropped)),
+    ("DROPS", "drops", lambda r: _fmt(r.frames_dropped)),
     ("SKIP", "skip", lambda r: _fmt(r.skip_every)),
     ("RESTARTS", "restarts", lambda r: str(r.restarts)),
 )

@@ -17,8 +17,9 @@ in time stays in the journal for the next start), all within the deadline.
 import logging
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
+from footfall_contract.counters import ChannelCounters, flat_dict
 from footfall_contract.probes import ProbeServer, Verdict
 from footfall_worker.health.metrics import WorkerStatus
 from footfall_worker.health.verdict import WorkerView, liveness, readiness
@@ -39,15 +40,14 @@ log = logging.getLogger("footfall.worker")
 class RunSummary:
     run_id: str
     exit_reason: str
-    frames_read: int
-    frames_processed: int
-    frames_dropped: int
-    frames_failed: int
-    reconnects: int
-    tracks_started: int
+    counters: ChannelCounters
     mean_fps: float
     writer_complete: bool  # every row committed (False: some wait in the journal, or were lost: see logs)
     clean: bool  # no thread crashed and the deadline held
+
+    def as_dict(self) -> dict[str, object]:
+        """Flat, the counters' fields beside the others (the `stopped` log line)."""
+        return flat_dict(self)
 
 
 class ChannelWorker:
@@ -149,18 +149,11 @@ class ChannelWorker:
             log.error("processing did not finish in time; closing the record anyway", extra=self._extra)
         if self.gender_worker is not None:
             self.gender_worker.stop(timeout_s=1.0)
-        snapshot = self.reader.snapshot()
-        elapsed = max(1e-6, time.monotonic() - self._started_mono)
-        summary_counts = dict(
-            frames_read=snapshot.frames_read,
-            frames_processed=self.frames.processed,
-            frames_dropped=snapshot.dropped,
-            reconnects=snapshot.reconnects,
-            mean_fps=round(self.frames.processed / elapsed, 3),
-        )
+        counters = self.counters()
+        mean_fps = round(counters.frames_processed / max(1e-6, time.monotonic() - self._started_mono), 3)
         complete = True
         if self.writer is not None:
-            self.writer.put(RunEnd(self.run_id, time.time(), exit_reason=self._exit_reason, **summary_counts))
+            self.writer.put(RunEnd.of(self.run_id, time.time(), counters, mean_fps, self._exit_reason))
             complete = self.writer.close(max(0.5, deadline - time.monotonic() - 0.5))
         self._publish_live(force=True)
         if self.live is not None:
@@ -172,13 +165,12 @@ class ChannelWorker:
         self._summary = RunSummary(
             run_id=self.run_id,
             exit_reason=self._exit_reason,
-            frames_failed=self.triton.frames_failed,
-            tracks_started=self.processor.tally.tracks_started,
+            counters=counters,
+            mean_fps=mean_fps,
             writer_complete=complete,
             clean=clean and time.monotonic() <= deadline + 0.5,
-            **summary_counts,
         )
-        log.info("stopped", extra={**self._extra, **asdict(self._summary)})
+        log.info("stopped", extra={**self._extra, **self._summary.as_dict()})
         return self._summary
 
     # -- processing thread -------------------------------------------------------------------------------------
@@ -253,16 +245,14 @@ class ChannelWorker:
         tally = self.processor.tally
         snapshot = snapshot_from_health(
             health,
+            self.counters(health),
             active_track_ids=tally.track_ids,
             latency_p50_ms=p50,
             latency_p95_ms=p95,
-            entries=tally.entries,
-            exits=tally.exits,
             zone_occupancy=tally.zone_occupancy,
             triton_url=self.triton.url,
             triton_ok=self.triton.ok,
             triton_error=self.triton.error,
-            frames_failed=self.triton.frames_failed,
         )
         changed = health.state is not self._last_state
         self._last_state = health.state
@@ -279,14 +269,9 @@ class ChannelWorker:
                 "fps_processed": round(status.fps_processed, 1),
                 "latency_p50_ms": _rounded(status.latency_p50_ms),
                 "latency_p95_ms": _rounded(status.latency_p95_ms),
-                "frames_read": status.frames_read,
-                "frames_processed": status.frames_processed,
-                "dropped": status.dropped,
-                "failed": status.frames_failed,
+                **status.counters.as_dict(),
                 "skip_every": status.skip_every,
                 "people_now": status.people_now,
-                "tracks_started": status.tracks_started,
-                "reconnects": status.reconnects,
                 "rows_written": status.writer_written_rows,
                 "rows_buffered": status.writer_buffered_rows,
                 "rows_journaled": status.writer_journal_rows,
@@ -318,6 +303,22 @@ class ChannelWorker:
     def readiness(self) -> Verdict:
         return readiness(self.view(), self.settings.worker.ready_frame_age_s)
 
+    def counters(self, health: HealthSnapshot | None = None) -> ChannelCounters:
+        """The channel's counts now, gathered from the parts that own them."""
+        health = health or self.reader.snapshot()
+        tally = self.processor.tally
+        return ChannelCounters(
+            frames_read=health.frames_read,
+            frames_skipped=health.frames_skipped,
+            frames_processed=self.frames.processed,
+            frames_dropped=health.dropped,
+            frames_failed=self.triton.frames_failed,
+            reconnects=health.reconnects,
+            tracks_started=tally.tracks_started,
+            entries=tally.entries,
+            exits=tally.exits,
+        )
+
     def status(self) -> WorkerStatus:
         health = self.reader.snapshot()
         writer = self.writer.stats() if self.writer is not None else None
@@ -337,14 +338,8 @@ class ChannelWorker:
             latency_p99_ms=p99,
             people_now=tally.people_now,
             active_tracks=len(self.processor.tracker.active_tracks),
-            tracks_started=tally.tracks_started,
-            reconnects=health.reconnects,
-            dropped=health.dropped,
+            counters=self.counters(health),
             skip_every=health.skip_every,
-            frames_read=health.frames_read,
-            frames_skipped=health.frames_skipped,
-            frames_processed=self.frames.processed,
-            frames_failed=self.triton.frames_failed,
             triton_errors=self.triton.errors,
             handoff_depth=len(self.reader.frames),
             gender_queue=gender.pending if gender else 0,
@@ -360,8 +355,6 @@ class ChannelWorker:
             ready=ready.ok,
             not_ready_reasons=ready.reasons,
             uptime_s=round(time.monotonic() - self._started_mono, 3),
-            entries=tally.entries,
-            exits=tally.exits,
             zone_occupancy=tally.zone_occupancy,
         )
 

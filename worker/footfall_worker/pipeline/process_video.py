@@ -63,28 +63,28 @@ def summary_document(worker: ChannelWorker, summary: RunSummary) -> dict[str, ob
         "channel": worker.channel_id,
         "run_id": summary.run_id,
         "exit_reason": summary.exit_reason,
-        "frames_read": summary.frames_read,
-        "frames_processed": summary.frames_processed,
-        "frames_failed": summary.frames_failed,
+        "frames_read": summary.counters.frames_read,
+        "frames_processed": summary.counters.frames_processed,
+        "frames_failed": summary.counters.frames_failed,
         "fps": summary.mean_fps,
-        "tracks": summary.tracks_started,
+        "tracks": summary.counters.tracks_started,
         "genders": worker.processor.tally.genders,
         "latency_ms": {"p50": p50, "p95": p95, "p99": p99},
         "recorded": worker.writer is not None,
         "writer_complete": summary.writer_complete,
-        "entries": status.entries,
-        "exits": status.exits,
+        "entries": summary.counters.entries,
+        "exits": summary.counters.exits,
         "lines": worker.processor.analytics.totals() if worker.processor.analytics is not None else {},
     }
 
 
 def summary_text(worker: ChannelWorker, summary: RunSummary) -> str:
-    tally = worker.processor.tally
-    genders = Counter(tally.genders)
-    counted = f", {tally.entries} in and {tally.exits} out" if worker.processor.analytics is not None else ""
+    counts = summary.counters
+    genders = Counter(worker.processor.tally.genders)
+    counted = f", {counts.entries} in and {counts.exits} out" if worker.processor.analytics is not None else ""
     return (
-        f"{worker.spec.source_masked}: {summary.frames_processed}/{summary.frames_read} frames processed at "
-        f"{summary.mean_fps:.1f} fps, {summary.tracks_started} people tracked (female {genders['female']}, "
+        f"{worker.spec.source_masked}: {counts.frames_processed}/{counts.frames_read} frames processed at "
+        f"{summary.mean_fps:.1f} fps, {counts.tracks_started} people tracked (female {genders['female']}, "
         f"male {genders['male']}, unknown {genders['unknown']}){counted}, run {summary.run_id} "
         f"({'recorded' if worker.writer is not None else 'not recorded'})"
     )

@@ -22,6 +22,7 @@ from typing import Any
 import redis
 
 from footfall_contract.config.masking import mask_credentials
+from footfall_contract.counters import ChannelCounters
 from footfall_contract.heartbeat import CHANNELS_KEY, LiveSnapshot, decode_live, encode_live, events_key, live_key
 from footfall_worker.events import ChannelEvent
 from footfall_worker.ingest.stream_state import HealthSnapshot
@@ -46,17 +47,16 @@ def _encode_event_value(value: object) -> str:
 
 def snapshot_from_health(
     health: HealthSnapshot,
+    counters: ChannelCounters,
     *,
     active_track_ids: tuple[int, ...] = (),
     latency_p50_ms: float | None = None,
     latency_p95_ms: float | None = None,
-    entries: int = 0,
-    exits: int = 0,
     zone_occupancy: Mapping[str, int] | None = None,
     **detection: Any,
 ) -> LiveSnapshot:
-    """The live state of a reader's health snapshot plus what processing knows (tracks, latency, counts, and
-    `detection`: the `triton_*` and `frames_failed` fields)."""
+    """The live state of a reader's health snapshot plus what processing knows (the channel's counters, tracks,
+    latency, zones, and `detection`: the `triton_*` fields)."""
     error = health.last_error
     return LiveSnapshot(
         state=str(health.state),
@@ -65,14 +65,11 @@ def snapshot_from_health(
         latency_p95_ms=latency_p95_ms,
         people_now=len(active_track_ids),
         active_track_ids=tuple(active_track_ids),
-        reconnects=health.reconnects,
-        dropped=health.dropped,
+        counters=counters,
         last_frame_ts=health.last_frame_wall,
         skip_every=health.skip_every,
         last_error_kind=None if error is None else str(error.kind),
         last_error_message=None if error is None else error.message,
-        entries=entries,
-        exits=exits,
         zone_occupancy=dict(zone_occupancy or {}),
         **detection,
     )

@@ -12,6 +12,7 @@ import uuid
 from dataclasses import dataclass, fields
 from typing import Any
 
+from footfall_contract.counters import ChannelCounters
 from footfall_worker.events import ChannelEvent
 from footfall_worker.labels import Gender
 
@@ -56,6 +57,20 @@ class RunEnd:
     mean_fps: float
     exit_reason: str
     rows_produced: dict[str, int] | None = None  # filled by the run's writer (storage/runs.py RunTally)
+
+    @classmethod
+    def of(cls, run_id: str, ended_at: float, counters: ChannelCounters, mean_fps: float, exit_reason: str) -> "RunEnd":
+        """The run's end from the channel's counters (the columns of `runs` take the ones they have)."""
+        return cls(
+            run_id,
+            ended_at,
+            frames_read=counters.frames_read,
+            frames_processed=counters.frames_processed,
+            frames_dropped=counters.frames_dropped,
+            reconnects=counters.reconnects,
+            mean_fps=mean_fps,
+            exit_reason=exit_reason,
+        )
 
 
 @dataclass(frozen=True, slots=True)
