@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from footfall_contract.config.cameras import format_validation_error
 from footfall_operator.cluster import Cluster, load_api_client
-from footfall_operator.crd import crd_manifest
+from footfall_operator.crd_manifest import crd_manifest
 from footfall_operator.handlers import build_registry
 from footfall_operator.health import OperatorHealth
 from footfall_operator.live import LiveReader

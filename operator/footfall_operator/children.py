@@ -1,9 +1,9 @@
 """What a CameraChannel's children should be, and what to do to get there: pure functions, no API calls.
 
-`desired_children` builds the worker's journal PersistentVolumeClaim, ConfigMap and Deployment as plain dicts from
-a validated spec and the operator's worker defaults; `decide` compares them with what exists and returns the
-actions. The handlers only gather facts, call these, and apply the result, so every rule here is table-tested
-without a cluster.
+`desired_children` builds the worker's journal PersistentVolumeClaim, ConfigMap and Deployment (its pod:
+`worker_pod.py`) as plain dicts from a validated spec and the operator's worker defaults; `decide` compares them
+with what exists and returns the actions. The handlers only gather facts, call these, and apply the result, so
+every rule here is table-tested without a cluster.
 
 Decision table (per child; the journal claim first, then the ConfigMap so a new pod reads the new config):
 
@@ -25,17 +25,15 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from footfall_operator.crd import API_VERSION, CAMERA_PASSWORD_ENV, CAMERA_USERNAME_ENV, KIND, CameraChannelSpec
+from footfall_operator.crd import API_VERSION, KIND, CameraChannelSpec
 from footfall_operator.settings import WorkerDefaults
+from footfall_operator.worker_pod import CONFIG_FILE, pod_spec, worker_config_json
 
 CONFIG_HASH_ANNOTATION = "footfall.io/config-hash"
 GENERATION_ANNOTATION = "footfall.io/spec-generation"
 STORE_LABEL = "footfall.io/store"
 CHANNEL_LABEL = "footfall.io/channel"
 MANAGED_BY = "footfall-operator"
-CONFIG_FILE = "channel.json"
-CONFIG_MOUNT = "/etc/footfall"
-JOURNAL_MOUNT = "/var/lib/footfall/journal"
 _MAX_NAME = 63
 
 
@@ -160,84 +158,6 @@ def _metadata(owner: Owner, spec: CameraChannelSpec, annotations: dict[str, str]
     return metadata
 
 
-def worker_config_json(spec: CameraChannelSpec) -> str:
-    """The one-channel store config file the worker loads; credentials appear only as env variable names."""
-    return json.dumps(spec.store_config().model_dump(mode="json", exclude_none=True), indent=2, sort_keys=True)
-
-
-def _resources(spec: CameraChannelSpec, defaults: WorkerDefaults) -> dict[str, dict[str, str]]:
-    requests = {"cpu": defaults.cpu_request, "memory": defaults.memory_request}
-    limits = {"cpu": defaults.cpu_limit, "memory": defaults.memory_limit}
-    if spec.resources is not None:
-        requests.update(spec.resources.requests or {})
-        limits.update(spec.resources.limits or {})
-    resources = {"requests": {k: v for k, v in requests.items() if v}, "limits": {k: v for k, v in limits.items() if v}}
-    return {key: value for key, value in resources.items() if value}
-
-
-def _env(spec: CameraChannelSpec, defaults: WorkerDefaults) -> list[dict[str, Any]]:
-    processing = spec.processing
-    env: list[dict[str, Any]] = [
-        {"name": "FOOTFALL_CAMERAS", "value": f"{CONFIG_MOUNT}/{CONFIG_FILE}"},
-        {"name": "FOOTFALL_CHANNEL", "value": spec.channel_id},
-        {"name": "FOOTFALL_HTTP_PORT", "value": str(defaults.http_port)},
-        {"name": "FOOTFALL_JOURNAL_DIR", "value": JOURNAL_MOUNT},
-        {"name": "FOOTFALL_SHUTDOWN_DEADLINE_S", "value": str(defaults.shutdown_deadline_s)},
-        {"name": "FOOTFALL_TRITON_URL", "value": spec.triton.url if spec.triton else defaults.triton_url},
-        {"name": "FOOTFALL_READER_PROCESS_EVERY", "value": str(processing.every_n_frames)},
-        {"name": "FOOTFALL_READER_ADAPTIVE_SKIP", "value": "true" if processing.adaptive else "false"},
-        # Adaptive every-N and on-demand pacing are alternatives; the worker's default is on-demand.
-        {"name": "FOOTFALL_READER_ON_DEMAND", "value": "false" if processing.adaptive else "true"},
-    ]
-    if processing.detector_input_size is not None:
-        env.append({"name": "FOOTFALL_TRITON_DETECTOR_INPUT_SIZE", "value": str(processing.detector_input_size)})
-    secret = spec.credentials_secret_ref
-    if secret is not None:
-        for variable, key in ((CAMERA_USERNAME_ENV, secret.username_key), (CAMERA_PASSWORD_ENV, secret.password_key)):
-            env.append({"name": variable, "valueFrom": {"secretKeyRef": {"name": secret.name, "key": key}}})
-    return env
-
-
-def _probe(path: str, period_s: int, failure_threshold: int) -> dict[str, Any]:
-    return {
-        "httpGet": {"path": path, "port": "http"},
-        "periodSeconds": period_s,
-        "timeoutSeconds": 3,
-        "failureThreshold": failure_threshold,
-    }
-
-
-def _container(spec: CameraChannelSpec, defaults: WorkerDefaults) -> dict[str, Any]:
-    container: dict[str, Any] = {
-        "name": "worker",
-        "image": defaults.image,
-        "imagePullPolicy": defaults.image_pull_policy,
-        "env": _env(spec, defaults),
-        "ports": [{"name": "http", "containerPort": defaults.http_port, "protocol": "TCP"}],
-        # /healthz fails only for a dead thread or a wedged loop; a camera, Triton or PostgreSQL outage keeps it
-        # 200 (the worker reconnects by itself), so a restart is never the answer to someone else's outage.
-        "startupProbe": _probe("/healthz", period_s=2, failure_threshold=30),
-        "livenessProbe": _probe("/healthz", period_s=10, failure_threshold=3),
-        "readinessProbe": _probe("/readyz", period_s=5, failure_threshold=2),
-        "resources": _resources(spec, defaults),
-        "securityContext": {
-            "runAsNonRoot": True,
-            "runAsUser": defaults.run_as_user,
-            "allowPrivilegeEscalation": False,
-            "readOnlyRootFilesystem": True,
-            "capabilities": {"drop": ["ALL"]},
-        },
-        "volumeMounts": [
-            {"name": "config", "mountPath": CONFIG_MOUNT, "readOnly": True},
-            {"name": "journal", "mountPath": JOURNAL_MOUNT},
-            {"name": "tmp", "mountPath": "/tmp"},
-        ],
-    }
-    if defaults.connection_secret:
-        container["envFrom"] = [{"secretRef": {"name": defaults.connection_secret}}]
-    return container
-
-
 def desired_children(owner: Owner, spec: CameraChannelSpec, defaults: WorkerDefaults) -> Children:
     """The ConfigMap and Deployment a valid CameraChannel should have.
 
@@ -245,28 +165,8 @@ def desired_children(owner: Owner, spec: CameraChannelSpec, defaults: WorkerDefa
     changes the hash, and the hash (a pod-template annotation) rolls the pod even when only the ConfigMap changed.
     """
     config_data = {CONFIG_FILE: worker_config_json(spec)}
-    template_spec: dict[str, Any] = {
-        "automountServiceAccountToken": False,
-        "enableServiceLinks": False,
-        # The worker's own deadline plus time to flush and exit; past it the kubelet kills it.
-        "terminationGracePeriodSeconds": defaults.shutdown_deadline_s + 10,
-        # fsGroup: the kubelet gives the journal's volume to this group, so the non-root worker can write it
-        "securityContext": {
-            "runAsNonRoot": True,
-            "fsGroup": defaults.fs_group,
-            "seccompProfile": {"type": "RuntimeDefault"},
-        },
-        "containers": [_container(spec, defaults)],
-        "volumes": [
-            {"name": "config", "configMap": {"name": worker_name(owner.name)}},
-            _journal_volume(owner, defaults),
-            {"name": "tmp", "emptyDir": {"medium": "Memory", "sizeLimit": "64Mi"}},
-        ],
-    }
-    if defaults.service_account:
-        template_spec["serviceAccountName"] = defaults.service_account
-    if defaults.pull_secret_names:
-        template_spec["imagePullSecrets"] = [{"name": name} for name in defaults.pull_secret_names]
+    claim = journal_claim_name(owner.name) if defaults.journal_persistence else None
+    template_spec = pod_spec(spec, defaults, config_map_name=worker_name(owner.name), journal_claim=claim)
     config_hash = _short_hash(json.dumps([config_data, template_spec], sort_keys=True), length=16)
     annotations = {CONFIG_HASH_ANNOTATION: config_hash, GENERATION_ANNOTATION: str(owner.generation)}
     config_map = {
@@ -296,14 +196,6 @@ def desired_children(owner: Owner, spec: CameraChannelSpec, defaults: WorkerDefa
     }
     journal_claim = _journal_claim(owner, spec, defaults) if defaults.journal_persistence else None
     return Children(config_map=config_map, deployment=deployment, config_hash=config_hash, journal_claim=journal_claim)
-
-
-def _journal_volume(owner: Owner, defaults: WorkerDefaults) -> dict[str, Any]:
-    # Rows wait in the journal while PostgreSQL is down; on a claim they survive the pod (a drain, a rollout, an
-    # eviction), where an emptyDir would delete every row not yet committed.
-    if defaults.journal_persistence:
-        return {"name": "journal", "persistentVolumeClaim": {"claimName": journal_claim_name(owner.name)}}
-    return {"name": "journal", "emptyDir": {"sizeLimit": defaults.journal_size_limit}}
 
 
 def _journal_claim(owner: Owner, spec: CameraChannelSpec, defaults: WorkerDefaults) -> dict[str, Any]:

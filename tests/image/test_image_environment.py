@@ -19,8 +19,8 @@ from typing import Any
 
 from packaging.requirements import Requirement
 
-from footfall_operator.children import JOURNAL_MOUNT
 from footfall_operator.settings import WorkerDefaults
+from footfall_operator.worker_pod import JOURNAL_MOUNT
 from tests.image.dockerfile import Stage, stage_named
 from tests.support.paths import REPO_ROOT
 

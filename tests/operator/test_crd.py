@@ -5,7 +5,8 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from footfall_operator.crd import CameraChannelSpec, SpecError, crd_manifest, parse_spec, spec_schema
+from footfall_operator.crd import CameraChannelSpec, SpecError, parse_spec
+from footfall_operator.crd_manifest import crd_manifest, spec_schema
 
 VALID = {
     "store": "kidsplaza_thanhxuan",

@@ -15,7 +15,8 @@ import yaml
 
 from footfall_contract.config.cameras import parse_store_config
 from footfall_operator.crd import API_VERSION, KIND, parse_spec
-from footfall_operator.import_config import ImportConfigError, build_manifests, channel_resource_name, main
+from footfall_operator.import_config import ImportConfigError, build_manifests, channel_resource_name
+from footfall_operator.import_config_command import main
 
 KIDSPLAZA = Path(__file__).resolve().parents[2] / "input" / "cameras_config" / "kidsplaza_thanhxuan.json"
 # Test values only: distinctive, so finding them anywhere but the Secret is unmistakable.

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from footfall_worker.settings import StorageSettings
-from footfall_worker.storage.journal import REJECTED_FILE, Journal, encode_frame, scan_segment
+from footfall_worker.storage.journal import REJECTED_FILE, Journal
+from footfall_worker.storage.journal_format import encode_frame, scan_segment
 from footfall_worker.storage.postgres_writer import PostgresWriter
 from footfall_worker.storage.records import (
     ChannelRow,

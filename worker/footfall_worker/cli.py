@@ -132,9 +132,9 @@ def show_config(args: argparse.Namespace) -> int:
 
 
 def import_config(args: argparse.Namespace) -> int:
-    """A store config as CameraChannel manifests and their Secret (see footfall_operator.import_config)."""
+    """A store config as CameraChannel manifests and their Secret (see footfall_operator.import_config_command)."""
     # Imported here: only this command needs the operator package and PyYAML.
-    from footfall_operator.import_config import main as import_config_main
+    from footfall_operator.import_config_command import main as import_config_main
 
     return import_config_main(args.argv, os.environ, sys.stdout)
 

@@ -12,14 +12,19 @@ Only the standard library is used, so the diagnosis works even where the video s
 from __future__ import annotations
 
 import dataclasses
-import enum
-import errno
 import re
 import socket
 import time
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from footfall_worker.ingest.rtsp_auth import authorization, offered_schemes, parse_challenges
+from footfall_worker.ingest.rtsp_verdict import (
+    ProbeOutcome,
+    ProbeResult,
+    classify_describe,
+    connect_failure,
+    server_words,
+)
 from footfall_worker.ingest.rtsp_wire import NotRtsp, Response, parse_head, resolve, standard_reason, strerror
 
 __all__ = ["ProbeOutcome", "ProbeResult", "ping_rtsp", "probe_rtsp"]
@@ -30,39 +35,6 @@ USER_AGENT = "footfall-probe"
 _MAX_HEAD_BYTES = 64 * 1024
 # A 401 body is drained so the connection can carry the retry; a larger one is not worth reading.
 _MAX_BODY_BYTES = 64 * 1024
-_MAX_SERVER_CHARS = 60  # of a reason phrase or scheme list quoted in a detail
-
-_NOT_FOUND_CODES = frozenset({404, 410, 454, 455})
-_UNREACHABLE_ERRNOS = frozenset(
-    {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ENETDOWN, errno.EHOSTDOWN, errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT}
-)
-
-
-class ProbeOutcome(enum.StrEnum):
-    """Why an RTSP open failed (or that it did not fail at the RTSP level)."""
-
-    OK = "ok"  # DESCRIBE answered 200 (so an open failure is a decode/codec problem)
-    UNAUTHORIZED = "unauthorized"  # 401 (with or without credentials given) or 403
-    NOT_FOUND = "not_found"  # 404 / 454 session not found / 455 / etc: the path is wrong
-    REFUSED = "refused"  # TCP connection refused
-    TIMEOUT = "timeout"  # connect or answer timed out (a frozen or blackholed camera)
-    UNREACHABLE = "unreachable"  # DNS failure, no route, network unreachable
-    PROTOCOL_ERROR = "protocol_error"  # answered, but not RTSP / unparseable / other status
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class ProbeResult:
-    """What the probe found.
-
-    Attributes:
-        outcome: The diagnosis.
-        status_code: The RTSP status of the last answer, if any.
-        detail: One human line; never contains credentials.
-    """
-
-    outcome: ProbeOutcome
-    status_code: int | None
-    detail: str
 
 
 class _Failure(Exception):
@@ -167,6 +139,8 @@ class _Probe:
         self.timeout_s = timeout_s
         self.cseq = 0
         self.last_status: int | None = None
+        # a server's words quoted in a detail are withheld if they echo one of these
+        self._secrets = tuple(secret for secret in (target.user, target.password) if secret)
 
     def run(self) -> ProbeResult:
         target = self.target
@@ -174,13 +148,13 @@ class _Probe:
         try:
             response = self._exchange(sock, None)
             if response.status != 401 or target.user is None:
-                return self._classify(response, auth_used=None)
+                return classify_describe(response, None, self._secrets)
             authorization, scheme, offered = self._authorization(response)
             if authorization is None:
                 return ProbeResult(
                     ProbeOutcome.UNAUTHORIZED,
                     401,
-                    f"401 Unauthorized (no supported auth scheme offered: {self._server_words(offered)})",
+                    f"401 Unauthorized (no supported auth scheme offered: {server_words(offered, self._secrets)})",
                 )
             if response.close:
                 sock.close()
@@ -194,7 +168,7 @@ class _Probe:
                 sock.close()
                 sock = self._connect()
                 retry = self._exchange(sock, authorization)
-            return self._classify(retry, auth_used=scheme)
+            return classify_describe(retry, scheme, self._secrets)
         finally:
             sock.close()
 
@@ -204,7 +178,8 @@ class _Probe:
             response = self._exchange(sock, None, method="OPTIONS")
         finally:
             sock.close()
-        line = f"{response.status} {self._server_words(response.reason, instead=standard_reason(response.status))}"
+        reason = server_words(response.reason, self._secrets, instead=standard_reason(response.status))
+        line = f"{response.status} {reason}"
         return ProbeResult(ProbeOutcome.OK, response.status, f"{line.rstrip()}: an RTSP server answers OPTIONS")
 
     # -- network ---------------------------------------------------------------------------------------------
@@ -248,7 +223,7 @@ class _Probe:
             except OSError as error:
                 sock.close()
                 last_error = error
-        raise _Failure(_connect_failure(last_error, where, self.timeout_s))
+        raise _Failure(connect_failure(last_error, where, self.timeout_s))
 
     def _exchange(self, sock: socket.socket, authorization: str | None, method: str = "DESCRIBE") -> Response:
         self.cseq += 1
@@ -329,49 +304,3 @@ class _Probe:
         user, password = self.target.user or "", self.target.password or ""
         answer = authorization(challenges, user, password, self.target.request_url)
         return (*(answer or (None, None)), offered_schemes(challenges))
-
-    # -- verdict ---------------------------------------------------------------------------------------------
-    def _server_words(self, words: tuple[str, ...] | str, instead: str = "[withheld]") -> str:
-        """Server-sent text made fit for the detail line. The rest of a detail is fixed text, host and port,
-        but a server could echo what it was sent, so its words give way to `instead` if they hold a credential."""
-        text = words if isinstance(words, str) else ", ".join(word[:20] for word in words) or "no scheme"
-        text = "".join(char for char in text if char.isprintable())[:_MAX_SERVER_CHARS].strip()
-        secrets = [secret for secret in (self.target.user, self.target.password) if secret]
-        return instead if any(secret in text for secret in secrets) else text
-
-    def _classify(self, response: Response, auth_used: str | None) -> ProbeResult:
-        status = response.status
-        line = f"{status} {self._server_words(response.reason, instead=standard_reason(status))}".rstrip()
-        if status == 200:
-            how = f" ({auth_used} auth)" if auth_used else ""
-            return ProbeResult(ProbeOutcome.OK, status, f"{line}{how}: DESCRIBE answered, the stream is served")
-        if status == 401:
-            if auth_used is not None:
-                return ProbeResult(
-                    ProbeOutcome.UNAUTHORIZED, status, f"{line} ({auth_used} auth, credentials rejected)"
-                )
-            offered = self._server_words(offered_schemes(parse_challenges(response.values("www-authenticate"))))
-            return ProbeResult(
-                ProbeOutcome.UNAUTHORIZED,
-                status,
-                f"{line} (credentials required, none given; camera offers {offered})",
-            )
-        if status == 403:
-            why = f"{auth_used} auth, access denied to this user" if auth_used else "access denied"
-            return ProbeResult(ProbeOutcome.UNAUTHORIZED, status, f"{line} ({why})")
-        if status in _NOT_FOUND_CODES:
-            return ProbeResult(ProbeOutcome.NOT_FOUND, status, f"{line} (no stream at this path)")
-        return ProbeResult(ProbeOutcome.PROTOCOL_ERROR, status, f"{line} (unexpected answer to DESCRIBE)")
-
-
-def _connect_failure(error: OSError | None, where: str, timeout_s: float) -> ProbeResult:
-    if isinstance(error, ConnectionRefusedError):
-        return ProbeResult(ProbeOutcome.REFUSED, None, f"connection to {where} refused (nothing listens there)")
-    if isinstance(error, TimeoutError):
-        return ProbeResult(
-            ProbeOutcome.TIMEOUT, None, f"connecting to {where} timed out after {timeout_s:g} s (no answer to SYN)"
-        )
-    if error is not None and error.errno in _UNREACHABLE_ERRNOS:
-        return ProbeResult(ProbeOutcome.UNREACHABLE, None, f"{where} unreachable: {strerror(error)}")
-    reason = strerror(error) if error is not None else "no address"
-    return ProbeResult(ProbeOutcome.UNREACHABLE, None, f"cannot connect to {where}: {reason}")

@@ -3,7 +3,7 @@
     reader thread --frames--> processing thread: FrameProcessor --FrameResult--> sinks
         sinks: rows --> writer thread --> PostgreSQL (journal while down); events --> Redis; frame metrics
         processing --crops--> gender thread --> Triton
-    probe thread: /healthz /readyz /metrics /status, from snapshots only
+    probe thread: /healthz /readyz /metrics /status, from snapshots only (channel_observer.py)
 
 Nothing here dies silently: the processing loop's crash ends its thread, which fails liveness (Kubernetes
 restarts the pod) and ends `wait()` (the local manager restarts the process). A camera, Triton, PostgreSQL
@@ -20,17 +20,13 @@ import time
 from dataclasses import dataclass
 
 from footfall_contract.counters import ChannelCounters, flat_dict
-from footfall_contract.probes import ProbeServer, Verdict
-from footfall_worker.health.metrics import WorkerStatus
-from footfall_worker.health.verdict import WorkerView, liveness, readiness
+from footfall_contract.probes import ProbeServer
 from footfall_worker.inference import InferenceError
 from footfall_worker.ingest.frames import Frame
-from footfall_worker.ingest.stream_state import HealthSnapshot, StreamState
 from footfall_worker.pipeline.channel import ChannelSpec
+from footfall_worker.pipeline.channel_observer import ChannelObserver, LoopState
 from footfall_worker.pipeline.parts import build_parts
 from footfall_worker.settings import Settings
-from footfall_worker.storage.live_state import snapshot_from_health
-from footfall_worker.storage.postgres_writer import WriterStats
 from footfall_worker.storage.records import ChannelRow, RunEnd, RunStart, new_run_id
 
 log = logging.getLogger("footfall.worker")
@@ -66,17 +62,17 @@ class ChannelWorker:
         self._extra = {"channel": spec.channel_id}
         self._started_mono = time.monotonic()
         self._started_wall = time.time()
-        self._stopping = threading.Event()
-        self._loop_done = threading.Event()
-        self._loop_crashed = False
-        self._loop_beat = time.monotonic()
+        self._loop = LoopState()
         self._exit_reason = "stopped"
         self._last_live = float("-inf")
         self._last_summary = time.monotonic()
-        self._last_state: StreamState | None = None
         self._summary: RunSummary | None = None
         w = settings.worker
-        parts = build_parts(spec, settings, self.run_id, self._started_wall, self.status)
+        parts = build_parts(spec, settings, self.run_id, self._started_wall, lambda: self.observer.status())
+        self.observer = ChannelObserver(spec, settings, parts, self._loop, self._started_mono)
+        # The observer's views are the worker's: the probes, the tests and `process-video` ask the worker.
+        self.counters, self.status = self.observer.counters, self.observer.status
+        self.liveness, self.readiness = self.observer.liveness, self.observer.readiness
         self.metrics = parts.metrics
         self.connection = parts.connection
         self.detector = parts.detector
@@ -97,7 +93,8 @@ class ChannelWorker:
             metrics=self.metrics.render,
             status=lambda: self.status().as_dict(),
         )
-        self._loop = threading.Thread(target=self._run_loop, name=f"process-{spec.channel_id}", daemon=True)
+        self._thread = threading.Thread(target=self._run_loop, name=f"process-{spec.channel_id}", daemon=True)
+        self._loop.thread = self._thread
 
     # -- lifecycle ---------------------------------------------------------------------------------------------
 
@@ -112,7 +109,7 @@ class ChannelWorker:
         if self.gender_worker is not None:
             self.gender_worker.start()
         self.reader.start()
-        self._loop.start()
+        self._thread.start()
         log.info(
             "worker started",
             extra={
@@ -129,23 +126,24 @@ class ChannelWorker:
 
     @property
     def processing_ended(self) -> bool:
-        return self._loop_done.is_set()
+        return self._loop.done.is_set()
 
     def stop(self, reason: str = "stopped") -> RunSummary:
         """Shut down within `shutdown_deadline_s`: see the module docstring. Safe to call more than once."""
         if self._summary is not None:
             return self._summary
         deadline = time.monotonic() + self.settings.worker.shutdown_deadline_s
-        if not self._loop_done.is_set():
+        loop = self._loop
+        if not loop.done.is_set():
             self._exit_reason = reason
-        self._stopping.set()
+        loop.stopping.set()
         log.info("stopping", extra={**self._extra, "reason": self._exit_reason})
         # Stopping the reader closes the hand-off: the loop drains what is there, then finishes the tracks.
         self.reader.stop(timeout_s=max(0.5, min(6.0, deadline - time.monotonic() - 4.0)))
-        self._loop_done.wait(max(0.5, deadline - time.monotonic() - 3.0))
+        loop.done.wait(max(0.5, deadline - time.monotonic() - 3.0))
         # A camera reader only stops when asked: one that ended by itself died, and the exit code says so.
-        clean = self._loop_done.is_set() and not self._loop_crashed and self._exit_reason != "reader_stopped"
-        if not self._loop_done.is_set():
+        clean = loop.done.is_set() and not loop.crashed and self._exit_reason != "reader_stopped"
+        if not loop.done.is_set():
             log.error("processing did not finish in time; closing the record anyway", extra=self._extra)
         if self.gender_worker is not None:
             self.gender_worker.stop(timeout_s=1.0)
@@ -155,7 +153,7 @@ class ChannelWorker:
         if self.writer is not None:
             self.writer.put(RunEnd.of(self.run_id, time.time(), counters, mean_fps, self._exit_reason))
             complete = self.writer.close(max(0.5, deadline - time.monotonic() - 0.5))
-        self._publish_live(force=True)
+        self.observer.publish_live(force=True)
         if self.live is not None:
             self.live.unregister()  # a stopped channel leaves the channel set; its last state expires by itself
             self.live.close()
@@ -176,10 +174,11 @@ class ChannelWorker:
     # -- processing thread -------------------------------------------------------------------------------------
 
     def _run_loop(self) -> None:
+        loop = self._loop
         try:
             self._check_triton()
             while True:
-                self._loop_beat = time.monotonic()
+                loop.beat = time.monotonic()
                 frame = self.reader.get(timeout=0.5)
                 if frame is None:
                     if not self.reader.running:
@@ -187,16 +186,16 @@ class ChannelWorker:
                     self._between_frames()
                     continue
                 self._process(frame)
-            if not self._stopping.is_set():
+            if not loop.stopping.is_set():
                 self._exit_reason = "end_of_file" if self.spec.is_file else "reader_stopped"
-            self._loop_beat = time.monotonic()
+            loop.beat = time.monotonic()
             self.sinks.take(self.processor.finish(gender_wait_s=min(2.0, self.settings.worker.gender_settle_s)))
         except Exception:  # noqa: BLE001 - a bug ends the thread loudly: liveness fails and the pod restarts
-            self._loop_crashed = True
+            loop.crashed = True
             self._exit_reason = "crashed"
             log.exception("processing loop crashed", extra=self._extra)
         finally:
-            self._loop_done.set()
+            loop.done.set()
 
     def _process(self, frame: Frame) -> None:
         # While Triton fails, frames go without detection (counted) and the loop keeps its pace: live state,
@@ -224,140 +223,13 @@ class ChannelWorker:
     def _after_frame(self, now: float) -> None:
         if now - self._last_live >= self.settings.worker.live_interval_s:
             self._last_live = now
-            self._publish_live()
+            self.observer.publish_live()
         if now - self._last_summary >= self.settings.worker.summary_interval_s:
             self._last_summary = now
-            self._log_summary()
+            self.observer.log_summary()
 
     def _triton_problem(self) -> str | None:
         return self.connection.model_problem(self.settings.triton.detector_model)
 
     def _check_triton(self) -> None:
         self.triton.checked(self._triton_problem(), time.monotonic())
-
-    # -- observation -------------------------------------------------------------------------------------------
-
-    def _publish_live(self, force: bool = False) -> None:
-        if self.live is None:
-            return
-        health = self.reader.snapshot()
-        p50, p95 = self.frames.latency.percentiles_ms(50, 95)
-        tally = self.processor.tally
-        snapshot = snapshot_from_health(
-            health,
-            self.counters(health),
-            active_track_ids=tally.track_ids,
-            latency_p50_ms=p50,
-            latency_p95_ms=p95,
-            zone_occupancy=tally.zone_occupancy,
-            triton_url=self.triton.url,
-            triton_ok=self.triton.ok,
-            triton_error=self.triton.error,
-        )
-        changed = health.state is not self._last_state
-        self._last_state = health.state
-        self.live.publish(snapshot, force=force or changed)
-
-    def _log_summary(self) -> None:
-        status = self.status()
-        log.info(
-            "summary",
-            extra={
-                **self._extra,
-                "state": status.state,
-                "fps_read": round(status.fps_read, 1),
-                "fps_processed": round(status.fps_processed, 1),
-                "latency_p50_ms": _rounded(status.latency_p50_ms),
-                "latency_p95_ms": _rounded(status.latency_p95_ms),
-                **status.counters.as_dict(),
-                "skip_every": status.skip_every,
-                "people_now": status.people_now,
-                "rows_written": status.writer_written_rows,
-                "rows_buffered": status.writer_buffered_rows,
-                "rows_journaled": status.writer_journal_rows,
-                "ready": status.ready,
-            },
-        )
-
-    def view(self, health: HealthSnapshot | None = None, writer: WriterStats | None = None) -> WorkerView:
-        health = health or self.reader.snapshot()
-        writer = writer or (self.writer.stats() if self.writer is not None else None)
-        return WorkerView(
-            stopping=self._stopping.is_set(),
-            loop_alive=self._loop.is_alive() or (self._loop_done.is_set() and not self._loop_crashed),
-            loop_idle_s=0.0 if self._loop_done.is_set() else time.monotonic() - self._loop_beat,
-            reader_alive=self.reader.running,
-            reader_state=health.state,
-            last_frame_age_s=health.last_frame_age_s,
-            writer_alive=writer is None or writer.running,
-            writer_db_up=writer is None or writer.db_up,
-            writer_journal_ok=writer is None or writer.journal_ok,
-            gender_alive=self.gender_worker is None or self.gender_worker.alive,
-            triton_ok=self.triton.ok is True,
-            source_is_file=self.spec.is_file,
-        )
-
-    def liveness(self) -> Verdict:
-        return liveness(self.view(), self.settings.worker.liveness_timeout_s)
-
-    def readiness(self) -> Verdict:
-        return readiness(self.view(), self.settings.worker.ready_frame_age_s)
-
-    def counters(self, health: HealthSnapshot | None = None) -> ChannelCounters:
-        """The channel's counts now, gathered from the parts that own them."""
-        health = health or self.reader.snapshot()
-        tally = self.processor.tally
-        return ChannelCounters(
-            frames_read=health.frames_read,
-            frames_skipped=health.frames_skipped,
-            frames_processed=self.frames.processed,
-            frames_dropped=health.dropped,
-            frames_failed=self.triton.frames_failed,
-            reconnects=health.reconnects,
-            tracks_started=tally.tracks_started,
-            entries=tally.entries,
-            exits=tally.exits,
-        )
-
-    def status(self) -> WorkerStatus:
-        health = self.reader.snapshot()
-        writer = self.writer.stats() if self.writer is not None else None
-        view = self.view(health, writer)
-        alive = liveness(view, self.settings.worker.liveness_timeout_s)
-        ready = readiness(view, self.settings.worker.ready_frame_age_s)
-        p50, p95, p99 = self.frames.latency.percentiles_ms(50, 95, 99)
-        gender = self.gender_worker
-        tally = self.processor.tally
-        return WorkerStatus(
-            channel=self.channel_id,
-            state=str(health.state),
-            fps_read=health.fps,
-            fps_processed=self.frames.rate.rate(),
-            latency_p50_ms=p50,
-            latency_p95_ms=p95,
-            latency_p99_ms=p99,
-            people_now=tally.people_now,
-            active_tracks=len(self.processor.tracker.active_tracks),
-            counters=self.counters(health),
-            skip_every=health.skip_every,
-            triton_errors=self.triton.errors,
-            handoff_depth=len(self.reader.frames),
-            gender_queue=gender.pending if gender else 0,
-            gender_dropped=gender.dropped if gender else 0,
-            gender_failed=gender.failed if gender else 0,
-            writer_buffered_rows=writer.buffered_rows if writer else 0,
-            writer_journal_rows=writer.journal_rows if writer else 0,
-            writer_written_rows=writer.written_rows if writer else 0,
-            writer_dropped_rows=writer.dropped_rows if writer else 0,
-            writer_db_up=writer.db_up if writer else False,
-            live_skipped=self.live.stats.skipped if self.live else 0,
-            live=alive.ok,
-            ready=ready.ok,
-            not_ready_reasons=ready.reasons,
-            uptime_s=round(time.monotonic() - self._started_mono, 3),
-            zone_occupancy=tally.zone_occupancy,
-        )
-
-
-def _rounded(value: float | None) -> float | None:
-    return None if value is None else round(value, 1)

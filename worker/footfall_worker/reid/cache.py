@@ -14,7 +14,6 @@ skipped write, and no exception escapes. The counters are in `ReidCache.stats`.
 """
 
 import logging
-import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -22,6 +21,7 @@ import redis
 
 # re-exported: `footfall_worker.reid.connect` predates the shared module
 from footfall_worker.reid.appearance import mean_embedding
+from footfall_worker.storage.redis_window import REDIS_FAILURES, RedisWindow
 
 log = logging.getLogger(__name__)
 
@@ -111,13 +111,18 @@ class ReidCache:
     encoder_name: str = ""
     run_id: str = "0"
     stats: ReidStats = field(default_factory=ReidStats)
-    _down_until: float = field(default=0.0, repr=False)
+    _redis: RedisWindow = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.ttl_s <= 0 or self.max_entries < 1:
             raise ValueError(f"ttl_s must be > 0 and max_entries >= 1, got {self.ttl_s}, {self.max_entries}")
         if not 0 <= self.min_margin <= 1:
             raise ValueError(f"min_margin must be in [0, 1], got {self.min_margin}")
+        # A fixed pause, not a growing one: a missed link costs little, and ReID should resume with Redis.
+        retry = self.retry_after_s
+        self._redis = RedisWindow(
+            self.client, "reid", self.channel_id, backoff_initial_s=retry, backoff_max_s=retry, logger=log
+        )
 
     @property
     def prefix(self) -> str:
@@ -149,13 +154,14 @@ class ReidCache:
         gallery = mean_embedding(embedding)
         if gallery is None:
             return False
-        if self._backing_off():
+        client = self._redis.client()
+        if client is None:
             self.stats.skipped_writes += 1
             return False
         key = self.track_key(track_id)
         ttl_ms = max(1, int(self.ttl_s * 1000))
         try:
-            pipe = self.client.pipeline(transaction=True)
+            pipe = client.pipeline(transaction=True)
             pipe.hset(
                 key,
                 mapping={
@@ -173,14 +179,15 @@ class ReidCache:
             pipe.zrange(self.index_key, 0, -(self.max_entries + 1))
             evicted = pipe.execute()[-1]
             if evicted:
-                pipe = self.client.pipeline(transaction=True)
+                pipe = client.pipeline(transaction=True)
                 pipe.delete(*(self.prefix + "track:" + member.decode() for member in evicted))
                 pipe.zrem(self.index_key, *evicted)
                 pipe.execute()
-        except (redis.RedisError, OSError) as error:
+        except REDIS_FAILURES as error:
             self._failed("remember", error)
             self.stats.skipped_writes += 1
             return False
+        self._redis.succeeded()
         self.stats.stored += 1
         return True
 
@@ -197,37 +204,42 @@ class ReidCache:
         query = mean_embedding(embedding)
         if query is None:
             return None
-        if self._backing_off():
+        client = self._redis.client()
+        if client is None:
             self.stats.skipped_reads += 1
             return None
         try:
-            members = self.client.zrangebyscore(
+            members = client.zrangebyscore(
                 self.index_key, float(now_s) - self.ttl_s, float(now_s), start=0, num=self.max_entries
             )
             if not members:
+                self._redis.succeeded()
                 return None
-            pipe = self.client.pipeline(transaction=False)
+            pipe = client.pipeline(transaction=False)
             for member in members:
                 pipe.hmget(self.prefix + "track:" + member.decode(), "emb", "box", "ended_at", "enc")
             rows = pipe.execute()
-        except (redis.RedisError, OSError) as error:
+        except REDIS_FAILURES as error:
             self._failed("match", error)
             self.stats.skipped_reads += 1
             return None
+        self._redis.succeeded()
         return self._decide(query, members, rows)
 
     def forget(self, track_id: int, run_id: str | None = None) -> bool:
         """Remove an entry (after it was linked, so it links at most once). False when Redis failed."""
-        if self._backing_off():
+        client = self._redis.client()
+        if client is None:
             return False
         try:
-            pipe = self.client.pipeline(transaction=True)
+            pipe = client.pipeline(transaction=True)
             pipe.delete(self.track_key(track_id, run_id))
             pipe.zrem(self.index_key, self.member(track_id, run_id))
             pipe.execute()
-        except (redis.RedisError, OSError) as error:
+        except REDIS_FAILURES as error:
             self._failed("forget", error)
             return False
+        self._redis.succeeded()
         return True
 
     def _decide(self, query: np.ndarray, members: list[bytes], rows: list[list[bytes | None]]) -> ReidMatch | None:
@@ -261,16 +273,6 @@ class ReidCache:
         run_id, track_id = ids[best].rsplit(":", 1)
         return ReidMatch(int(track_id), run_id, similarity, runner_up, ended[best], boxes[best])
 
-    def _backing_off(self) -> bool:
-        return time.monotonic() < self._down_until
-
     def _failed(self, operation: str, error: Exception) -> None:
         self.stats.errors += 1
-        self._down_until = time.monotonic() + self.retry_after_s
-        log.warning(
-            "reid %s on channel %s: Redis failed (%s); skipping Redis for %.1f s",
-            operation,
-            self.channel_id,
-            error,
-            self.retry_after_s,
-        )
+        self._redis.failed(operation, error)

@@ -1,10 +1,7 @@
 """An append-only on-disk journal of writer batches: what could not reach PostgreSQL yet, in order.
 
-Layout: `directory/segment-000000000001.ffj`, `...002.ffj`, ... Each batch is one record:
-
-    magic b"FFJ1" | payload length (u32 big-endian) | crc32(payload) (u32 big-endian) | payload
-
-where the payload is the batch as compact UTF-8 JSON (a list of encoded records). Every append is flushed and
+Layout: `directory/segment-000000000001.ffj`, `...002.ffj`, ... Each batch is one record (`journal_format.py`:
+magic, length, crc32, the batch as compact JSON). Every append is flushed and
 fsync'd before it returns; a new segment's directory entry is fsync'd too. A process that starts never appends
 to an old segment (its tail may be torn by a crash); it starts a new one.
 
@@ -16,22 +13,18 @@ Records that PostgreSQL rejects as data errors go to `directory/rejected.jsonl` 
 error) so a poison row never blocks the batches behind it and is still kept for a human.
 """
 
-import json
 import logging
 import os
 import re
-import struct
 import time
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from footfall_worker.storage.journal_format import encode_frame, json_dumps, scan_segment
+
 logger = logging.getLogger("footfall.storage")
 
-MAGIC = b"FFJ1"
-HEADER = struct.Struct(">4sII")  # magic, payload length, crc32 of the payload
-MAX_PAYLOAD_BYTES = 256 * 1024 * 1024  # a length above this is damage, not a batch
 _SEGMENT_PREFIX = "segment-"
 _SEGMENT_SUFFIX = ".ffj"
 _SEGMENT_NAME = re.compile(r"^segment-(\d{12})\.ffj$")
@@ -46,79 +39,6 @@ class JournalBatch:
     offset: int
     end: int
     items: list[Any]
-
-
-def _plain(value: Any) -> Any:
-    """numpy scalars and arrays (e.g. in event payloads) as plain JSON values."""
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
-
-
-def json_dumps(value: Any) -> str:
-    """Compact JSON, numpy-tolerant.
-
-    Raises:
-        TypeError: a value JSON cannot hold.
-    """
-    return json.dumps(value, default=_plain, separators=(",", ":"), ensure_ascii=False)
-
-
-def encode_frame(payload: bytes) -> bytes:
-    """Header + payload of one journal record."""
-    return HEADER.pack(MAGIC, len(payload), zlib.crc32(payload)) + payload
-
-
-def _decode_at(data: bytes, offset: int) -> tuple[list[Any], int] | None:
-    """The intact record starting at `offset` (items, end offset), or None if there is none there."""
-    if len(data) - offset < HEADER.size:
-        return None
-    magic, length, crc = HEADER.unpack_from(data, offset)
-    start = offset + HEADER.size
-    if magic != MAGIC or length > MAX_PAYLOAD_BYTES or start + length > len(data):
-        return None
-    payload = data[start : start + length]
-    if zlib.crc32(payload) != crc:
-        return None
-    try:
-        items = json.loads(payload)
-    except ValueError:
-        return None
-    if not isinstance(items, list):
-        return None
-    return items, start + length
-
-
-def scan_segment(data: bytes) -> tuple[list[tuple[int, int, list[Any]]], list[tuple[int, int]]]:
-    """Every intact record of a segment and every damaged stretch between them.
-
-    Args:
-        data: the segment's bytes.
-
-    Returns:
-        (records as (offset, end, items), damaged stretches as (offset, end)). A damaged stretch at the end is a
-        torn tail; one in the middle is skipped by searching for the next magic that starts an intact record.
-    """
-    records: list[tuple[int, int, list[Any]]] = []
-    damaged: list[tuple[int, int]] = []
-    offset = 0
-    while offset < len(data):
-        decoded = _decode_at(data, offset)
-        if decoded is not None:
-            items, end = decoded
-            records.append((offset, end, items))
-            offset = end
-            continue
-        resume = offset + 1
-        while True:
-            resume = data.find(MAGIC, resume)
-            if resume < 0 or _decode_at(data, resume) is not None:
-                break
-            resume += 1
-        end = len(data) if resume < 0 else resume
-        damaged.append((offset, end))
-        offset = end
-    return records, damaged
 
 
 class Journal:

@@ -2,11 +2,11 @@
 
 The keys and the heartbeat's fields are the operator's contract with the worker: `footfall_contract.heartbeat`.
 
-Redis is a window here, not a dependency: when it is down every call returns within the socket timeouts, and
-after a failure Redis is not touched at all for a back-off that doubles from `backoff_initial_s` up to
-`backoff_max_s`, so a dead Redis costs nothing per frame. Skipped updates are counted in `LiveState.stats`; no
-exception escapes `publish` or `emit`. The first call after the back-off tries again, and once Redis answers
-the live state reappears (counted in `stats.reconnects`).
+Redis is a window here, not a dependency (`redis_window.py`): when it is down every call returns within the
+socket timeouts, and after a failure Redis is not touched at all for a back-off that doubles from
+`backoff_initial_s` up to `backoff_max_s`, so a dead Redis costs nothing per frame. Skipped updates are counted
+in `LiveState.stats`; no exception escapes `publish` or `emit`. The first call after the back-off tries again,
+and once Redis answers the live state reappears (counted in `stats.reconnects`).
 
 A `LiveState` is meant for one thread: the channel's processing loop.
 """
@@ -19,14 +19,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import redis
-
 from footfall_contract.config.masking import mask_credentials
 from footfall_contract.counters import ChannelCounters
 from footfall_contract.heartbeat import CHANNELS_KEY, LiveSnapshot, decode_live, encode_live, events_key, live_key
 from footfall_worker.events import ChannelEvent
 from footfall_worker.ingest.stream_state import HealthSnapshot
-from footfall_worker.retry import Backoff
+from footfall_worker.storage.redis_window import REDIS_FAILURES, ClientSource, RedisWindow
 
 log = logging.getLogger("footfall.live")
 
@@ -98,9 +96,6 @@ class LiveStats:
     reconnects: int = 0
 
 
-ClientSource = redis.Redis | Callable[[], redis.Redis]
-
-
 class LiveState:
     """Publishes one channel's live state and events to Redis without ever holding up processing.
 
@@ -140,17 +135,17 @@ class LiveState:
                 f"ttl_s and events_ttl_s must be > 0 and events_maxlen >= 1, got {ttl_s}, {events_ttl_s}, "
                 f"{events_maxlen}"
             )
-        if min_interval_s < 0 or backoff_initial_s < 0 or backoff_max_s < backoff_initial_s:
-            raise ValueError(
-                f"need min_interval_s >= 0 and 0 <= backoff_initial_s <= backoff_max_s, got {min_interval_s}, "
-                f"{backoff_initial_s}, {backoff_max_s}"
-            )
-        if isinstance(client, redis.Redis):
-            self._client: redis.Redis | None = client
-            self._factory: Callable[[], redis.Redis] | None = None
-        else:
-            self._client = None
-            self._factory = client
+        if min_interval_s < 0:
+            raise ValueError(f"need min_interval_s >= 0, got {min_interval_s}")
+        self._redis = RedisWindow(
+            client,
+            "live state",
+            channel_id,
+            backoff_initial_s=backoff_initial_s,
+            backoff_max_s=backoff_max_s,
+            monotonic=monotonic,
+            logger=log,
+        )
         self.channel_id = channel_id
         self.ttl_s = ttl_s
         self.events_maxlen = events_maxlen
@@ -160,10 +155,6 @@ class LiveState:
         self._wall_clock = wall_clock
         self._monotonic = monotonic
         self._last_publish: float | None = None
-        self._failures = 0  # consecutive; 0 = Redis is up as far as we know
-        self._backoff = Backoff(initial=backoff_initial_s, factor=2.0, maximum=backoff_max_s, jitter=0.0)
-        self._down_until = 0.0
-        self._log_extra = {"channel": channel_id}
 
     @property
     def live_key(self) -> str:
@@ -176,7 +167,7 @@ class LiveState:
     @property
     def backing_off(self) -> bool:
         """True while Redis is being skipped after a failure."""
-        return self._monotonic() < self._down_until
+        return self._redis.backing_off
 
     def publish(self, snapshot: LiveSnapshot, *, force: bool = False) -> bool:
         """Write the channel's live hash (with its TTL) and register the channel, in one pipeline.
@@ -193,7 +184,7 @@ class LiveState:
             self.stats.throttled += 1
             return False
         self._last_publish = now
-        client = self._available()
+        client = self._redis.client()
         if client is None:
             self.stats.skipped += 1
             return False
@@ -204,7 +195,7 @@ class LiveState:
             pipe.pexpire(self.live_key, ttl_ms)
             pipe.sadd(CHANNELS_KEY, self.channel_id)
             pipe.execute()
-        except (redis.RedisError, OSError) as error:
+        except REDIS_FAILURES as error:
             self._failed("publish", error)
             self.stats.skipped += 1
             return False
@@ -220,12 +211,12 @@ class LiveState:
         Returns:
             True when removed; False when Redis failed or is backed off (counted, never raised).
         """
-        client = self._available()
+        client = self._redis.client()
         if client is None:
             return False
         try:
             client.srem(CHANNELS_KEY, self.channel_id)
-        except (redis.RedisError, OSError) as error:
+        except REDIS_FAILURES as error:
             self._failed("unregister", error)
             return False
         self._succeeded()
@@ -242,7 +233,7 @@ class LiveState:
         """
         flat = {"type": str(event.kind), "track_id": int(event.track_id), "ts": float(event.t), **event.payload}
         fields_ = {str(name): _encode_event_value(value) for name, value in flat.items()}
-        client = self._available()
+        client = self._redis.client()
         if client is None:
             self.stats.events_skipped += 1
             return None
@@ -252,7 +243,7 @@ class LiveState:
             if self.events_ttl_s is not None:
                 pipe.pexpire(self.events_key, max(1, int(self.events_ttl_s * 1000)))
             entry_id = pipe.execute()[0]
-        except (redis.RedisError, OSError) as error:
+        except REDIS_FAILURES as error:
             self._failed("emit", error)
             self.stats.events_skipped += 1
             return None
@@ -266,12 +257,12 @@ class LiveState:
         For tests and the operator: it bypasses the back-off and raises `redis.RedisError` when Redis fails,
         so "no state" and "Redis down" stay distinguishable.
         """
-        raw = self._require_client().hgetall(self.live_key)
+        raw = self._redis.require().hgetall(self.live_key)
         return decode_live(raw) if raw else None
 
     def read_events(self, count: int = 100) -> list[tuple[str, dict[str, str]]]:
         """The newest `count` events, oldest first, as (entry id, fields). Raises like `read`."""
-        entries = self._require_client().xrevrange(self.events_key, count=count)
+        entries = self._redis.require().xrevrange(self.events_key, count=count)
         return [
             (entry_id.decode(), {key.decode(): value.decode() for key, value in values.items()})
             for entry_id, values in reversed(entries)
@@ -279,54 +270,12 @@ class LiveState:
 
     def close(self) -> None:
         """Close the client if this object made it from a factory (a client passed in is the caller's)."""
-        if self._factory is not None:
-            self._drop_client()
-
-    def _require_client(self) -> redis.Redis:
-        if self._client is None:
-            assert self._factory is not None
-            self._client = self._factory()
-        return self._client
-
-    def _available(self) -> redis.Redis | None:
-        """The client to try, or None while backing off."""
-        if self.backing_off:
-            return None
-        try:
-            return self._require_client()
-        except (redis.RedisError, OSError) as error:
-            self._failed("connect", error)
-            return None
+        self._redis.close()
 
     def _succeeded(self) -> None:
-        if self._failures:
+        if self._redis.succeeded():
             self.stats.reconnects += 1
-            log.info(
-                f"Redis answers again after {self._failures} failed attempt(s); live state resumed",
-                extra=self._log_extra,
-            )
-        self._failures = 0
-        self._backoff.reset()
-        self._down_until = 0.0
 
     def _failed(self, operation: str, error: Exception) -> None:
         self.stats.errors += 1
-        self._failures += 1
-        delay = self._backoff.next_delay()
-        self._down_until = self._monotonic() + delay
-        if self._factory is not None:
-            self._drop_client()
-        message = f"live {operation}: Redis failed ({error}); skipping Redis for {delay:.1f} s"
-        # one warning per outage; the retries (at most one per back-off period) only at debug
-        if self._failures == 1:
-            log.warning(message, extra=self._log_extra)
-        else:
-            log.debug(message, extra=self._log_extra)
-
-    def _drop_client(self) -> None:
-        client, self._client = self._client, None
-        if client is not None:
-            try:
-                client.close()
-            except (redis.RedisError, OSError):
-                pass  # a dead connection cannot be closed politely; it is dropped either way
+        self._redis.failed(operation, error)

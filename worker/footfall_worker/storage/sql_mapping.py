@@ -16,7 +16,7 @@ import psycopg2.extras
 
 from footfall_contract.config.masking import mask_credentials
 from footfall_worker.storage import runs as run_rows
-from footfall_worker.storage.journal import json_dumps
+from footfall_worker.storage.journal_format import json_dumps
 from footfall_worker.storage.records import (
     ChannelRow,
     ChannelStatMinute,

@@ -17,7 +17,8 @@ from typing import Any
 
 from footfall_worker.settings import StorageSettings
 from footfall_worker.storage.error_log import ErrorLog
-from footfall_worker.storage.journal import Journal, JournalBatch, json_dumps
+from footfall_worker.storage.journal import Journal, JournalBatch
+from footfall_worker.storage.journal_format import json_dumps
 from footfall_worker.storage.records import Record, decode_record, encode_record
 
 logger = logging.getLogger("footfall.storage")
