@@ -47,6 +47,8 @@ class WorkerStatus:
     writer_journal_rows: int
     writer_written_rows: int
     writer_dropped_rows: int
+    writer_rejected_rows: int  # quarantined: PostgreSQL refused them as data
+    writer_transient_errors: int  # writes PostgreSQL refused for now (rows kept and retried)
     writer_db_up: bool
     live_skipped: int
     live: bool
@@ -79,6 +81,12 @@ _COUNTERS = (
     ("footfall_gender_failed", "Crops lost to a failed gender request.", "gender_failed"),
     ("footfall_writer_written_rows", "Rows committed to PostgreSQL.", "writer_written_rows"),
     ("footfall_writer_dropped_rows", "Rows lost: memory full and the journal unwritable.", "writer_dropped_rows"),
+    ("footfall_writer_rejected_rows", "Rows quarantined: refused as data (rejected.jsonl).", "writer_rejected_rows"),
+    (
+        "footfall_writer_transient_errors",
+        "Writes PostgreSQL refused for now (failover, grants, migration); the rows were kept and retried.",
+        "writer_transient_errors",
+    ),
     ("footfall_live_skipped", "Live-state updates skipped because Redis was down.", "live_skipped"),
 )
 _GAUGES = (

@@ -137,6 +137,8 @@ class ChannelObserver:
             writer_journal_rows=writer.journal_rows if writer else 0,
             writer_written_rows=writer.written_rows if writer else 0,
             writer_dropped_rows=writer.dropped_rows if writer else 0,
+            writer_rejected_rows=writer.rejected_rows if writer else 0,
+            writer_transient_errors=writer.transient_errors if writer else 0,
             writer_db_up=writer.db_up if writer else False,
             live_skipped=p.live.stats.skipped if p.live else 0,
             live=alive.ok,

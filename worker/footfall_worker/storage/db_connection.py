@@ -1,9 +1,9 @@
 """The writer's connection to PostgreSQL: connect with timeouts (migrating once), and a backed-off retry.
 
 A connect never hangs: libpq's `connect_timeout`, a server-side `statement_timeout` and TCP keepalives bound
-every wait. A failed connect or write drops the connection and schedules the next attempt with the shared
-`Backoff` (`StorageSettings.backoff_*`), started over once a connect succeeds. Errors are told apart by
-`CONNECTION_ERRORS` (PostgreSQL unreachable: retry later, nothing lost) and `DATA_ERRORS` (it refused the rows).
+every wait. A failed connect or write (unreachable, or refusing for now: `pg_errors.py`) drops the connection
+and schedules the next attempt with the shared `Backoff` (`StorageSettings.backoff_*`), started over once a
+connect succeeds.
 """
 
 import logging
@@ -17,14 +17,9 @@ from footfall_worker.retry import Backoff
 from footfall_worker.settings import StorageSettings
 from footfall_worker.storage.error_log import ErrorLog
 from footfall_worker.storage.migrations import MigrationError, apply_migrations
+from footfall_worker.storage.pg_errors import Failure, classify, describe
 
 logger = logging.getLogger("footfall.storage")
-
-CONNECTION_ERRORS: tuple[type[Exception], ...] = (psycopg2.OperationalError, psycopg2.InterfaceError)
-"""PostgreSQL (or the way to it) is gone: the connection is dropped and the rows are retried later."""
-
-DATA_ERRORS: tuple[type[Exception], ...] = (psycopg2.Error, TypeError, ValueError)
-"""PostgreSQL refused the rows themselves (checked after `CONNECTION_ERRORS`, which are psycopg2 errors too)."""
 
 # A 0 s initial delay times any factor stays 0 s, a reconnect loop; from this floor it grows (1, 2, 4 ms, ...).
 _MIN_INITIAL_S = 1e-3
@@ -57,6 +52,7 @@ class DbConnection:
         self.conn: psycopg2.extensions.connection | None = None
         self.next_connect = 0.0  # monotonic time the next attempt is due
         self.retries = 0  # failed connects and writes
+        self.transient_errors = 0  # of those, PostgreSQL refusing for now (failover, grants, a migration)
         self.reconnects = 0
 
     def connect(self) -> bool:
@@ -82,7 +78,7 @@ class DbConnection:
                 keepalives_count=3,
             )
         except psycopg2.Error as exc:
-            self.failed(exc)
+            self.failed(exc, classify(exc))
             return False
         try:
             if not self._migrated:
@@ -96,7 +92,7 @@ class DbConnection:
             raise
         except psycopg2.Error as exc:
             conn.close()
-            self.failed(exc)
+            self.failed(exc, classify(exc))
             return False
         self.conn = conn
         self._backoff.reset()
@@ -121,19 +117,22 @@ class DbConnection:
                 pass
             self.conn = None
 
-    def failed(self, exc: BaseException) -> None:
+    def failed(self, exc: BaseException, failure: Failure = Failure.UNREACHABLE) -> None:
         """Drop the connection after `exc`, count it, and schedule the next attempt."""
         now = time.monotonic()
         self.disconnect()
         self.retries += 1
-        message = mask_credentials(f"{type(exc).__name__}: {str(exc).strip()}")[:500]
+        if failure is Failure.TRANSIENT:
+            self.transient_errors += 1
+        message = mask_credentials(describe(exc))
         self._errors.last = message
         delay = self._backoff.next_delay()
         self.next_connect = now + delay
         if self._errors.due(now):
             logger.warning(
-                "PostgreSQL not usable, retrying in %.2f s: %s",
+                "PostgreSQL %s, retrying in %.2f s: %s",
+                "refuses for now" if failure is Failure.TRANSIENT else "not usable",
                 delay,
                 message,
-                extra={**self._extra, "retries": self.retries},
+                extra={**self._extra, "retries": self.retries, "failure": str(failure)},
             )

@@ -52,8 +52,9 @@ class WriterStats:
     written_rows: int  # committed to PostgreSQL (duplicates of a retried batch included)
     written_batches: int
     dropped_rows: int  # lost: memory full and the journal unwritable
-    rejected_rows: int  # refused by PostgreSQL as data errors (kept in rejected.jsonl when possible)
+    rejected_rows: int  # quarantined: refused as data (kept in rejected.jsonl when possible, with the reason)
     retries: int  # failed connects and writes
+    transient_errors: int  # of those, PostgreSQL refusing for now (failover, grants, a migration): rows kept
     reconnects: int
     journal_errors: int
     journal_damaged: int  # torn or damaged journal records skipped
@@ -161,6 +162,7 @@ class PostgresWriter:
             dropped_rows=rows.dropped,
             rejected_rows=rows.rejected,
             retries=self._db.retries,
+            transient_errors=self._db.transient_errors,
             reconnects=self._db.reconnects,
             journal_errors=rows.journal_errors,
             journal_damaged=rows.journal.damaged_records,

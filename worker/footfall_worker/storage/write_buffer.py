@@ -19,6 +19,7 @@ from footfall_worker.settings import StorageSettings
 from footfall_worker.storage.error_log import ErrorLog
 from footfall_worker.storage.journal import Journal, JournalBatch
 from footfall_worker.storage.journal_format import json_dumps
+from footfall_worker.storage.pg_errors import describe
 from footfall_worker.storage.records import Record, decode_record, encode_record
 
 logger = logging.getLogger("footfall.storage")
@@ -157,7 +158,7 @@ class WriteBuffer:
             try:
                 try:
                     self.journal.append(items)
-                except (TypeError, ValueError):
+                except (TypeError, ValueError, RecursionError):
                     items = self._encodable(items)
                     self.journal.append(items)
             except OSError as exc:
@@ -203,8 +204,8 @@ class WriteBuffer:
         self._errors.last = f"rejected row: {error}"
         try:
             self.journal.reject(item, error)
-        except (OSError, TypeError, ValueError) as exc:
-            logger.error("cannot keep a rejected row: %s", exc, extra=self._extra)
+        except Exception as exc:  # noqa: BLE001 - a row JSON cannot hold (nesting, a huge int) is still counted
+            logger.error("cannot keep a rejected row: %s", describe(exc), extra=self._extra)
         logger.error("PostgreSQL rejected a row: %s", error, extra={**self._extra, "record_type": str(item[0])})
 
     def _decode(self, items: list[Any]) -> list[Record]:
@@ -212,8 +213,8 @@ class WriteBuffer:
         for item in items:
             try:
                 records.append(decode_record(item))
-            except ValueError as exc:
-                self.reject(item, str(exc))
+            except Exception as exc:  # noqa: BLE001 - one bad journal item must not stop the batch behind it
+                self.reject(item, describe(exc))
         return records
 
     def _encodable(self, items: list[Any]) -> list[Any]:
@@ -223,7 +224,7 @@ class WriteBuffer:
             try:
                 json_dumps(item)
                 kept.append(item)
-            except (TypeError, ValueError) as exc:
+            except (TypeError, ValueError, RecursionError) as exc:
                 with self.lock:
                     self.dropped += 1
                 logger.error("dropped a record JSON cannot hold: %s", exc, extra=self._extra)
