@@ -19,13 +19,15 @@ log = logging.getLogger("footfall.probes")
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
-    """A probe's answer: 200 when ok, 503 with the reasons otherwise."""
+    """A probe's answer: 200 when ok, 503 with the reasons otherwise; `degraded` names what works only in part
+    without failing the probe (e.g. rows waiting in the journal while PostgreSQL is away)."""
 
     ok: bool
     reasons: tuple[str, ...]  # why not ok; empty when ok
+    degraded: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, object]:
-        return {"ok": self.ok, "reasons": list(self.reasons)}
+        return {"ok": self.ok, "reasons": list(self.reasons), "degraded": list(self.degraded)}
 
 
 class ProbeServer:

@@ -85,9 +85,9 @@ def served() -> Iterator[Served]:
 
 def test_verdicts_answer_200_or_503_with_their_reasons(served: Served) -> None:
     server, _, verdicts = served
-    assert get(server.port, "/healthz") == (200, b'{"ok": true, "reasons": []}')
+    assert get(server.port, "/healthz") == (200, b'{"ok": true, "reasons": [], "degraded": []}')
     code, body = get(server.port, "/readyz")
-    assert code == 503 and json.loads(body) == {"ok": False, "reasons": ["stream backoff"]}
+    assert code == 503 and json.loads(body) == {"ok": False, "reasons": ["stream backoff"], "degraded": []}
     verdicts["live"] = Verdict(False, ("processing loop stuck for 40 s (limit 30 s)",))
     assert get(server.port, "/healthz")[0] == 503
     assert get(server.port, "/status")[0] == 500  # a failing handler answers, the server lives on

@@ -65,3 +65,9 @@ def test_readiness(change: dict[str, object], ready: bool, reason: str) -> None:
     verdict = readiness(replace(HEALTHY, **change), max_frame_age_s=5.0)
     assert verdict.ok is ready, verdict.reasons
     assert reason in " ".join(verdict.reasons)
+
+
+def test_readiness_names_a_database_outage_the_journal_covers_as_degraded() -> None:
+    verdict = readiness(replace(HEALTHY, writer_db_up=False), max_frame_age_s=5.0)
+    assert verdict.ok and verdict.degraded == ("PostgreSQL unreachable: rows wait in the journal",)
+    assert readiness(HEALTHY, max_frame_age_s=5.0).degraded == ()

@@ -173,3 +173,81 @@ def test_python_errors_are_data_and_a_lost_connection_is_unreachable() -> None:
     assert classify(psycopg2.ProgrammingError("can't adapt type 'dict'")) is Failure.DATA
     assert classify(psycopg2.OperationalError("server closed the connection unexpectedly")) is Failure.UNREACHABLE
     assert classify(psycopg2.InterfaceError("connection already closed")) is Failure.UNREACHABLE
+
+
+def test_a_hung_server_is_given_up_on_within_the_bound_and_the_rows_wait_in_the_journal(
+    pg_cluster: PostgresCluster,  # noqa: F811
+    dsn: str,
+    tmp_path: Path,
+) -> None:
+    """SIGSTOPped PostgreSQL: the kernel still ACKs, so only our own wait bound notices (statement_timeout_s
+    2 s + answer_grace_s 1 s here); the writer drops the connection, journals, and writes everything after."""
+    answer_limit_s = 3.0
+    work = Workload()
+    writer = make_writer(
+        dsn,
+        tmp_path,
+        statement_timeout_s=2.0,
+        answer_grace_s=1.0,
+        max_buffered_rows=1000,
+        spill_fraction=0.3,  # journal above 300 rows; 700 rows of room while a connect waits out its 2 s
+        backoff_max_s=1.0,
+    )
+    writer.start()
+    for record in work.begin():
+        writer.put(record)
+    produce(writer, work, 10)
+    wait_until(lambda: writer.stats().buffered_rows == 0, 10, "the first rows were not written")
+    pids = pg_cluster.freeze()
+    try:
+        frozen_at = time.monotonic()
+        produce(writer, work, 5)  # a batch the writer sends into the silent server
+        wait_until(lambda: not writer.stats().db_up, answer_limit_s + 3, f"still waiting: {writer.stats()}")
+        noticed_s = time.monotonic() - frozen_at
+        for _ in range(60):  # 600 rows at 200 rows/s, more than the spill threshold: the journal takes them
+            produce(writer, work, 1)
+            time.sleep(0.05)
+        during = writer.stats()
+        assert during.journal_rows > 0 and during.dropped_rows == 0 and not during.db_up, during
+    finally:
+        pg_cluster.thaw(pids)
+    print(f"\nhung server given up on after {noticed_s:.1f} s (bound {answer_limit_s:.0f} s + a flush interval)")
+    assert noticed_s <= answer_limit_s + 2.0
+    for record in work.end():
+        writer.put(record)
+    assert writer.close(deadline_s=15.0), writer.stats()
+    assert writer.stats().rejected_rows == 0
+    assert_database_holds(dsn, work)
+
+
+def test_a_shutdown_while_the_server_hangs_keeps_every_row_in_the_journal_within_the_deadline(
+    pg_cluster: PostgresCluster,  # noqa: F811
+    dsn: str,
+    tmp_path: Path,
+) -> None:
+    work = Workload()
+    writer = make_writer(dsn, tmp_path, statement_timeout_s=20.0, answer_grace_s=5.0)  # 25 s: longer than the close
+    writer.start()
+    for record in work.begin():
+        writer.put(record)
+    produce(writer, work, 10)
+    wait_until(lambda: writer.stats().buffered_rows == 0, 10, "the first rows were not written")
+    pids = pg_cluster.freeze()
+    try:
+        produce(writer, work, 30)
+        for record in work.end():
+            writer.put(record)
+        time.sleep(0.3)  # a flush is sent into the silent server
+        started = time.monotonic()
+        assert writer.close(deadline_s=3.0) is False
+        closed_s = time.monotonic() - started
+        stats = writer.stats()
+    finally:
+        pg_cluster.thaw(pids)
+    assert closed_s < 3.5 and not stats.running, (closed_s, stats)
+    assert stats.dropped_rows == 0 and stats.buffered_rows == 0 and stats.journal_rows > 0, stats
+    # The next start replays it all.
+    again = make_writer(dsn, tmp_path)
+    again.start()
+    assert again.close(deadline_s=15.0), again.stats()
+    assert_database_holds(dsn, work)

@@ -15,6 +15,7 @@ import os
 import re
 import secrets
 import shutil
+import signal
 import subprocess
 import time
 import uuid
@@ -105,6 +106,26 @@ class PostgresCluster:
     def stop(self, mode: str = "fast") -> None:
         """Stop the server (`fast`: clients are disconnected at once, like a database restart in production)."""
         _run(["pg_ctlcluster", "--skip-systemctl-redirect", self.version, self.name, "stop", "-m", mode])
+
+    def server_pids(self) -> list[int]:
+        """The postmaster and every process it started (backends, checkpointer, ...)."""
+        data_dir = Path(f"/var/lib/postgresql/{self.version}/{self.name}")
+        postmaster = int((data_dir / "postmaster.pid").read_text().split()[0])
+        children = subprocess.run(["pgrep", "-P", str(postmaster)], capture_output=True, text=True, timeout=10)
+        return [postmaster, *(int(pid) for pid in children.stdout.split())]
+
+    def freeze(self) -> list[int]:
+        """SIGSTOP the whole server: alive to the kernel (connections are accepted, data is ACKed), silent to its
+        clients, as a server stuck on a dead disk or swapped out. Returns the stopped pids for `thaw`."""
+        pids = self.server_pids()
+        for pid in pids:
+            os.kill(pid, signal.SIGSTOP)
+        return pids
+
+    def thaw(self, pids: list[int]) -> None:
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
 
     def drop(self) -> None:
         if self._created:

@@ -137,6 +137,12 @@ class StorageSettings(BaseSettings):
     )
     connect_timeout_s: int = Field(default=5, ge=2, description="libpq connect_timeout (it rounds below 2 up to 2)")
     statement_timeout_s: float = Field(default=10.0, gt=0, description="server-side limit of one statement")
+    answer_grace_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="a server silent for statement_timeout_s plus this long is hung: the connection is dropped",
+    )
+    migration_timeout_s: float = Field(default=600.0, gt=0, description="longest the schema migration may run")
     backoff_initial_s: float = Field(default=0.5, ge=0, description="first reconnect delay; multiplied per failure")
     backoff_factor: float = Field(default=2.0, ge=1)
     backoff_max_s: float = Field(default=30.0, ge=0)

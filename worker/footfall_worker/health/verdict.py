@@ -32,8 +32,8 @@ class WorkerView:
     source_is_file: bool
 
 
-def _verdict(reasons: list[str]) -> Verdict:
-    return Verdict(not reasons, tuple(reasons))
+def _verdict(reasons: list[str], degraded: list[str] | None = None) -> Verdict:
+    return Verdict(not reasons, tuple(reasons), tuple(degraded or ()))
 
 
 def liveness(view: WorkerView, timeout_s: float) -> Verdict:
@@ -65,6 +65,10 @@ def readiness(view: WorkerView, max_frame_age_s: float) -> Verdict:
         reasons.append(f"newest frame {age} (limit {max_frame_age_s:.1f} s)")
     if not view.triton_ok:
         reasons.append("Triton not answering")
+    degraded = []
     if not view.writer_db_up and not view.writer_journal_ok:
         reasons.append("PostgreSQL down and the journal unwritable")
-    return _verdict(reasons)
+    elif not view.writer_db_up:
+        # Still ready: the journal keeps every row, and a restart would not bring PostgreSQL back.
+        degraded.append("PostgreSQL unreachable: rows wait in the journal")
+    return _verdict(reasons, degraded)

@@ -1,8 +1,10 @@
 """The writer's connection to PostgreSQL: connect with timeouts (migrating once), and a backed-off retry.
 
-A connect never hangs: libpq's `connect_timeout`, a server-side `statement_timeout` and TCP keepalives bound
-every wait. A failed connect or write (unreachable, or refusing for now: `pg_errors.py`) drops the connection
-and schedules the next attempt with the shared `Backoff` (`StorageSettings.backoff_*`), started over once a
+A connect or a statement never hangs: a server-side `statement_timeout` bounds the work, TCP keepalives and
+`tcp_user_timeout` a dead peer, and `pg_wait` every wait on our side (a hung server, alive to the kernel but
+silent, is given up on after `statement_timeout_s + answer_grace_s`, a connect after `connect_timeout_s`).
+A failed connect or write (unreachable, or refusing for now: `pg_errors.py`) drops the connection and
+schedules the next attempt with the shared `Backoff` (`StorageSettings.backoff_*`), started over once a
 connect succeeds.
 """
 
@@ -15,6 +17,7 @@ import psycopg2.extensions
 from footfall_contract.config.masking import mask_credentials
 from footfall_worker.retry import Backoff
 from footfall_worker.settings import StorageSettings
+from footfall_worker.storage import pg_wait
 from footfall_worker.storage.error_log import ErrorLog
 from footfall_worker.storage.migrations import MigrationError, apply_migrations
 from footfall_worker.storage.pg_errors import Failure, classify, describe
@@ -49,6 +52,8 @@ class DbConnection:
             maximum=settings.backoff_max_s,
             jitter=settings.backoff_jitter,
         )
+        self.answer_limit_s = settings.statement_timeout_s + settings.answer_grace_s
+        pg_wait.install()
         self.conn: psycopg2.extensions.connection | None = None
         self.next_connect = 0.0  # monotonic time the next attempt is due
         self.retries = 0  # failed connects and writes
@@ -66,24 +71,29 @@ class DbConnection:
             # Keep the DSN's own options (e.g. a search_path) and add ours after them.
             options = psycopg2.extensions.parse_dsn(self._dsn).get("options", "")
             options += f" -c statement_timeout={int(settings.statement_timeout_s * 1000)} -c TimeZone=UTC"
-            conn = psycopg2.connect(
-                self._dsn,
-                connect_timeout=settings.connect_timeout_s,
-                application_name=f"footfall-writer:{self._channel_id}"[:63],
-                options=options.strip(),
-                # A server that vanishes without closing the socket is noticed within ~25 s, not hours.
-                keepalives=1,
-                keepalives_idle=10,
-                keepalives_interval=5,
-                keepalives_count=3,
-            )
+            with pg_wait.connecting(settings.connect_timeout_s):
+                conn = psycopg2.connect(
+                    self._dsn,
+                    connect_timeout=settings.connect_timeout_s,
+                    application_name=f"footfall-writer:{self._channel_id}"[:63],
+                    options=options.strip(),
+                    # A server that vanishes without closing the socket is noticed within ~25 s, not hours;
+                    # data it never acknowledges (a black hole) within the answer limit.
+                    keepalives=1,
+                    keepalives_idle=10,
+                    keepalives_interval=5,
+                    keepalives_count=3,
+                    tcp_user_timeout=int(self.answer_limit_s * 1000),
+                )
         except psycopg2.Error as exc:
             self.failed(exc, classify(exc))
             return False
         try:
             if not self._migrated:
+                pg_wait.bound(conn, settings.migration_timeout_s)
                 apply_migrations(conn)
                 self._migrated = True
+            pg_wait.bound(conn, self.answer_limit_s)
             conn.autocommit = False
         except MigrationError as exc:
             conn.close()

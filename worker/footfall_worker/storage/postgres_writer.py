@@ -29,6 +29,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from footfall_worker.settings import StorageSettings
+from footfall_worker.storage import pg_wait
 from footfall_worker.storage import runs as run_rows
 from footfall_worker.storage.db_connection import DbConnection
 from footfall_worker.storage.error_log import ErrorLog
@@ -206,6 +207,11 @@ class PostgresWriter:
         with self._rows.lock:
             self._closed = True  # later puts are refused (and counted)
         self._close_deadline = time.monotonic() + deadline_s
+        conn = self._db.conn
+        if conn is not None:
+            # No statement may outlast the deadline, not even one under way into a hung server: what is not
+            # committed by then goes to the journal in _finish, and half a second is enough for that.
+            pg_wait.give_up_at(conn, self._close_deadline - 0.5)
         self._closing = True
         self._wake.set()
         if self._thread is not None:
@@ -272,10 +278,13 @@ class PostgresWriter:
         self._mark_run_seen(now)
         db = self._db
         if db.conn is None:
-            if self._closing:
-                self._rows.spill(everything=True)  # durable first, then keep trying PostgreSQL until the deadline
+            # Durable first (all of memory when closing, else down to the spill threshold): a connect to a hung
+            # server blocks this thread for connect_timeout_s while rows keep coming.
+            self._rows.spill(everything=self._closing)
             if now >= db.next_connect and self._may_connect(now):
                 db.connect_quietly()
+                if self._closing and db.conn is not None:
+                    pg_wait.give_up_at(db.conn, self._close_deadline - 0.5)
         if db.conn is not None:
             self._flusher.drain(lambda: self._closing, self._past_deadline)
         self._rows.spill(everything=self._closing and db.conn is None)
