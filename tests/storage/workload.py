@@ -101,7 +101,7 @@ class Workload:
         self.events.append(event)
         while len(rows) < 10:
             minute = int((T0 + i) // 60) * 60
-            stat = ChannelStatMinute(minute + 0.5, i, i % 13, 14.5, 2.5, 5)
+            stat = ChannelStatMinute(minute + 0.5, i, i % 13, 14.5, 2.5, 5, run_id=self.run_id)
             rows.append(stat)
             self.stats[minute] = stat
         self.records += rows

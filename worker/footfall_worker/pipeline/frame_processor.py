@@ -64,7 +64,7 @@ class FrameProcessor:
         self.gender = gender
         self._linker = linker
         self._file_wall_start = file_wall_start
-        self._stats = MinuteStats()
+        self._stats = MinuteStats(recorder.run_id)
         self.analytics = StoreAnalytics(analytics) if analytics is not None and not analytics.empty else None
         zones = {zone.id: 0 for zone in self.analytics.config.zones} if self.analytics is not None else {}
         self.tally = ChannelTally(zone_occupancy=zones)

@@ -41,7 +41,7 @@ class _Minute:
             self.dwells += 1
             self.dwell_sum_s += float(event.payload.get("dwell_s", 0.0))
 
-    def record(self) -> ChannelStatMinute:
+    def record(self, run_id: str) -> ChannelStatMinute:
         span = self.last_wall - self.first_wall
         fps = (self.frames - 1) / span if span > 0 else 0.0
         return ChannelStatMinute(
@@ -58,6 +58,7 @@ class _Minute:
             entries_unknown=self.entries_by_gender.get("unknown", 0),
             dwells=self.dwells,
             dwell_mean_s=round(self.dwell_sum_s / self.dwells, 3) if self.dwells else None,
+            run_id=run_id,
         )
 
 
@@ -71,7 +72,7 @@ class MinuteStats:
     `people_count` is the people who appeared (tracks started) in the minute; `unique_tracks` every track seen
     in it, including those that came in earlier; occupancy is the people visible per processed frame.
     A minute is emitted when the first frame of a later one arrives, and by `flush` at shutdown (a partial
-    minute: the next run on the channel replaces it if it writes the same minute).
+    minute: a next run on the channel in the same minute writes its own share, and the two add up).
 
     Analytics events count in the minute of their own time: a line crossing in the minute of its frame, an
     entry under the gender its crossing event carries (`unknown` when none was decided then), a dwell in the
@@ -80,7 +81,8 @@ class MinuteStats:
     upserts it). An event older than that minute counts in it too (the only minute still held).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, run_id: str = "") -> None:
+        self.run_id = run_id
         self._minute: _Minute | None = None
         self._closed: _Minute | None = None  # the minute emitted last, corrected by late events
 
@@ -113,7 +115,7 @@ class MinuteStats:
                 elif minute is None:  # nothing counted yet: open the event's minute
                     minute = self._minute = _Minute(_minute_of(wall), wall, wall)
             minute.count(event)
-        return [minute.record() for minute in corrected.values()]
+        return [minute.record(self.run_id) for minute in corrected.values()]
 
     def flush(self) -> ChannelStatMinute | None:
         """The minute in progress, if any frame or event was counted in it."""
@@ -121,7 +123,7 @@ class MinuteStats:
         if minute is None or (minute.frames == 0 and not _has_events(minute)):
             return None
         self._closed = minute
-        return minute.record()
+        return minute.record(self.run_id)
 
 
 def _has_events(minute: _Minute) -> bool:

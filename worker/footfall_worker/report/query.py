@@ -53,7 +53,7 @@ class HourlyCount:
 
 @dataclass(frozen=True, slots=True)
 class OccupancyBucket:
-    """People in view of one camera over a 5-minute bucket, from `channel_stats_minute`."""
+    """People in view of one camera over a 5-minute bucket, from `channel_minutes` (the runs of a minute added up)."""
 
     start: datetime  # local, aware
     channel_id: str
@@ -152,7 +152,7 @@ def occupancy(
             """
             SELECT channel_id, to_timestamp(floor(extract(epoch FROM minute) / %(bucket)s) * %(bucket)s) AS bucket,
                    avg(occupancy_avg), max(occupancy_max), count(*)
-            FROM channel_stats_minute
+            FROM channel_minutes
             WHERE channel_id = ANY(%(channels)s) AND minute >= %(start)s AND minute < %(end)s
             GROUP BY 1, 2
             ORDER BY 2, 1

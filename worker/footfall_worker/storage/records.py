@@ -131,10 +131,12 @@ class EventRow:
 
 @dataclass(frozen=True, slots=True)
 class ChannelStatMinute:
-    """One minute of the writer's channel; re-sending a minute replaces it (the newest wins).
+    """One run's share of a minute of the writer's channel; re-sending it replaces it (the newest wins), so a
+    replayed journal changes nothing, and two runs in one minute (a restart) add up (`channel_minutes`).
 
     The store analytics fields (line entries and exits, entries by the gender known at the crossing, zone
-    dwells ended in the minute) come last and have defaults, so a journal written before them still decodes.
+    dwells ended in the minute) and `run_id` come last and have defaults, so a journal written before them
+    still decodes (its minutes count as one run, `""`).
     """
 
     minute: float  # any time inside the minute; truncated at the SQL edge
@@ -150,6 +152,7 @@ class ChannelStatMinute:
     entries_unknown: int = 0
     dwells: int = 0
     dwell_mean_s: float | None = None  # None when no dwell ended in the minute
+    run_id: str = ""
 
 
 Record = ChannelRow | RunStart | RunSeen | RunEnd | TrackRow | TrackPoint | EventRow | ChannelStatMinute

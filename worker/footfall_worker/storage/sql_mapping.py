@@ -82,14 +82,15 @@ _TPL_EVENTS = "(%s, %s, %s, to_timestamp(%s), %s, %s, %s::jsonb)"
 
 _SQL_STATS = """
 INSERT INTO channel_stats_minute (channel_id, minute, people_count, unique_tracks, fps, occupancy_avg,
-    occupancy_max, entries, exits, entries_female, entries_male, entries_unknown, dwells, dwell_mean_s) VALUES %s
-ON CONFLICT (channel_id, minute) DO UPDATE SET people_count = EXCLUDED.people_count,
+    occupancy_max, entries, exits, entries_female, entries_male, entries_unknown, dwells, dwell_mean_s, run_id)
+VALUES %s
+ON CONFLICT (channel_id, minute, run_id) DO UPDATE SET people_count = EXCLUDED.people_count,
     unique_tracks = EXCLUDED.unique_tracks, fps = EXCLUDED.fps, occupancy_avg = EXCLUDED.occupancy_avg,
     occupancy_max = EXCLUDED.occupancy_max, entries = EXCLUDED.entries, exits = EXCLUDED.exits,
     entries_female = EXCLUDED.entries_female, entries_male = EXCLUDED.entries_male,
     entries_unknown = EXCLUDED.entries_unknown, dwells = EXCLUDED.dwells, dwell_mean_s = EXCLUDED.dwell_mean_s
 """
-_TPL_STATS = "(%s, to_timestamp(%s), %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+_TPL_STATS = "(%s, to_timestamp(%s), %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
 
 _SQL_RUN_END = """
 UPDATE runs SET ended_at = to_timestamp(%s), frames_read = %s, frames_processed = %s, frames_dropped = %s,
@@ -133,7 +134,7 @@ def execute_records(cur: psycopg2.extensions.cursor, channel_id: str, records: l
     tracks: dict[tuple[str, int], TrackRow] = {}
     points: list[tuple[Any, ...]] = []
     events: list[tuple[Any, ...]] = []
-    stats: dict[int, tuple[Any, ...]] = {}
+    stats: dict[tuple[int, str], tuple[Any, ...]] = {}
     seen: dict[str, float] = {}
     run_ends: list[tuple[Any, ...]] = []
     for r in records:
@@ -151,7 +152,7 @@ def execute_records(cur: psycopg2.extensions.cursor, channel_id: str, records: l
             )
         elif isinstance(r, ChannelStatMinute):
             minute = math.floor(float(r.minute) / 60) * 60
-            stats[minute] = (
+            stats[(minute, str(r.run_id))] = (
                 channel_id,
                 minute,
                 int(r.people_count),
@@ -166,6 +167,7 @@ def execute_records(cur: psycopg2.extensions.cursor, channel_id: str, records: l
                 int(r.entries_unknown),
                 int(r.dwells),
                 _opt_float(r.dwell_mean_s),
+                str(r.run_id),
             )
         elif isinstance(r, RunStart):
             runs.append((r.run_id, channel_id, float(r.started_at)))
