@@ -1,7 +1,9 @@
 """The operator's settings, from the environment (`FOOTFALL_OPERATOR_*`), built in `__main__` and passed down."""
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from footfall_operator.quantity import quantity_bytes
 
 
 class WorkerDefaults(BaseSettings):
@@ -31,6 +33,12 @@ class WorkerDefaults(BaseSettings):
     run_as_user: int = Field(default=10001, ge=1, description="the image's non-root uid")
     fs_group: int = Field(default=10001, ge=1, description="group owning the journal volume (the image's gid)")
     service_account: str = Field(default="", description="'' = the namespace default; workers need no API access")
+
+    @field_validator("journal_size_limit")
+    @classmethod
+    def _a_storage_quantity(cls, value: str) -> str:
+        quantity_bytes(value)  # the journal's cap is computed from it: fail at start, naming the value
+        return value
 
     @property
     def pull_secret_names(self) -> list[str]:

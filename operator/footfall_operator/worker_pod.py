@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from footfall_operator.crd import CAMERA_PASSWORD_ENV, CAMERA_USERNAME_ENV, CameraChannelSpec
+from footfall_operator.quantity import quantity_bytes
 from footfall_operator.settings import WorkerDefaults
 
 CONFIG_FILE = "channel.json"
@@ -43,6 +44,11 @@ def pod_spec(
     return template
 
 
+def journal_cap_bytes(size_limit: str) -> int:
+    """90 % of the journal's volume: room for the segment being written and rejected.jsonl."""
+    return max(64 * 1024, quantity_bytes(size_limit) * 9 // 10)
+
+
 def worker_config_json(spec: CameraChannelSpec) -> str:
     """The one-channel store config file the worker loads; credentials appear only as env variable names."""
     return json.dumps(spec.store_config().model_dump(mode="json", exclude_none=True), indent=2, sort_keys=True)
@@ -65,6 +71,8 @@ def _env(spec: CameraChannelSpec, defaults: WorkerDefaults) -> list[dict[str, An
         {"name": "FOOTFALL_CHANNEL", "value": spec.channel_id},
         {"name": "FOOTFALL_HTTP_PORT", "value": str(defaults.http_port)},
         {"name": "FOOTFALL_JOURNAL_DIR", "value": JOURNAL_MOUNT},
+        # The journal stops taking rows before its volume is full (a full disk would fail every append).
+        {"name": "FOOTFALL_STORAGE_JOURNAL_MAX_BYTES", "value": str(journal_cap_bytes(defaults.journal_size_limit))},
         {"name": "FOOTFALL_SHUTDOWN_DEADLINE_S", "value": str(defaults.shutdown_deadline_s)},
         {"name": "FOOTFALL_TRITON_URL", "value": spec.triton.url if spec.triton else defaults.triton_url},
         {"name": "FOOTFALL_READER_PROCESS_EVERY", "value": str(processing.every_n_frames)},

@@ -335,3 +335,9 @@ def test_counting_geometry_reaches_the_worker_config():
     analytics = store.channels[0].analytics
     assert analytics is not None and analytics.lines[0].in_side == "right" and analytics.zones[0].id == "queue"
     assert children.config_hash != desired_children(OWNER, spec(), DEFAULTS).config_hash
+
+
+def test_the_journal_cap_is_nine_tenths_of_its_volume():
+    children = desired_children(OWNER, spec(), DEFAULTS.model_copy(update={"journal_size_limit": "2Gi"}))
+    assert env_of(children)["FOOTFALL_STORAGE_JOURNAL_MAX_BYTES"] == str(2 * 2**30 * 9 // 10)
+    assert children.journal_claim["spec"]["resources"]["requests"]["storage"] == "2Gi"

@@ -149,6 +149,12 @@ class StorageSettings(BaseSettings):
     backoff_jitter: float = Field(default=0.1, ge=0, lt=1, description="+/- fraction of each delay")
     journal_segment_bytes: int = Field(default=16 * 1024 * 1024, ge=4096, description="journal segment rotation")
     journal_fsync: bool = Field(default=True, description="fsync every journal append (off only for benchmarks)")
+    journal_max_bytes: int = Field(
+        default=900 * 1024 * 1024,
+        ge=64 * 1024,
+        description="journal cap (below its volume: the operator sets 90 % of the claim); beyond, new rows are "
+        "refused and counted as dropped",
+    )
     journal_retry_s: float = Field(default=5.0, ge=0, description="after a journal write failed, wait before retrying")
     drop_log_interval_s: float = Field(default=10.0, ge=0, description="at most one drop warning per interval")
     migrate_on_start: bool = Field(default=True, description="apply pending schema migrations when the writer starts")

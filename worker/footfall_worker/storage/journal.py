@@ -9,8 +9,14 @@ Reading goes oldest first: `peek()` gives the next batch, `commit(batch)` marks 
 segment once all of it is. A torn tail (crash mid-append) or a damaged record is skipped with a counted
 warning; reading resynchronises on the next intact record, so one bad record costs only itself.
 
+Size cap (`max_bytes`): at the cap a new batch is refused (`JournalFull`, counted by the writer as dropped
+rows, logged); what is in the journal is never given up. Refusing the newest rather than deleting the oldest:
+the journal stays append-only (no fsync'd row is ever rewritten or removed unwritten), and the hours kept are
+the contiguous start of the outage, the loss a counted gap at its end that the run's counters show.
+
 Records that PostgreSQL rejects as data errors go to `directory/rejected.jsonl` (one JSON line each, with the
-error) so a poison row never blocks the batches behind it and is still kept for a human.
+error) so a poison row never blocks the batches behind it and is still kept for a human, within a tenth of
+the cap (beyond it they are only counted).
 """
 
 import logging
@@ -31,6 +37,10 @@ _SEGMENT_NAME = re.compile(r"^segment-(\d{12})\.ffj$")
 REJECTED_FILE = "rejected.jsonl"
 
 
+class JournalFull(OSError):
+    """The journal holds its `max_bytes`: the batch is refused (the rows already in it are kept)."""
+
+
 @dataclass(frozen=True, slots=True)
 class JournalBatch:
     """One batch read back: where it sits (for `commit`) and its decoded items."""
@@ -44,7 +54,13 @@ class JournalBatch:
 class Journal:
     """The writer's spill-over. Used by one thread only (the writer's); counters are safe to read from any."""
 
-    def __init__(self, directory: Path, segment_bytes: int = 16 * 1024 * 1024, fsync: bool = True) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        segment_bytes: int = 16 * 1024 * 1024,
+        fsync: bool = True,
+        max_bytes: int | None = None,
+    ) -> None:
         self.directory = Path(directory)
         self._segment_bytes = segment_bytes
         self._fsync = fsync
@@ -56,6 +72,9 @@ class Journal:
         self._write_seq = 0
         self._write_file: Any = None
         self._write_size = 0
+        self.max_bytes = max_bytes
+        self.size_bytes = 0  # of the segments on disk
+        self.full_refusals = 0  # appends refused because the journal was at max_bytes
         self.pending_batches = 0
         self.pending_rows = 0
         self.damaged_records = 0  # torn tails and damaged stretches skipped
@@ -76,8 +95,11 @@ class Journal:
             int(match[1]) for p in self.directory.iterdir() if (match := _SEGMENT_NAME.match(p.name)) is not None
         )
         batches = rows = 0
+        self.size_bytes = 0
         for seq in segments:
-            records, _ = scan_segment(self._path(seq).read_bytes())
+            data = self._path(seq).read_bytes()
+            self.size_bytes += len(data)
+            records, _ = scan_segment(data)
             batches += len(records)
             rows += sum(len(items) for _, _, items in records)
         self.pending_batches, self.pending_rows = batches, rows
@@ -105,12 +127,19 @@ class Journal:
             items: JSON-serialisable batch (encoded records).
 
         Raises:
+            JournalFull: it holds `max_bytes` already (an OSError: the batch is not in it).
             OSError: the journal cannot be written (the batch is not in it).
             TypeError: an item JSON cannot hold (nothing written).
         """
         self.open()
         payload = json_dumps(items).encode("utf-8")
         frame = encode_frame(payload)
+        if self.max_bytes is not None and self.size_bytes + len(frame) > self.max_bytes:
+            self.full_refusals += 1
+            raise JournalFull(
+                f"journal full: {self.size_bytes} of {self.max_bytes} bytes (FOOTFALL_STORAGE_JOURNAL_MAX_BYTES); "
+                "new rows are refused until PostgreSQL takes the journaled ones"
+            )
         if self._write_file is None or self._write_size >= self._segment_bytes:
             self._rotate()
         before = self._write_size
@@ -129,6 +158,7 @@ class Journal:
             self._close_write()
             raise
         self._write_size = before + len(frame)
+        self.size_bytes += len(frame)
         self.pending_batches += 1
         self.pending_rows += len(items)
 
@@ -235,10 +265,13 @@ class Journal:
             self._segments.pop(0)
         self._queue = []
         self._read_seq, self._read_pos = 0, 0
+        path = self._path(seq)
         try:
-            self._path(seq).unlink()
+            size = path.stat().st_size
+            path.unlink()
         except FileNotFoundError:
-            pass
+            return
+        self.size_bytes = max(0, self.size_bytes - size)
 
     # -- poison rows -----------------------------------------------------------------------------------------
 
@@ -246,11 +279,15 @@ class Journal:
         """Keep a record PostgreSQL refused (a data error) for a human, out of the replay path.
 
         Raises:
+            JournalFull: rejected.jsonl holds a tenth of `max_bytes` already.
             OSError: it cannot be written.
         """
         self.open()
         line = json_dumps({"at": time.time(), "error": error, "record": item}) + "\n"
-        with open(self.directory / REJECTED_FILE, "a", encoding="utf-8") as handle:
+        path = self.directory / REJECTED_FILE
+        if self.max_bytes is not None and path.exists() and path.stat().st_size + len(line) > self.max_bytes // 10:
+            raise JournalFull(f"{REJECTED_FILE} holds a tenth of the journal's cap: the row is counted, not kept")
+        with open(path, "a", encoding="utf-8") as handle:
             handle.write(line)
             handle.flush()
             if self._fsync:

@@ -44,7 +44,9 @@ class WriteBuffer:
         self._settings = settings
         self._errors = errors
         self._extra = log_extra
-        self.journal = Journal(Path(journal_dir), settings.journal_segment_bytes, settings.journal_fsync)
+        self.journal = Journal(
+            Path(journal_dir), settings.journal_segment_bytes, settings.journal_fsync, settings.journal_max_bytes
+        )
         self.max_rows = settings.max_buffered_rows
         self.spill_at = max(1, min(self.max_rows - 1, int(self.max_rows * settings.spill_fraction)))
         self.batch_rows = min(settings.batch_rows, self.max_rows)
