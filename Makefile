@@ -8,7 +8,7 @@ CAMERAS ?= config/demo_store.json
 RUN_LOGS ?= $(HOME)/.cache/footfall/run/workers
 BENCH_PIPELINE_SECONDS ?= 600
 
-.PHONY: help venv lint eval services triton triton-install gstreamer cameras kube-install kube operator cluster cluster-down images test run bench soak stop
+.PHONY: help venv lint eval services triton triton-install gstreamer cameras kube-install kube operator cluster cluster-down images test run bench soak chaos stop
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -74,6 +74,10 @@ bench: venv services triton gstreamer kube-install  ## print the numbers: infere
 	$(PY) bench/analytics_bench.py
 	$(PY) bench/pipeline_bench.py --channels 1,4 --seconds $(BENCH_PIPELINE_SECONDS)
 	$(PY) bench/operator_bench.py --channels 1,50
+
+CHAOS_MINUTES ?= 15
+chaos: venv services triton gstreamer  ## faults (not in CI): 4 channels for CHAOS_MINUTES while cameras, PostgreSQL, Redis and Triton fail; rows produced vs committed
+	$(PY) bench/chaos.py --minutes $(CHAOS_MINUTES) --json-out $(HOME)/.cache/footfall/chaos-last.json
 
 SOAK_MINUTES ?= 60
 soak: venv services triton gstreamer  ## endurance (not in CI): SOAK_MINUTES on 1 channel, half of it on 4; fps stability, RSS slope

@@ -46,14 +46,19 @@ def produce(writer: PostgresWriter, work: Workload, ticks: int) -> None:
             assert writer.put(record)
 
 
-def test_a_table_missing_during_a_migration_holds_the_rows_until_it_is_back(dsn: str, tmp_path: Path) -> None:
-    work = Workload()
-    writer = make_writer(dsn, tmp_path)
+def running(writer: PostgresWriter, work: Workload, ticks: int) -> None:
+    """Start the writer and let it commit the run's first rows: the fault that follows hits a working writer."""
     writer.start()
     for record in work.begin():
         writer.put(record)
-    produce(writer, work, 20)
+    produce(writer, work, ticks)
     wait_until(lambda: writer.stats().buffered_rows == 0, 10, "the first rows were not written")
+
+
+def test_a_table_missing_during_a_migration_holds_the_rows_until_it_is_back(dsn: str, tmp_path: Path) -> None:
+    work = Workload()
+    writer = make_writer(dsn, tmp_path)
+    running(writer, work, ticks=20)
     admin(dsn, "ALTER TABLE events RENAME TO events_being_migrated")  # 42P01 for every batch with an event
     try:
         produce(writer, work, 60)
@@ -73,11 +78,7 @@ def test_a_read_only_primary_after_a_failover_holds_the_rows_until_writes_are_al
     database = psycopg2.extensions.parse_dsn(dsn)["dbname"]
     work = Workload()
     writer = make_writer(dsn, tmp_path)
-    writer.start()
-    for record in work.begin():
-        writer.put(record)
-    produce(writer, work, 10)
-    wait_until(lambda: writer.stats().buffered_rows == 0, 10, "the first rows were not written")
+    running(writer, work, ticks=10)
     # A failover to a standby: the writer's session ends, and the server it reconnects to is read-only (25006).
     maintenance = dsn.rsplit("/", 1)[0] + "/postgres"  # not the database itself: it is about to be read-only
     admin(
@@ -193,11 +194,7 @@ def test_a_hung_server_is_given_up_on_within_the_bound_and_the_rows_wait_in_the_
         spill_fraction=0.3,  # journal above 300 rows; 700 rows of room while a connect waits out its 2 s
         backoff_max_s=1.0,
     )
-    writer.start()
-    for record in work.begin():
-        writer.put(record)
-    produce(writer, work, 10)
-    wait_until(lambda: writer.stats().buffered_rows == 0, 10, "the first rows were not written")
+    running(writer, work, ticks=10)
     pids = pg_cluster.freeze()
     try:
         frozen_at = time.monotonic()
@@ -227,11 +224,7 @@ def test_a_shutdown_while_the_server_hangs_keeps_every_row_in_the_journal_within
 ) -> None:
     work = Workload()
     writer = make_writer(dsn, tmp_path, statement_timeout_s=20.0, answer_grace_s=5.0)  # 25 s: longer than the close
-    writer.start()
-    for record in work.begin():
-        writer.put(record)
-    produce(writer, work, 10)
-    wait_until(lambda: writer.stats().buffered_rows == 0, 10, "the first rows were not written")
+    running(writer, work, ticks=10)
     pids = pg_cluster.freeze()
     try:
         produce(writer, work, 30)
