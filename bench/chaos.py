@@ -204,8 +204,9 @@ def main() -> int:
     try:
         at(30)  # warm
         kills_done = 0
+        quiet_until = 0.0  # a fault's bound after it ends, so its recovery is seen before the next fault
         for offset, kind in schedule:
-            at(30 + offset)
+            at(max(30 + offset, quiet_until - started))
             target = channels[kills_done % 4] if kind == "camera" else "all"
             kills_done += kind == "camera"
             fault = Fault(kind, target, time.monotonic())
@@ -232,8 +233,9 @@ def main() -> int:
                 time.sleep(hold_s)
                 triton("start")
             fault.end = time.monotonic()
+            quiet_until = fault.end + BOUNDS_S[kind]
             faults.append(fault)
-        at(30 + total_s + 30)
+        at(max(30 + total_s, quiet_until - started) + 30)
     finally:
         poller.stop.set()
         for process in workers.values():
