@@ -29,7 +29,7 @@ sys.path.insert(0, str(REPO))
 
 import psycopg2  # noqa: E402
 
-from bench.pipeline_bench import CLIPS, FOOTAGE, status_of  # noqa: E402
+from bench.pipeline_bench import CLIPS, FOOTAGE, status_of, write_store  # noqa: E402
 from tests.support.camera_sim import CameraSimulator  # noqa: E402
 from tests.support.paths import free_port  # noqa: E402
 from tests.support.postgres import PostgresCluster  # noqa: E402
@@ -154,19 +154,7 @@ def main() -> int:
     dsn = pg.create_database("chaos")
     channels = [f"chaos_{i + 1}" for i in range(4)]
     cameras = {name: CameraSimulator(FOOTAGE / CLIPS[i]).start() for i, name in enumerate(channels)}
-    store = work / "store.json"
-    store.write_text(
-        json.dumps(
-            {
-                "store_id": "chaos",
-                "store_name": "Chaos",
-                "source_defaults": {"host": "127.0.0.1"},
-                "channels": [
-                    {"id": n, "name": n, "source": {"port": c.port, "channel": 1}} for n, c in cameras.items()
-                ],
-            }
-        )
-    )
+    store = write_store(work / "store.json", "chaos", {name: camera.port for name, camera in cameras.items()})
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("FOOTFALL_")},
         "FOOTFALL_DATABASE_URL": dsn,

@@ -198,6 +198,14 @@ def slope_per_hour(times: list[float], values: list[float]) -> float:
     return float(np.polyfit(np.array(times) - times[0], np.array(values), 1)[0] * 3600)
 
 
+def write_store(path: Path, store_id: str, cameras: dict[str, int]) -> Path:
+    """A store config of cameras on 127.0.0.1 (channel name -> RTSP port), as the workers read it."""
+    channels = [{"id": name, "name": name, "source": {"port": port, "channel": 1}} for name, port in cameras.items()]
+    store = {"store_id": store_id, "store_name": store_id.title(), "source_defaults": {"host": "127.0.0.1"}}
+    path.write_text(json.dumps({**store, "channels": channels}))
+    return path
+
+
 def run_scenario(channels: int, seconds: float, interval_s: float, work: Path) -> ScenarioResult:
     run_dir = work / f"run-{channels}"
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -209,19 +217,7 @@ def run_scenario(channels: int, seconds: float, interval_s: float, work: Path) -
         clip = prepare_clip(CLIPS[i % len(CLIPS)])
         subprocess.run([str(REPO / "hack" / "cameras.sh"), "start", name, str(port), str(clip)], env=env, check=True)
         cameras[name] = port
-    store = run_dir / "store.json"
-    store.write_text(
-        json.dumps(
-            {
-                "store_id": "bench",
-                "store_name": "Bench",
-                "source_defaults": {"host": "127.0.0.1"},
-                "channels": [
-                    {"id": name, "name": name, "source": {"port": port, "channel": 1}} for name, port in cameras.items()
-                ],
-            }
-        )
-    )
+    store = write_store(run_dir / "store.json", "bench", cameras)
     worker_env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("FOOTFALL_READER_")},
         "FOOTFALL_JOURNAL_DIR": str(run_dir / "journal"),
