@@ -41,7 +41,7 @@ BOUNDS_S = {
     "postgres_stop": 35.0,  # the writer's backoff cap (30 s) plus a connect
     "postgres_hang": 35.0,  # the same, once the hung connection was given up on (15 s) during the fault
     "redis": 12.0,  # the live state's backoff cap (10 s) plus a publish
-    "triton": 40.0,  # Triton's own start (~20 s on this box) plus the worker's readiness re-check (5 s)
+    "triton": 40.0,  # Triton's own start (~10 s on this box, more when cold) plus the worker's re-check (5 s)
 }
 
 

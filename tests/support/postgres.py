@@ -111,8 +111,13 @@ class PostgresCluster:
         """The postmaster and every process it started (backends, checkpointer, ...)."""
         data_dir = Path(f"/var/lib/postgresql/{self.version}/{self.name}")
         postmaster = int((data_dir / "postmaster.pid").read_text().split()[0])
-        children = subprocess.run(["pgrep", "-P", str(postmaster)], capture_output=True, text=True, timeout=10)
-        return [postmaster, *(int(pid) for pid in children.stdout.split())]
+        children = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                # The parent pid is the second field after the parenthesised command name.
+                if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == postmaster:
+                    children.append(int(stat.parent.name))
+        return [postmaster, *children]
 
     def freeze(self) -> list[int]:
         """SIGSTOP the whole server: alive to the kernel (connections are accepted, data is ACKed), silent to its

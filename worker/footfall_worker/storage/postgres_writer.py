@@ -207,11 +207,7 @@ class PostgresWriter:
         with self._rows.lock:
             self._closed = True  # later puts are refused (and counted)
         self._close_deadline = time.monotonic() + deadline_s
-        conn = self._db.conn
-        if conn is not None:
-            # No statement may outlast the deadline, not even one under way into a hung server: what is not
-            # committed by then goes to the journal in _finish, and half a second is enough for that.
-            pg_wait.give_up_at(conn, self._close_deadline - 0.5)
+        self._cut_waits_at_deadline()
         self._closing = True
         self._wake.set()
         if self._thread is not None:
@@ -283,8 +279,8 @@ class PostgresWriter:
             self._rows.spill(everything=self._closing)
             if now >= db.next_connect and self._may_connect(now):
                 db.connect_quietly()
-                if self._closing and db.conn is not None:
-                    pg_wait.give_up_at(db.conn, self._close_deadline - 0.5)
+                if self._closing:
+                    self._cut_waits_at_deadline()
         if db.conn is not None:
             self._flusher.drain(lambda: self._closing, self._past_deadline)
         self._rows.spill(everything=self._closing and db.conn is None)
@@ -306,6 +302,13 @@ class PostgresWriter:
         elif oldest is not None:
             wait = max(0.0, oldest + self._settings.flush_interval_s - now)
         return min(wait, self._settings.flush_interval_s, 1.0)
+
+    def _cut_waits_at_deadline(self) -> None:
+        """No statement may outlast the close deadline, not even one under way into a hung server: what is not
+        committed by then goes to the journal in _finish, and half a second is enough for that."""
+        conn = self._db.conn
+        if conn is not None:
+            pg_wait.give_up_at(conn, self._close_deadline - 0.5)
 
     def _may_connect(self, now: float) -> bool:
         # While closing, a connect must not outlast the deadline (libpq rounds connect_timeout up to 2 s).
