@@ -4,7 +4,7 @@ detector + tracker cost per frame, each measured alone). Printed as a table and 
 (`--json-out`, default ~/.cache/footfall/bench/pipeline-<time>.json) for comparison between runs; never asserted.
 
     make bench                          # 1 and 4 channels, BENCH_PIPELINE_SECONDS each (default 600)
-    make soak SOAK_MINUTES=10           # endurance: the same, longer, reporting the RSS slope per channel
+    make soak SOAK_MINUTES=10           # endurance: the same, longer, with the RSS slope per channel after warm-up
     .venv/bin/python bench/pipeline_bench.py --channels 1,4 --seconds 120
 
 Real parts only: simulated RTSP cameras (hack/cameras.sh), `footfall-worker` processes, the Triton of
@@ -198,6 +198,14 @@ def slope_per_hour(times: list[float], values: list[float]) -> float:
     return float(np.polyfit(np.array(times) - times[0], np.array(values), 1)[0] * 3600)
 
 
+def steady_slope_per_hour(times: list[float], values: list[float]) -> float:
+    """The slope after warm-up: the first quarter of the run (at most 5 minutes) fills caches, pools and the
+    allocator's arenas once; growth that goes on after it is what a leak looks like."""
+    warm_up_s = min(300.0, (times[-1] - times[0]) / 4) if times else 0.0
+    steady = [(t, v) for t, v in zip(times, values, strict=True) if t - times[0] >= warm_up_s]
+    return slope_per_hour([t for t, _ in steady], [v for _, v in steady])
+
+
 def write_store(path: Path, store_id: str, cameras: dict[str, int]) -> Path:
     """A store config of cameras on 127.0.0.1 (channel name -> RTSP port), as the workers read it."""
     channels = [{"id": name, "name": name, "source": {"port": port, "channel": 1}} for name, port in cameras.items()]
@@ -206,7 +214,9 @@ def write_store(path: Path, store_id: str, cameras: dict[str, int]) -> Path:
     return path
 
 
-def run_scenario(channels: int, seconds: float, interval_s: float, work: Path) -> ScenarioResult:
+def run_scenario(
+    channels: int, seconds: float, interval_s: float, work: Path, trace_memory: Path | None = None
+) -> ScenarioResult:
     run_dir = work / f"run-{channels}"
     run_dir.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "FOOTFALL_RUN_DIR": str(run_dir)}
@@ -227,7 +237,12 @@ def run_scenario(channels: int, seconds: float, interval_s: float, work: Path) -
     for i, name in enumerate(cameras):
         port = 19100 + 10 * channels + i
         log = open(run_dir / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
-        command = [sys.executable, "-m", "footfall_worker", "--cameras", str(store), "--channel", name]
+        command = [sys.executable, "-m", "footfall_worker"]
+        if trace_memory is not None:  # the same worker under tracemalloc (bench/memory_trace.py)
+            trace_memory.mkdir(parents=True, exist_ok=True)
+            trace_out = trace_memory / f"{channels}ch-{name}.txt"
+            command = [sys.executable, str(REPO / "bench" / "memory_trace.py"), str(trace_out), "300", "--"]
+        command += ["--cameras", str(store), "--channel", name]
         process = subprocess.Popen(
             [*command, "--http-port", str(port)], env=worker_env, stdout=log, stderr=log, cwd=REPO
         )
@@ -308,7 +323,7 @@ def summarise(channels: int, samples: list[Sample]) -> ScenarioResult:
                 cpu_percent=100 * (last.worker_cpu_s[name] - first.worker_cpu_s[name]) / span,
                 rss_start_mb=rss_mb[0],
                 rss_end_mb=rss_mb[-1],
-                rss_slope_mb_per_h=slope_per_hour(times, rss_mb),
+                rss_slope_mb_per_h=steady_slope_per_hour(times, rss_mb),
                 fps_cv=(statistics.pstdev(fps_series) / mean_fps) if len(fps_series) > 1 and mean_fps else 0.0,
             )
         )
@@ -389,6 +404,7 @@ def main() -> int:
     parser.add_argument("--interval", type=float, default=10.0, help="seconds between samples")
     parser.add_argument("--no-limit", action="store_true", help="skip the physical-limit measurement")
     parser.add_argument("--json-out", type=Path)
+    parser.add_argument("--trace-memory", type=Path, help="run workers under tracemalloc, reports in this folder")
     args = parser.parse_args()
     clips = [prepare_clip(name) for name in CLIPS]
     limit = None if args.no_limit else measure_limit(clips[1])
@@ -398,7 +414,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="footfall-pipeline-bench-") as work:
         for count in (int(c) for c in args.channels.split(",")):
             machine_before, started = machine_cpu_seconds(), time.monotonic()
-            scenario = run_scenario(count, args.seconds, args.interval, Path(work))
+            scenario = run_scenario(count, args.seconds, args.interval, Path(work), args.trace_memory)
             scenario.machine_cpu_percent = 100 * (machine_cpu_seconds() - machine_before) / (time.monotonic() - started)
             scenarios.append(scenario)
             print(report(None, [scenario]), flush=True)

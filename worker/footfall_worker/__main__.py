@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from footfall_contract.config import ConfigError, load_store_config
 from footfall_contract.config.cameras import format_validation_error
+from footfall_worker.allocator import tune_allocator
 from footfall_worker.log_setup import setup_logging
 from footfall_worker.pipeline.channel import ChannelSpec
 from footfall_worker.pipeline.channel_worker import ChannelWorker
@@ -53,6 +54,7 @@ def load_spec(settings: Settings, source: Path | None) -> ChannelSpec:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    tune_allocator()
     args = build_parser().parse_args(argv)
     overrides = {
         key: value
