@@ -27,6 +27,8 @@ Layout:
 """
 
 import json
+import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -97,7 +99,11 @@ _INT_FIELDS = frozenset({"people_now", "skip_every", *COUNTER_NAMES})
 _BOOL_FIELDS = frozenset({"triton_ok"})
 _TEXT_LIMITS = {"triton_error": 300}  # applied after masking: a cut must not leave half a credential unmasked
 _FLOAT_FIELDS = frozenset({"fps", "latency_p50_ms", "latency_p95_ms", "last_frame_ts", "heartbeat_ts"})
-_OPTIONAL_FIELDS = frozenset({f.name for f in fields(LiveSnapshot) if f.default is None})
+_OPTIONAL_FIELDS = frozenset({f.name for f in fields(LiveSnapshot) if f.default is None} | {"heartbeat_ts"})
+_KNOWN_FIELDS = frozenset(
+    {f.name for f in fields(LiveSnapshot) if f.name != "counters"} | {"heartbeat_ts", *COUNTER_NAMES}
+)
+_INTEGER = re.compile(r"-?[0-9]{1,19}")
 
 
 def encode_live(snapshot: LiveSnapshot, heartbeat_ts: float) -> dict[str, str]:
@@ -121,28 +127,94 @@ def encode_live(snapshot: LiveSnapshot, heartbeat_ts: float) -> dict[str, str]:
     return encoded
 
 
+class MalformedLive(ValueError):
+    """A live hash that is not what `encode_live` writes: which field, and what was expected.
+
+    Redis is writable by any pod that reaches it, so a reader treats the hash as hostile input: one bad hash is
+    this error (the reader skips that channel and counts it), never a crash of the round that reads them all.
+    """
+
+    def __init__(self, field_name: str, expected: str, value: object) -> None:
+        shown = mask_credentials(repr(value)[:80])
+        super().__init__(f"field {field_name!r}: expected {expected}, got {shown}")
+        self.field_name = field_name
+
+
+MAX_LIVE_FIELDS = 64
+MAX_LIVE_VALUE_CHARS = 4096
+MAX_ACTIVE_TRACK_IDS = 1000
+MAX_TEXT_CHARS = 300
+
+
 def decode_live(raw: Mapping[bytes | str, bytes | str]) -> dict[str, Any]:
     """A `live` hash as Redis returns it, back to flat typed values: `LiveSnapshot`'s fields with the counters'
-    fields in place of `counters`, plus `heartbeat_ts`."""
+    fields in place of `counters`, plus `heartbeat_ts`. Unknown fields are skipped (a newer worker's).
+
+    Raises:
+        MalformedLive: too many fields, a value too long, not UTF-8, or not of its field's type (ints and finite
+            floats where numbers belong, a comma list of at most 1 000 track ids, a JSON object of zone counts).
+    """
+    if len(raw) > MAX_LIVE_FIELDS:
+        raise MalformedLive("*", f"at most {MAX_LIVE_FIELDS} fields", f"{len(raw)} fields")
     decoded: dict[str, Any] = {}
     for key, value in raw.items():
-        name = key.decode() if isinstance(key, bytes) else key
-        text = value.decode() if isinstance(value, bytes) else value
-        if name == "active_track_ids":
-            decoded[name] = tuple(int(part) for part in text.split(",") if part)
-        elif name == "zone_occupancy":
-            decoded[name] = {str(k): int(v) for k, v in json.loads(text).items()} if text else {}
-        elif text == "" and (name in _OPTIONAL_FIELDS or name == "heartbeat_ts"):
-            decoded[name] = None
-        elif name in _BOOL_FIELDS:
-            decoded[name] = text == "true"
-        elif name in _FLOAT_FIELDS:
-            decoded[name] = float(text)
-        elif name in _INT_FIELDS:
-            decoded[name] = int(text)
-        else:
-            decoded[name] = text
+        name = _text(key, "field name")
+        if name not in _KNOWN_FIELDS:
+            continue
+        text = _text(value, name)
+        if len(text) > MAX_LIVE_VALUE_CHARS:
+            raise MalformedLive(name, f"at most {MAX_LIVE_VALUE_CHARS} characters", f"{len(text)} characters")
+        decoded[name] = _decode_field(name, text)
     return decoded
+
+
+def _text(value: bytes | str, name: str) -> str:
+    try:
+        return value.decode() if isinstance(value, bytes) else value
+    except UnicodeDecodeError:
+        raise MalformedLive(name, "UTF-8 text", value) from None
+
+
+def _decode_field(name: str, text: str) -> Any:
+    if name == "active_track_ids":
+        parts = [part for part in text.split(",") if part]
+        if len(parts) > MAX_ACTIVE_TRACK_IDS or not all(_INTEGER.fullmatch(part) for part in parts):
+            raise MalformedLive(name, f"a comma list of at most {MAX_ACTIVE_TRACK_IDS} track ids", text)
+        return tuple(int(part) for part in parts)
+    if name == "zone_occupancy":
+        return _zone_counts(text) if text else {}
+    if text == "" and name in _OPTIONAL_FIELDS:
+        return None
+    if name in _BOOL_FIELDS:
+        if text not in ("true", "false"):
+            raise MalformedLive(name, "true or false", text)
+        return text == "true"
+    if name in _FLOAT_FIELDS:
+        try:
+            number = float(text)
+        except ValueError:
+            raise MalformedLive(name, "a number", text) from None
+        if not math.isfinite(number):  # NaN has no JSON form: the status patch would fail
+            raise MalformedLive(name, "a finite number", text)
+        return number
+    if name in _INT_FIELDS:
+        if not _INTEGER.fullmatch(text):
+            raise MalformedLive(name, "an integer", text)
+        return int(text)
+    # free text ends up in a CameraChannel's status: masked, printable, short
+    return "".join(c if c.isprintable() else " " for c in mask_credentials(text))[:MAX_TEXT_CHARS]
+
+
+def _zone_counts(text: str) -> dict[str, int]:
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        raise MalformedLive("zone_occupancy", "a JSON object of zone counts", text) from None
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and len(k) <= 64 and type(v) is int for k, v in value.items()
+    ):
+        raise MalformedLive("zone_occupancy", "a JSON object of zone name (<= 64 chars) -> integer", text)
+    return value
 
 
 def list_channels(client: redis.Redis) -> list[str]:

@@ -19,6 +19,7 @@ from footfall_operator.crd_manifest import crd_manifest
 from footfall_operator.handlers import build_registry
 from footfall_operator.health import OperatorHealth
 from footfall_operator.live import LiveReader
+from footfall_operator.metrics import metrics_text
 from footfall_operator.reconcile import Reconciler
 from footfall_operator.refresher import Refresher
 from footfall_operator.settings import OperatorSettings, WorkerDefaults
@@ -52,6 +53,7 @@ def run() -> int:
             check_interval_s=settings.api_check_interval_s,
             ready_window_s=3 * settings.api_check_interval_s,
             unreachable_restart_s=settings.api_unreachable_restart_s,
+            metrics=metrics_text(refresher, live),
         ).start()
     registry = build_registry(reconciler, refresher, health)
     try:

@@ -1,7 +1,7 @@
 """The operator's Kubernetes API calls: read the facts a decision needs, and create or replace children.
 
 Everything returns plain dicts (camelCase, as the API serves them) so `children` and `status` never see client
-model classes. Secret values are never returned: only the names of a Secret's keys.
+model classes. Secret values are never returned: only a Secret's keys and what is wrong with its values.
 """
 
 from datetime import UTC, datetime
@@ -10,9 +10,12 @@ from typing import Any
 import kubernetes
 from kubernetes.client.exceptions import ApiException
 
+from footfall_operator import camera_secret
+from footfall_operator.camera_secret import CameraSecret
 from footfall_operator.crd import API_VERSION, GROUP, KIND, PLURAL, VERSION
 
 _NOT_FOUND = 404
+_FORBIDDEN = 403
 
 
 def load_api_client() -> kubernetes.client.ApiClient:
@@ -83,15 +86,17 @@ class Cluster:
     def _plain(self, obj: Any) -> dict[str, Any]:
         return self._api_client.sanitize_for_serialization(obj)
 
-    def secret_keys(self, namespace: str, name: str) -> frozenset[str] | None:
-        """The keys a Secret holds, None when it does not exist. The values stay in the API server."""
+    def camera_secret(self, namespace: str, name: str) -> CameraSecret | None:
+        """A Secret opted in as camera credentials, None when it is missing, not labelled, or the operator's Role
+        does not let it read it (all three look alike to the CameraChannel's author, see `camera_secret.py`).
+        Only its keys and its values' defects are kept; the values stay in the API server's answer."""
         try:
             secret = self._core.read_namespaced_secret(name, namespace)
         except ApiException as error:
-            if error.status == _NOT_FOUND:
+            if error.status in (_NOT_FOUND, _FORBIDDEN):
                 return None
             raise
-        return frozenset((secret.data or {}).keys()) | frozenset((secret.string_data or {}).keys())
+        return camera_secret.inspect(secret.metadata.labels, secret.data)
 
     def read(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
         """A ConfigMap, Deployment or PersistentVolumeClaim as a plain dict, None when it does not exist."""

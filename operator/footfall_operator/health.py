@@ -68,7 +68,8 @@ class OperatorHealth:
 
     Args:
         check_access: one cheap, authorised API request; raises on any failure (it must carry its own timeout).
-        port: where /healthz and /readyz listen (0.0.0.0; 0 picks a free port, see `port`).
+        port: where /healthz, /readyz and /metrics listen (0.0.0.0; 0 picks a free port, see `port`).
+        metrics: the Prometheus text `/metrics` serves.
     """
 
     def __init__(
@@ -78,6 +79,7 @@ class OperatorHealth:
         check_interval_s: float = 5.0,
         ready_window_s: float = 15.0,
         unreachable_restart_s: float = 120.0,
+        metrics: Callable[[], bytes] = lambda: b"",
     ) -> None:
         self._check_access = check_access
         self._interval_s = check_interval_s
@@ -97,7 +99,7 @@ class OperatorHealth:
             "operator",
             liveness=lambda: liveness(self.view(), self._unreachable_restart_s),
             readiness=lambda: readiness(self.view(), self._ready_window_s),
-            metrics=lambda: b"",
+            metrics=metrics,
             status=lambda: {
                 "ready": readiness(self.view(), self._ready_window_s).as_dict(),
                 "live": liveness(self.view(), self._unreachable_restart_s).as_dict(),

@@ -19,6 +19,7 @@ import yaml
 from pydantic import ValidationError
 
 from footfall_contract.config import CameraCredentials, ChannelConfig, ConfigError, CredentialsRef, StoreConfig
+from footfall_operator.camera_secret import CAMERA_SECRET_LABEL
 from footfall_operator.children import CHANNEL_LABEL, STORE_LABEL
 from footfall_operator.crd import API_VERSION, KIND, CredentialsSecretRef, SpecError, parse_spec
 
@@ -192,11 +193,12 @@ def camera_channel_manifest(
 def secret_manifest(
     store: StoreConfig, name: str, credentials: CameraCredentials, namespace: str | None = None
 ) -> dict[str, Any]:
-    """The store's camera login as an Opaque Secret; `stringData` so the file reads as what it holds."""
+    """The store's camera login as an Opaque Secret, opted in as camera credentials (the operator uses no other);
+    `stringData` so the file reads as what it holds."""
     return {
         "apiVersion": "v1",
         "kind": "Secret",
-        "metadata": _metadata(name, namespace, {STORE_LABEL: store.store_id}),
+        "metadata": _metadata(name, namespace, {STORE_LABEL: store.store_id, CAMERA_SECRET_LABEL: "true"}),
         "type": "Opaque",
         "stringData": {
             USERNAME_KEY: credentials.username,

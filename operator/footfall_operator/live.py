@@ -8,7 +8,7 @@ from collections.abc import Callable
 import redis
 
 from footfall_contract.config.masking import mask_credentials
-from footfall_contract.heartbeat import decode_live, live_key, prune_channels
+from footfall_contract.heartbeat import MalformedLive, decode_live, live_key, prune_channels
 from footfall_contract.redis_client import connect_url
 from footfall_operator.status import LiveReading
 
@@ -29,6 +29,8 @@ class LiveReader:
         self._client: redis.Redis | None = None
         self._lock = threading.Lock()
         self._down = False
+        self.malformed_hashes = 0  # reads of a live hash that was not what a worker writes
+        self._malformed_logged: set[str] = set()  # keys already logged, so a bad hash is one line, not one a round
 
     def _require_client(self) -> redis.Redis:
         with self._lock:
@@ -45,11 +47,24 @@ class LiveReader:
             if not self._down:
                 log.warning("Redis unreachable; live status fields go stale", extra={"error": message})
             self._down = True
-            return LiveReading(snapshot=None, error=message, read_at=now)
+            return LiveReading(snapshot=None, error=f"Redis unreachable: {message}", read_at=now)
         if self._down:
             log.info("Redis answers again; live status fields resume")
         self._down = False
-        return LiveReading(snapshot=decode_live(raw) if raw else None, error=None, read_at=now)
+        try:
+            snapshot = decode_live(raw) if raw else None
+        except MalformedLive as error:
+            return self._malformed(live_key(channel_id), error, now)
+        self._malformed_logged.discard(live_key(channel_id))
+        return LiveReading(snapshot=snapshot, error=None, read_at=now)
+
+    def _malformed(self, key: str, error: MalformedLive, now: float) -> LiveReading:
+        """A hash no worker wrote (anyone on the network may write Redis): skipped, counted, logged once."""
+        self.malformed_hashes += 1
+        if key not in self._malformed_logged and len(self._malformed_logged) < 10_000:
+            self._malformed_logged.add(key)
+            log.warning("malformed live hash skipped", extra={"key": key, "error": str(error)})
+        return LiveReading(snapshot=None, error=f"malformed live state in Redis ({error})", read_at=now)
 
     def prune_channels(self) -> list[str]:
         """Remove from `footfall:channels` the channels whose live hash is gone (a worker killed, or a deleted

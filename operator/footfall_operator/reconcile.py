@@ -13,6 +13,7 @@ from typing import Any
 from kubernetes.client.exceptions import ApiException
 
 from footfall_operator import children, status
+from footfall_operator.camera_secret import secret_problem
 from footfall_operator.cluster import Cluster
 from footfall_operator.crd import CameraChannelSpec, SpecError, parse_spec
 from footfall_operator.live import LiveReader
@@ -89,29 +90,6 @@ def claim_problem(spec: CameraChannelSpec, me: Claim, claims: Iterable[Claim]) -
         )
         expected = f"another channelId, e.g. '{spec.store}_{spec.channel_id}'"[:200]
     return Problem(Reason.CHANNEL_CLAIMED, f"spec.channelId: {message}; expected {expected}")
-
-
-def secret_problem(spec: CameraChannelSpec, namespace: str, keys: frozenset[str] | None) -> Problem | None:
-    """A problem when the credentials Secret is missing or lacks a key (its values are never looked at)."""
-    ref = spec.credentials_secret_ref
-    if ref is None:
-        return None
-    if keys is None:
-        return Problem(
-            Reason.SECRET_NOT_FOUND,
-            f"spec.credentialsSecretRef.name: Secret {ref.name!r} not found in namespace {namespace!r}; expected a "
-            f"Secret with keys {ref.username_key!r} and {ref.password_key!r}",
-        )
-    missing = [key for key in (ref.username_key, ref.password_key) if key not in keys]
-    if missing:
-        fields = {ref.username_key: "usernameKey", ref.password_key: "passwordKey"}
-        where = ", ".join(f"spec.credentialsSecretRef.{fields[key]}" for key in missing)
-        return Problem(
-            Reason.SECRET_KEY_MISSING,
-            f"{where}: Secret {ref.name!r} has no key {' or '.join(repr(key) for key in missing)}; "
-            f"expected it among the Secret's keys ({', '.join(sorted(keys)) or 'none'})",
-        )
-    return None
 
 
 @dataclass
@@ -202,8 +180,8 @@ class Reconciler:
             return None, [Problem(Reason.FIELD_INVALID, problem) for problem in error.problems]
         problems = [claim_problem(spec, claim_of(metadata, raw_spec), claims)]
         if spec.credentials_secret_ref is not None:
-            keys = self.cluster.secret_keys(metadata["namespace"], spec.credentials_secret_ref.name)
-            problems.append(secret_problem(spec, metadata["namespace"], keys))
+            secret = self.cluster.camera_secret(metadata["namespace"], spec.credentials_secret_ref.name)
+            problems.append(secret_problem(spec, metadata["namespace"], secret))
         return spec, [problem for problem in problems if problem is not None]
 
     def _apply(

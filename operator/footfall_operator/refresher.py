@@ -70,6 +70,7 @@ class Refresher:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="footfall-refresher", daemon=True)
         self.rounds = 0
+        self.item_errors = 0  # CameraChannels whose refresh raised something unexpected (each one skipped)
 
     def start(self) -> None:
         self._thread.start()
@@ -118,3 +119,7 @@ class Refresher:
                 if error.status == _NOT_FOUND:
                     continue  # deleted during the round
                 logger.warning(f"refresh failed ({error.status} {error.reason}); retrying next round")
+            except Exception:
+                # One channel's surprise must not cost every other channel its status update this round.
+                self.item_errors += 1
+                logger.exception("refresh of this CameraChannel failed; the round goes on")

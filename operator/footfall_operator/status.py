@@ -42,6 +42,7 @@ class Reason(enum.StrEnum):
     FIELD_INVALID = "FieldInvalid"
     SECRET_NOT_FOUND = "SecretNotFound"
     SECRET_KEY_MISSING = "SecretKeyMissing"
+    SECRET_VALUE_INVALID = "SecretValueInvalid"
     CHANNEL_CLAIMED = "ChannelClaimed"
     CHILD_CONFLICT = "ChildConflict"
 
@@ -61,7 +62,8 @@ class LiveReading:
     Attributes:
         snapshot: the decoded hash (`state`, `fps`, `people_now`, `reconnects`, `last_frame_ts`, `heartbeat_ts`,
             ...), None when there is none (no worker publishing, or its heartbeat expired).
-        error: why Redis could not be read (masked), None when the read worked.
+        error: why no live state could be read, the status's `staleReason` as it stands (masked): Redis
+            unreachable, or a hash no worker wrote; None when the read worked.
         read_at: wall clock of the read, seconds.
     """
 
@@ -99,7 +101,7 @@ def live_status(live: LiveReading | None, previous: dict[str, Any] | None, stale
             **previous,
             "readTime": _iso(live.read_at),
             "stale": True,
-            "staleReason": f"Redis unreachable: {live.error}",
+            "staleReason": live.error,
         }
     snapshot = live.snapshot
     if snapshot is None:

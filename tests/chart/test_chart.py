@@ -20,6 +20,7 @@ import pytest
 import yaml
 from kubernetes.client.exceptions import ApiException
 
+from footfall_operator.camera_secret import CAMERA_SECRET_LABEL
 from footfall_operator.children import worker_name
 from footfall_operator.crd import GROUP, PLURAL, VERSION
 from footfall_operator.settings import OperatorSettings, WorkerDefaults
@@ -220,6 +221,21 @@ def test_watch_scope_decides_the_rbac_kind_and_where_it_lives():
     assert sorted(b["metadata"]["namespace"] for b in by_kind(two, "RoleBinding")) == ["store-a", "store-b"]
 
 
+def test_named_camera_secrets_narrow_the_operators_secret_rule_to_them():
+    def secret_rules(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [rule for role in by_kind(docs, "Role") for rule in role["rules"] if "secrets" in rule["resources"]]
+
+    (anywhere,) = secret_rules(render())
+    assert anywhere["verbs"] == ["get"] and "resourceNames" not in anywhere
+    (named,) = secret_rules(render("--set", "operator.cameraSecrets={store-a-cams,store-b-cams}"))
+    assert named == {
+        "apiGroups": [""],
+        "resources": ["secrets"],
+        "verbs": ["get"],
+        "resourceNames": ["store-a-cams", "store-b-cams"],
+    }
+
+
 @pytest.mark.parametrize(
     ("values", "message"),
     [
@@ -228,6 +244,7 @@ def test_watch_scope_decides_the_rbac_kind_and_where_it_lives():
         (["--set", "worker.tritonUrl=http://x:1"], "/worker/tritonUrl"),
         (["--set", "worker.resources.limits.memory=lots"], "/worker/resources/limits/memory"),
         (["--set", "tritonn.enabled=false"], "tritonn"),
+        (["--set", "operator.cameraSecrets={Not_A_Name}"], "/operator/cameraSecrets/0"),
         (["--set", "triton.enabled=false"], "worker.tritonUrl is required"),
         (
             ["--set", "connections.create=true", "--set", "connections.databaseUrl=postgresql://d"],
@@ -348,6 +365,10 @@ def test_install_then_the_operator_as_its_service_account_runs_the_store_then_un
             cluster.kubectl(
                 "create", "secret", "generic", "kidsplaza-thanhxuan-camera-credentials", "-n", NAMESPACE,
                 "--from-literal=username=chart-test", "--from-literal=password=chart-test-pw",
+            )  # fmt: skip
+            cluster.kubectl(
+                "label", "secret", "kidsplaza-thanhxuan-camera-credentials", "-n", NAMESPACE,
+                f"{CAMERA_SECRET_LABEL}=true",
             )  # fmt: skip
             cluster.kubectl("apply", "-n", NAMESPACE, "-f", str(EXAMPLES))
             names = [doc["metadata"]["name"] for doc in yaml.safe_load_all(EXAMPLES.read_text()) if doc]

@@ -18,6 +18,7 @@ import psycopg2
 import redis
 import yaml
 
+from footfall_operator.camera_secret import CAMERA_SECRET_LABEL
 from tests.support.camera_sim import CameraSimulator
 from tests.support.node import GATEWAY, Node
 from tests.support.paths import REPO_ROOT, footage_path
@@ -121,6 +122,7 @@ class StoreOnNode:
             "create", "secret", "generic", SECRET, "-n", NAMESPACE,
             "--from-literal=username=admin", f"--from-literal=password={self.camera_password}",
         )  # fmt: skip
+        self.node.kubectl("label", "secret", SECRET, "-n", NAMESPACE, f"{CAMERA_SECRET_LABEL}=true")
         self.node.kubectl("apply", "-n", NAMESPACE, "-f", "-", input_text=yaml.safe_dump_all(self.channel_manifests()))
 
     def close(self) -> None:

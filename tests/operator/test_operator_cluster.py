@@ -6,6 +6,7 @@ workers' heartbeats are written with the worker's own `LiveState` class, as a ru
 import itertools
 import json
 import os
+import re
 import subprocess
 import urllib.request
 from collections.abc import Iterator
@@ -17,7 +18,8 @@ import yaml
 from kubernetes.client.exceptions import ApiException
 
 from footfall_contract.counters import ChannelCounters
-from footfall_contract.heartbeat import LiveSnapshot
+from footfall_contract.heartbeat import LiveSnapshot, live_key
+from footfall_operator.camera_secret import CAMERA_SECRET_LABEL
 from footfall_operator.children import CONFIG_HASH_ANNOTATION, worker_name
 from footfall_operator.crd import GROUP, PLURAL, VERSION
 from footfall_worker.storage.live_state import LiveState
@@ -122,7 +124,7 @@ def secret_manifest(namespace: str, name: str = "cameras") -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "Secret",
-        "metadata": {"name": name, "namespace": namespace},
+        "metadata": {"name": name, "namespace": namespace, "labels": {CAMERA_SECRET_LABEL: "true"}},
         "stringData": {"username": CAMERA_USER, "password": CAMERA_PASSWORD},
     }
 
@@ -289,6 +291,42 @@ def test_a_missing_secret_is_a_condition_and_creating_it_recovers(
     assert_no_credentials(cluster, namespace)
 
 
+def test_a_foreign_secret_is_never_used_and_a_bad_password_is_a_condition(
+    cluster: KubeCluster, operator: OperatorProcess, namespace: str
+):
+    """A CameraChannel's author may name any Secret: only one opted in as camera credentials is used, and the
+    status says nothing of what a foreign one holds. A password with a newline is a condition, not a crash loop."""
+    foreign = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "billing-db", "namespace": namespace},
+        "stringData": {"username": "billing", "password": "billing-db-password", "api-token": "t0ken"},
+    }
+    apply(cluster, foreign)
+    apply(cluster, channel("borrower-cam", namespace, credentialsSecretRef={"name": "billing-db"}))
+    refused = wait_condition(cluster, namespace, "borrower-cam", "InvalidSpec", "True")
+    assert refused["reason"] == "SecretNotFound" and CAMERA_SECRET_LABEL in refused["message"]
+    apply(cluster, channel("prober-cam", namespace, credentialsSecretRef={"name": "no-such-secret"}))
+    absent = wait_condition(cluster, namespace, "prober-cam", "InvalidSpec", "True")
+    assert absent["message"].replace("no-such-secret", "billing-db") == refused["message"]  # existence not told
+    assert deployment(cluster, namespace, "borrower-cam") is None
+    text = json.dumps(camera_channel(cluster, namespace, "borrower-cam"))
+    assert "api-token" not in text and "billing-db-password" not in text
+
+    apply(cluster, {**secret_manifest(namespace, "newline"), "stringData": {"username": "u", "password": "pw\n"}})
+    apply(cluster, channel("newline-login", namespace, credentialsSecretRef={"name": "newline"}))
+    bad = wait_condition(cluster, namespace, "newline-login", "InvalidSpec", "True")
+    assert bad["reason"] == "SecretValueInvalid"
+    assert (
+        bad["message"].startswith("spec.credentialsSecretRef.passwordKey: ") and "U+000A at the end" in bad["message"]
+    )
+    assert deployment(cluster, namespace, "newline-login") is None
+    apply(cluster, secret_manifest(namespace, "newline"))  # fixed: the next round runs it
+    wait_condition(cluster, namespace, "newline-login", "InvalidSpec", "False")
+    wait_until("newline-login's Deployment", lambda: deployment(cluster, namespace, "newline-login"))
+    assert operator.alive
+
+
 def test_two_channels_claiming_one_channel_id_the_younger_is_refused_until_the_older_goes(
     cluster: KubeCluster, operator: OperatorProcess, namespace: str
 ):
@@ -412,6 +450,50 @@ def test_status_shows_the_workers_live_state_and_survives_a_redis_outage(
     degraded = wait_condition(cluster, namespace, "live-cam", "Degraded", "True")
     assert degraded["reason"] == "CameraNotStreaming"
     assert camera_channel(cluster, namespace, "live-cam")["status"]["live"]["stale"] is False
+
+
+MALFORMED_HASHES = {
+    "not_a_number": {"state": "streaming", "fps": "fast"},
+    "nan": {"state": "streaming", "fps": "nan", "heartbeat_ts": "nan"},
+    "bad_zones": {"state": "streaming", "zone_occupancy": "[" * 5000},
+    "not_utf8": {"state": b"\xff\xfe", "fps": "1.0"},
+    "huge": {"state": "x" * 100_000},
+}
+
+
+def test_malformed_live_hashes_are_skipped_and_counted_and_the_round_goes_on(
+    cluster: KubeCluster, operator: OperatorProcess, namespace: str, live_redis: RedisServer
+):
+    """Anyone on the network may write Redis: a hash no worker wrote names itself in that channel's status, and
+    every other channel's status still follows its worker."""
+    client = live_redis.client()
+    for name, fields in MALFORMED_HASHES.items():
+        client.delete(live_key(name))
+        client.hset(live_key(name), mapping=fields)
+        client.expire(live_key(name), 60)
+    apply(
+        cluster, *(channel(name.replace("_", "-"), namespace) for name in MALFORMED_HASHES), channel("good", namespace)
+    )
+    publish_heartbeat(live_redis, "good")
+    wait_condition(cluster, namespace, "good", "Ready", "True")
+    for name in MALFORMED_HASHES:
+        unknown = wait_condition(cluster, namespace, name.replace("_", "-"), "Ready", "Unknown")
+        assert unknown["reason"] == "LiveStateUnavailable"
+        assert unknown["message"].startswith("malformed live state in Redis (field"), unknown["message"]
+        assert len(unknown["message"]) < 300
+    publish_heartbeat(live_redis, "good", people_now=7)
+    wait_until(
+        "the good channel's next heartbeat",
+        lambda: camera_channel(cluster, namespace, "good")["status"]["live"]["peopleNow"] == 7,
+    )
+    with urllib.request.urlopen(f"http://127.0.0.1:{operator.liveness_port}/metrics", timeout=5) as response:
+        metrics = response.read().decode()
+    malformed = re.search(r"^footfall_operator_malformed_live_hashes_total (\S+)$", metrics, re.MULTILINE)
+    assert malformed and float(malformed[1]) >= len(MALFORMED_HASHES), metrics
+    keys = [json.loads(line).get("key") for line in operator.log_text().splitlines() if line.startswith("{")]
+    for name in MALFORMED_HASHES:  # logged once per key, not once a round
+        assert keys.count(live_key(name)) == 1, name
+    assert operator.alive
 
 
 def test_pausing_scales_the_worker_to_zero_and_back(cluster: KubeCluster, operator: OperatorProcess, namespace: str):

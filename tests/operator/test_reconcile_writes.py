@@ -32,7 +32,7 @@ class ScriptedCluster:
         self.writes = 0
         self.events: list[str] = []
 
-    def secret_keys(self, namespace: str, name: str) -> frozenset[str] | None:
+    def camera_secret(self, namespace: str, name: str) -> None:
         return None
 
     def read(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:

@@ -21,7 +21,7 @@ def heartbeat(state: str = "streaming", age_s: float = 1.0, **fields: object) ->
 
 
 REDIS_DOWN = LiveReading(
-    snapshot=None, error="Error 111 connecting to 127.0.0.1:6379. Connection refused.", read_at=NOW
+    snapshot=None, error="Redis unreachable: Error 111 connecting to 127.0.0.1:6379. Connection refused.", read_at=NOW
 )
 NO_HEARTBEAT = LiveReading(snapshot=None, error=None, read_at=NOW)
 ROLLED_OUT = {

@@ -47,6 +47,7 @@ STATUS = WorkerStatus(
     writer_transient_errors=5,
     writer_db_up=True,
     live_skipped=0,
+    reid_malformed=0,
     live=True,
     ready=False,
     not_ready_reasons=("Triton not answering",),

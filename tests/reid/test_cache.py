@@ -142,6 +142,51 @@ def test_invalid_embeddings_and_other_encoders_are_ignored(client: redis.Redis, 
     assert ReidCache(client, channel, encoder_name="hsv-a").match(unit(2), now_s=2.0) is not None
 
 
+CORRUPTIONS = {
+    "embedding of the wrong length": {"emb": np.zeros(DIM + 1, np.float32).tobytes()},
+    "embedding of odd bytes": {"emb": b"\x00" * 7},
+    "NaN embedding": {"emb": np.full(DIM, np.nan, np.float32).tobytes()},
+    "embedding not unit length": {"emb": np.full(DIM, 5.0, np.float32).tobytes()},
+    "float64 embedding": {"emb": unit(3).astype(np.float64).tobytes()[: DIM * 4]},
+    "short box": {"box": np.float32([1, 2, 3]).tobytes()},
+    "infinite box": {"box": np.float32([1, 2, np.inf, 4]).tobytes()},
+    "ended_at not a number": {"ended_at": b"yesterday"},
+    "ended_at NaN": {"ended_at": b"nan"},
+    "encoder not UTF-8": {"enc": b"\xff"},
+}
+
+
+@pytest.mark.parametrize("corruption", CORRUPTIONS)
+def test_a_malformed_entry_is_skipped_and_counted_and_the_good_one_still_links(
+    client: redis.Redis, channel: str, corruption: str
+) -> None:
+    """Any pod that reaches Redis can write the gallery: a bad entry must never crash the worker nor link."""
+    cache = ReidCache(client, channel)
+    person, other = unit(1), unit(2)
+    assert cache.remember(7, person, ended_at_s=100.0, last_box=BOX)
+    assert cache.remember(8, other, ended_at_s=101.0, last_box=BOX)
+    client.hset(cache.track_key(8), mapping=CORRUPTIONS[corruption])
+    assert cache.match(nudged(other, 0.001), now_s=130.0) is None  # the corrupted one never links
+    found = cache.match(nudged(person, 0.001), now_s=130.0)
+    assert found is not None and found.track_id == 7
+    expected = 0 if corruption in ("encoder not UTF-8",) else 2  # another descriptor's entry is not malformed
+    assert cache.stats.malformed == expected
+
+
+def test_index_members_that_are_not_run_and_track_ids_are_skipped(client: redis.Redis, channel: str) -> None:
+    cache = ReidCache(client, channel)
+    assert cache.remember(7, unit(1), ended_at_s=100.0, last_box=BOX)
+    for member in (b"no-colon", b"run:notanumber", b"\xff\xfe:1", b"x" * 500 + b":1"):
+        client.zadd(cache.index_key, {member: 100.0})
+        client.hset(
+            cache.prefix.encode() + b"track:" + member,
+            mapping={"emb": unit(1).tobytes(), "box": BOX.tobytes(), "ended_at": b"100.0", "enc": b""},
+        )
+    found = cache.match(unit(1), now_s=130.0)
+    assert found is not None and found.track_id == 7
+    assert cache.stats.malformed == 4
+
+
 def test_redis_down_degrades_quickly_without_raising() -> None:
     down = connect(port=free_port(), timeout_s=0.2)
     cache = ReidCache(down, "test-reid-down", retry_after_s=30.0)

@@ -51,6 +51,7 @@ class WorkerStatus:
     writer_transient_errors: int  # writes PostgreSQL refused for now (rows kept and retried)
     writer_db_up: bool
     live_skipped: int
+    reid_malformed: int  # ReID gallery entries skipped as not what a worker writes
     live: bool
     ready: bool
     not_ready_reasons: tuple[str, ...]
@@ -88,6 +89,11 @@ _COUNTERS = (
         "writer_transient_errors",
     ),
     ("footfall_live_skipped", "Live-state updates skipped because Redis was down.", "live_skipped"),
+    (
+        "footfall_reid_malformed_entries",
+        "ReID gallery entries in Redis skipped as malformed (wrong size, NaN, bad ids; logged once per key).",
+        "reid_malformed",
+    ),
 )
 _GAUGES = (
     ("footfall_fps_read", "Frames decoded per second (last few seconds).", "fps_read"),

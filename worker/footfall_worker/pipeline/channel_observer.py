@@ -141,6 +141,7 @@ class ChannelObserver:
             writer_transient_errors=writer.transient_errors if writer else 0,
             writer_db_up=writer.db_up if writer else False,
             live_skipped=p.live.stats.skipped if p.live else 0,
+            reid_malformed=p.processor.linker.cache.stats.malformed if p.processor.linker else 0,
             live=alive.ok,
             ready=ready.ok,
             not_ready_reasons=ready.reasons,

@@ -62,7 +62,7 @@ class FrameProcessor:
         self.tracker = tracker
         self.recorder = recorder
         self.gender = gender
-        self._linker = linker
+        self.linker = linker
         self._file_wall_start = file_wall_start
         self._stats = MinuteStats(recorder.run_id)
         self.analytics = StoreAnalytics(analytics) if analytics is not None and not analytics.empty else None
@@ -90,8 +90,8 @@ class FrameProcessor:
         out = FrameResult(frame, detections, tracked.tracks)
         self.gender.collect()
         self.gender.observe(frame.image, tracked.tracks, t)
-        if self._linker is not None:
-            for link in self._linker.observe(frame.image, tracked.tracks, tracked.events, wall):
+        if self.linker is not None:
+            for link in self.linker.observe(frame.image, tracked.tracks, tracked.events, wall):
                 self.recorder.link(link)
         track_ids = tracked.tracks.track_id.tolist()
         counted: list[ChannelEvent] = []
@@ -119,8 +119,8 @@ class FrameProcessor:
         """End every track, wait up to `gender_wait_s` for the last gender results, the final rows."""
         out = FrameResult(None, None, None)
         events = self.tracker.finish(self._last_t + 1e-3)
-        if self._linker is not None and events:
-            self._linker.remember_ended(events, self._last_t + self._offset_s)
+        if self.linker is not None and events:
+            self.linker.remember_ended(events, self._last_t + self._offset_s)
         self._count(self._end_analytics(events), out)
         self._record(events, out)
         self.gender.wait(gender_wait_s)

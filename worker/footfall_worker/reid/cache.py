@@ -14,6 +14,7 @@ skipped write, and no exception escapes. The counters are in `ReidCache.stats`.
 """
 
 import logging
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -30,6 +31,19 @@ log = logging.getLogger(__name__)
 # wrongly there, at the cost of missing many true returns. A learned ReID model needs its own measurement.
 DEFAULT_MIN_SIMILARITY = 0.99
 DEFAULT_MIN_MARGIN = 0.02
+_MEMBER = re.compile(r"([^:]{1,64}):([0-9]{1,18})")  # `run_id:track_id`, as `member` writes it
+_BOX_BYTES = 4 * 4
+_NORM_TOLERANCE = 1e-3  # `remember` stores unit vectors in float32
+_LOGGED_KEYS_MAX = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    track_id: int
+    run_id: str
+    embedding: np.ndarray
+    last_box: np.ndarray
+    ended_at_s: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +78,7 @@ class ReidStats:
         stored: entries written.
         links: matches that passed the rule.
         ambiguous: best candidate above the threshold but rejected by the margin.
+        malformed: entries skipped because they are not what `remember` writes (wrong sizes, NaN, bad ids).
     """
 
     errors: int = 0
@@ -72,6 +87,7 @@ class ReidStats:
     stored: int = 0
     links: int = 0
     ambiguous: int = 0
+    malformed: int = 0
 
 
 @dataclass
@@ -112,6 +128,7 @@ class ReidCache:
     run_id: str = "0"
     stats: ReidStats = field(default_factory=ReidStats)
     _redis: RedisWindow = field(init=False, repr=False)
+    _malformed_logged: set[str] = field(default_factory=set, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.ttl_s <= 0 or self.max_entries < 1:
@@ -137,6 +154,10 @@ class ReidCache:
 
     def track_key(self, track_id: int, run_id: str | None = None) -> str:
         return f"{self.prefix}track:{self.member(track_id, run_id)}"
+
+    def _track_key_of(self, member: bytes) -> bytes:
+        """The hash of an index member as Redis returns it (bytes: a member written by anyone may not be UTF-8)."""
+        return self.prefix.encode() + b"track:" + member
 
     def remember(self, track_id: int, embedding: np.ndarray, ended_at_s: float, last_box: np.ndarray) -> bool:
         """Store an ended track's gallery entry.
@@ -180,7 +201,7 @@ class ReidCache:
             evicted = pipe.execute()[-1]
             if evicted:
                 pipe = client.pipeline(transaction=True)
-                pipe.delete(*(self.prefix + "track:" + member.decode() for member in evicted))
+                pipe.delete(*(self._track_key_of(member) for member in evicted))
                 pipe.zrem(self.index_key, *evicted)
                 pipe.execute()
         except REDIS_FAILURES as error:
@@ -217,7 +238,7 @@ class ReidCache:
                 return None
             pipe = client.pipeline(transaction=False)
             for member in members:
-                pipe.hmget(self.prefix + "track:" + member.decode(), "emb", "box", "ended_at", "enc")
+                pipe.hmget(self._track_key_of(member), "emb", "box", "ended_at", "enc")
             rows = pipe.execute()
         except REDIS_FAILURES as error:
             self._failed("match", error)
@@ -244,34 +265,56 @@ class ReidCache:
 
     def _decide(self, query: np.ndarray, members: list[bytes], rows: list[list[bytes | None]]) -> ReidMatch | None:
         """Apply the linking rule to the fetched candidates."""
-        ids: list[str] = []
-        embeddings, boxes, ended = [], [], []
-        for member, (emb, box, ended_at, enc) in zip(members, rows, strict=True):
-            # expired hash still indexed, or an entry of another descriptor: not comparable
-            if emb is None or box is None or ended_at is None or (enc or b"").decode() != self.encoder_name:
-                continue
-            vector = np.frombuffer(emb, np.float32)
-            if vector.shape != query.shape:
-                continue
-            ids.append(member.decode())
-            embeddings.append(vector)
-            boxes.append(np.frombuffer(box, np.float32).copy())
-            ended.append(float(ended_at))
-        if not ids:
+        candidates = [
+            candidate
+            for member, row in zip(members, rows, strict=True)
+            if (candidate := self._candidate(member, row, query)) is not None
+        ]
+        if not candidates:
             return None
-        similarities = np.stack(embeddings) @ query
+        similarities = np.stack([c.embedding for c in candidates]) @ query
         order = np.argsort(similarities)[::-1]
-        best = int(order[0])
+        best = candidates[int(order[0])]
         runner_up = float(similarities[order[1]]) if len(order) > 1 else 0.0
-        similarity = float(similarities[best])
+        similarity = float(similarities[order[0]])
         if similarity < self.min_similarity:
             return None
         if similarity - runner_up < self.min_margin:
             self.stats.ambiguous += 1
             return None
         self.stats.links += 1
-        run_id, track_id = ids[best].rsplit(":", 1)
-        return ReidMatch(int(track_id), run_id, similarity, runner_up, ended[best], boxes[best])
+        return ReidMatch(best.track_id, best.run_id, similarity, runner_up, best.ended_at_s, best.last_box)
+
+    def _candidate(self, member: bytes, row: list[bytes | None], query: np.ndarray) -> "_Candidate | None":
+        """One gallery entry, or None when it cannot be compared: expired, another descriptor's, or malformed
+        (any pod that reaches Redis can write these keys: a bad entry is counted and skipped, never raised)."""
+        emb, box, ended_at, enc = row
+        if emb is None or box is None or ended_at is None:
+            return None  # expired hash still indexed
+        if enc is None or enc != self.encoder_name.encode():
+            return None
+        try:
+            run_id, track_id = _MEMBER.fullmatch(member.decode()).groups()  # type: ignore[union-attr]
+            ended_at_s = float(ended_at)
+        except (AttributeError, UnicodeDecodeError, ValueError):
+            return self._malformed(member, "member or ended_at")
+        if len(emb) != query.nbytes or len(box) != _BOX_BYTES or not np.isfinite(ended_at_s):
+            return self._malformed(member, "embedding, box or ended_at size")
+        vector = np.frombuffer(emb, np.float32)
+        last_box = np.frombuffer(box, np.float32).copy()
+        with np.errstate(over="ignore", invalid="ignore"):  # any bytes: the norm of garbage may overflow
+            norm = float(np.linalg.norm(vector))
+        if not (np.isfinite(norm) and abs(norm - 1.0) < _NORM_TOLERANCE and np.isfinite(last_box).all()):
+            return self._malformed(member, "embedding not unit length, or a box not finite")
+        return _Candidate(int(track_id), run_id, vector, last_box, ended_at_s)
+
+    def _malformed(self, member: bytes, what: str) -> None:
+        self.stats.malformed += 1
+        key = self.prefix + "track:" + member.decode(errors="replace")
+        if len(self._malformed_logged) < _LOGGED_KEYS_MAX and key not in self._malformed_logged:
+            self._malformed_logged.add(key)
+            log.warning("malformed ReID entry skipped", extra={"key": key[:200], "problem": what})
+        return None
 
     def _failed(self, operation: str, error: Exception) -> None:
         self.stats.errors += 1

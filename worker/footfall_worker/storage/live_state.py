@@ -255,7 +255,7 @@ class LiveState:
         """The channel's live hash decoded (`LiveSnapshot`'s fields plus `heartbeat_ts`), None when absent.
 
         For tests and the operator: it bypasses the back-off and raises `redis.RedisError` when Redis fails,
-        so "no state" and "Redis down" stay distinguishable.
+        so "no state" and "Redis down" stay distinguishable; a hash no worker wrote raises `MalformedLive`.
         """
         raw = self._redis.require().hgetall(self.live_key)
         return decode_live(raw) if raw else None
