@@ -3,6 +3,10 @@ worker and by the operator (each decides its own verdicts).
 
 Handlers only read snapshots the process hands them (callables), so a wedged processing loop can never
 wedge its own liveness probe: the probe keeps answering, and says 503.
+
+Any client that reaches the port is assumed hostile: a connection gets `REQUEST_TIMEOUT_S` per read and write
+(a slow client cannot hold a thread), at most `MAX_REQUEST_BYTES` of request line and headers are read, and at
+most `MAX_CONNECTIONS` are served at once (more are closed at accept and counted in `refused`).
 """
 
 import json
@@ -11,10 +15,15 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, BinaryIO
 
 from prometheus_client import CONTENT_TYPE_LATEST
 
 log = logging.getLogger("footfall.probes")
+
+REQUEST_TIMEOUT_S = 5.0
+MAX_REQUEST_BYTES = 16 * 1024
+MAX_CONNECTIONS = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +48,7 @@ class ProbeServer:
         liveness, readiness: the current verdicts.
         metrics: the Prometheus exposition.
         status: the /status document (JSON-serialisable).
+        request_timeout_s, max_connections: the limits above (tests shorten them).
     """
 
     def __init__(
@@ -51,6 +61,8 @@ class ProbeServer:
         readiness: Callable[[], Verdict],
         metrics: Callable[[], bytes],
         status: Callable[[], dict[str, object]],
+        request_timeout_s: float = REQUEST_TIMEOUT_S,
+        max_connections: int = MAX_CONNECTIONS,
     ) -> None:
         routes: dict[str, Callable[[], tuple[int, str, bytes]]] = {
             "/healthz": lambda: _verdict_response(liveness()),
@@ -61,6 +73,12 @@ class ProbeServer:
         extra = {"channel": channel_id}
 
         class Handler(BaseHTTPRequestHandler):
+            timeout = request_timeout_s  # StreamRequestHandler sets it on the connection's socket
+
+            def setup(self) -> None:
+                super().setup()
+                self.rfile = _BoundedReader(self.rfile, MAX_REQUEST_BYTES)  # type: ignore[assignment]
+
             def do_GET(self) -> None:  # noqa: N802 - the http.server API
                 route = routes.get(self.path.split("?", 1)[0])
                 if route is None:
@@ -80,13 +98,17 @@ class ProbeServer:
             def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the http.server API
                 pass  # kubelet probes every few seconds: not worth a line each
 
-        self._server = ThreadingHTTPServer((host, port), Handler)
-        self._server.daemon_threads = True
+        self._server = _BoundedThreadingServer((host, port), Handler, max_connections)
         self._thread = threading.Thread(target=self._server.serve_forever, name=f"probes-{channel_id}", daemon=True)
 
     @property
     def port(self) -> int:
         return int(self._server.server_address[1])
+
+    @property
+    def refused(self) -> int:
+        """Connections closed at accept because `MAX_CONNECTIONS` were being served."""
+        return self._server.refused
 
     def start(self) -> "ProbeServer":
         self._thread.start()
@@ -99,3 +121,57 @@ class ProbeServer:
 
 def _verdict_response(verdict: Verdict) -> tuple[int, str, bytes]:
     return (200 if verdict.ok else 503), "application/json", json.dumps(verdict.as_dict()).encode()
+
+
+class _BoundedThreadingServer(ThreadingHTTPServer):
+    """A thread per connection, at most `max_connections` of them; a connection over the cap is closed at once."""
+
+    daemon_threads = True
+    block_on_close = False
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], max_connections: int) -> None:
+        super().__init__(address, handler)
+        self._slots = threading.BoundedSemaphore(max_connections)
+        self.refused = 0
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots.acquire(blocking=False):
+            self.refused += 1
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except Exception:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+
+class _BoundedReader:
+    """The connection's input, cut off after `budget` bytes: what is past it reads as the end of the request."""
+
+    def __init__(self, raw: BinaryIO, budget: int) -> None:
+        self._raw = raw
+        self._left = budget
+
+    def readline(self, limit: int = -1) -> bytes:
+        if self._left <= 0:
+            return b""
+        line = self._raw.readline(self._left if limit < 0 else min(limit, self._left))
+        self._left -= len(line)
+        return line
+
+    def read(self, size: int = -1) -> bytes:
+        if self._left <= 0:
+            return b""
+        data = self._raw.read(self._left if size < 0 else min(size, self._left))
+        self._left -= len(data)
+        return data
+
+    def close(self) -> None:
+        self._raw.close()

@@ -1,6 +1,10 @@
 """The probe server: verdicts as 200/503, Prometheus text that parses, /status as JSON, a failing probe as 500."""
 
+import contextlib
 import json
+import socket
+import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -138,3 +142,55 @@ def test_every_channel_counter_is_a_prometheus_counter(served: Served) -> None:
     body = get(server.port, "/metrics")[1].decode()
     samples = {s.name: s.value for family in text_string_to_metric_families(body) for s in family.samples}
     assert {name: samples.get(f"footfall_{name}_total") for name in COUNTER_NAMES} == STATUS.counters.as_dict()
+
+
+@pytest.fixture
+def limited() -> Iterator[ProbeServer]:
+    ok = Verdict(True, ())
+    server = ProbeServer(
+        "127.0.0.1", 0, "channel_9", liveness=lambda: ok, readiness=lambda: ok, metrics=lambda: b"",
+        status=dict, request_timeout_s=2.0, max_connections=4,
+    ).start()  # fmt: skip
+    yield server
+    server.stop()
+
+
+def test_a_silent_client_is_dropped_after_the_request_timeout(limited: ProbeServer) -> None:
+    with socket.create_connection(("127.0.0.1", limited.port), timeout=5) as silent:
+        silent.sendall(b"GET /healthz HTTP/1.1\r\n")  # and never the end of its headers
+        started = time.monotonic()
+        assert silent.recv(1024) == b""  # closed by the server
+        assert time.monotonic() - started < 4.5
+    assert get(limited.port, "/healthz")[0] == 200
+
+
+def test_an_oversized_request_is_cut_off_and_the_server_answers_the_next(limited: ProbeServer) -> None:
+    with socket.create_connection(("127.0.0.1", limited.port), timeout=5) as greedy:
+        try:
+            greedy.sendall(b"GET /healthz HTTP/1.0\r\n" + b"X-Junk: " + b"a" * 1_000_000 + b"\r\n\r\n")
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the server stopped reading: what a bound looks like from the client
+        with contextlib.suppress(ConnectionResetError):
+            greedy.recv(1024)
+    assert get(limited.port, "/healthz")[0] == 200
+
+
+def test_connections_over_the_cap_are_refused_and_counted_and_threads_stay_bounded(limited: ProbeServer) -> None:
+    threads_before = threading.active_count()
+    holders = [socket.create_connection(("127.0.0.1", limited.port), timeout=5) for _ in range(12)]
+    try:
+        wait_for = time.monotonic() + 3
+        while limited.refused < 8 and time.monotonic() < wait_for:
+            time.sleep(0.02)
+        assert limited.refused == 8
+        assert threading.active_count() <= threads_before + 4
+    finally:
+        for holder in holders:
+            holder.close()
+    deadline = time.monotonic() + 5  # the slots free as the holders go
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError):
+            if get(limited.port, "/healthz")[0] == 200:
+                return
+        time.sleep(0.1)
+    raise AssertionError("the probe server did not serve again after the held connections closed")
