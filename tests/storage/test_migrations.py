@@ -6,6 +6,7 @@ import sys
 import time
 from pathlib import Path
 
+import psycopg2.errors
 import pytest
 
 from footfall_worker.storage.migrations import MIGRATIONS_DIR, MigrationError, load_migrations, migrate
@@ -110,6 +111,23 @@ def test_a_failing_migration_applies_nothing(dsn: str, tmp_path: Path) -> None:
     with pytest.raises(Exception, match="no_such_function"):
         migrate(dsn, directory=directory)
     assert _tables(dsn) == set()  # one transaction: not even 0001 or schema_migrations remain
+
+
+def test_a_migration_behind_a_long_report_gives_up_instead_of_queueing_every_writer(dsn: str, tmp_path: Path) -> None:
+    migrate(dsn)
+    directory = tmp_path / "sql"
+    shutil.copytree(MIGRATIONS_DIR, directory)
+    (directory / "9999_alter.sql").write_text("ALTER TABLE tracks ADD COLUMN colour text;\n")
+    with connect(dsn) as report:
+        report.autocommit = False
+        with report.cursor() as cur:  # a long report: its transaction holds ACCESS SHARE on tracks
+            cur.execute("SELECT count(*) FROM tracks")
+        started = time.monotonic()
+        with pytest.raises(psycopg2.errors.LockNotAvailable):
+            migrate(dsn, directory=directory, lock_timeout_s=0.3)
+        assert time.monotonic() - started < 5
+        report.rollback()
+    assert [m.version for m in migrate(dsn, directory=directory)] == [9999]  # retried once the lock is free
 
 
 def test_badly_named_files_are_refused(tmp_path: Path) -> None:

@@ -143,6 +143,12 @@ class StorageSettings(BaseSettings):
         description="a server silent for statement_timeout_s plus this long is hung: the connection is dropped",
     )
     migration_timeout_s: float = Field(default=600.0, gt=0, description="longest the schema migration may run")
+    migration_lock_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="longest a migration waits for a table lock (a long report holding it): then it fails and is "
+        "retried with the backoff, instead of queueing every writer of the table behind it",
+    )
     backoff_initial_s: float = Field(default=0.5, ge=0, description="first reconnect delay; multiplied per failure")
     backoff_factor: float = Field(default=2.0, ge=1)
     backoff_max_s: float = Field(default=30.0, ge=0)

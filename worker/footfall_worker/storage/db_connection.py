@@ -91,7 +91,7 @@ class DbConnection:
         try:
             if not self._migrated:
                 pg_wait.bound(conn, settings.migration_timeout_s)
-                apply_migrations(conn)
+                apply_migrations(conn, lock_timeout_s=settings.migration_lock_timeout_s)
                 self._migrated = True
             pg_wait.bound(conn, self.answer_limit_s)
             conn.autocommit = False

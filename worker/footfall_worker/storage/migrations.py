@@ -75,13 +75,17 @@ def load_migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
 
 
 def apply_migrations(
-    conn: psycopg2.extensions.connection, migrations: list[Migration] | None = None
+    conn: psycopg2.extensions.connection, migrations: list[Migration] | None = None, lock_timeout_s: float = 10.0
 ) -> list[Migration]:
     """Bring the database's schema up to date, under the advisory lock, in one transaction.
 
     Args:
         conn: an open connection; its pending transaction (if any) is committed or rolled back here.
         migrations: what to apply; defaults to the files in `sql/`.
+        lock_timeout_s: longest a statement waits for a table lock. In PostgreSQL's lock queue a waiting
+            `ALTER TABLE` blocks every later reader and writer of the table, so a migration stuck behind a long
+            report would stall every channel's inserts; bounded, it fails (55P03, retried by the caller) instead.
+            Waiting for another worker's migration (the advisory lock) is not bounded by it.
 
     Returns:
         The migrations applied now (empty when the schema was current).
@@ -101,6 +105,7 @@ def apply_migrations(
             cur.execute("SET LOCAL statement_timeout = 0")
             # Transaction-level lock: released by the commit or rollback below, even if this process dies.
             cur.execute("SELECT pg_advisory_xact_lock(%s)", (ADVISORY_LOCK_KEY,))
+            cur.execute("SELECT set_config('lock_timeout', %s, true)", (f"{int(lock_timeout_s * 1000)}ms",))
             cur.execute(_CREATE_TABLE)
             cur.execute("SELECT version, name, checksum FROM schema_migrations ORDER BY version")
             recorded = {int(v): (name, checksum) for v, name, checksum in cur.fetchall()}
@@ -137,19 +142,22 @@ def apply_migrations(
     return applied_now
 
 
-def migrate(dsn: str, connect_timeout_s: int = 5, directory: Path = MIGRATIONS_DIR) -> list[Migration]:
+def migrate(
+    dsn: str, connect_timeout_s: int = 5, directory: Path = MIGRATIONS_DIR, lock_timeout_s: float = 10.0
+) -> list[Migration]:
     """Connect, apply pending migrations from `directory`, disconnect.
 
     Args:
         dsn: libpq connection string or URL.
         connect_timeout_s: libpq connect_timeout.
         directory: where the migration files are.
+        lock_timeout_s: as `apply_migrations`.
 
     Returns:
         The migrations applied now.
     """
     conn = psycopg2.connect(dsn, connect_timeout=connect_timeout_s, application_name="footfall-migrate")
     try:
-        return apply_migrations(conn, load_migrations(directory))
+        return apply_migrations(conn, load_migrations(directory), lock_timeout_s)
     finally:
         conn.close()
