@@ -14,16 +14,14 @@ messages would tell the author which keys that Secret holds. So:
 
 import base64
 import binascii
-import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from footfall_contract.config.credentials import MAX_CREDENTIAL_CHARS, credential_defect
 from footfall_operator.crd import CameraChannelSpec
 from footfall_operator.status import Problem, Reason
 
 CAMERA_SECRET_LABEL = "footfall.io/camera-credentials"
-# Camera web UIs cap logins far below this; a longer value is a mistake (or an attack on whatever parses it).
-MAX_CREDENTIAL_CHARS = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,21 +41,13 @@ def inspect(labels: Mapping[str, str] | None, data: Mapping[str, str] | None) ->
 
 
 def value_defect(encoded: str) -> str | None:
-    """What is wrong with one base64 value as a camera username or password, None when it is usable."""
+    """What is wrong with one base64 value as a camera username or password, None when it is usable: the
+    worker's own rule (`credential_defect`), so what the operator accepts the worker can use."""
     try:
         text = base64.b64decode(encoded, validate=True).decode("utf-8")
     except (binascii.Error, ValueError):
         return "is not UTF-8 text"
-    if not text:
-        return "is empty"
-    if len(text) > MAX_CREDENTIAL_CHARS:
-        return f"is {len(text)} characters long (at most {MAX_CREDENTIAL_CHARS})"
-    for position, char in enumerate(text):
-        if unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp"):
-            # a trailing newline is the usual cause: `echo` instead of `echo -n` when the Secret was made
-            where = "at the end" if position == len(text) - 1 else f"at position {position + 1}"
-            return f"contains the control character U+{ord(char):04X} {where}"
-    return None
+    return credential_defect(text)
 
 
 def secret_problem(spec: CameraChannelSpec, namespace: str, secret: CameraSecret | None) -> Problem | None:

@@ -24,9 +24,9 @@ KIND = "CameraChannel"
 SHORT_NAME = "camch"
 API_VERSION = f"{GROUP}/{VERSION}"
 
-# The environment variables the worker reads the camera login from; the Deployment fills them from the Secret.
-CAMERA_USERNAME_ENV = "FOOTFALL_CAMERA_USERNAME"
-CAMERA_PASSWORD_ENV = "FOOTFALL_CAMERA_PASSWORD"
+# Where the worker reads the camera login: the channel's Secret as files (`username`, `password`), which the
+# kubelet rewrites when the Secret changes; the worker reads them at every connect, so rotation needs no restart.
+CAMERA_CREDENTIALS_MOUNT = "/var/run/secrets/footfall/camera"
 
 # A Kubernetes object name (DNS-1123 subdomain) and a Secret data key.
 _DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
@@ -113,11 +113,7 @@ class CameraChannelSpec(_SpecModel):
         return known_timezone(timezone)
 
     def channel_config(self) -> ChannelConfig:
-        credentials = (
-            CredentialsRef(username_env=CAMERA_USERNAME_ENV, password_env=CAMERA_PASSWORD_ENV)
-            if self.credentials_secret_ref
-            else None
-        )
+        credentials = CredentialsRef(directory=CAMERA_CREDENTIALS_MOUNT) if self.credentials_secret_ref else None
         return ChannelConfig(
             id=self.channel_id,
             name=self.display_name,

@@ -5,7 +5,7 @@ as the plain dict a Deployment's template holds. Pure functions of the spec and 
 import json
 from typing import Any
 
-from footfall_operator.crd import CAMERA_PASSWORD_ENV, CAMERA_USERNAME_ENV, CameraChannelSpec
+from footfall_operator.crd import CAMERA_CREDENTIALS_MOUNT, CameraChannelSpec
 from footfall_operator.quantity import quantity_bytes
 from footfall_operator.settings import WorkerDefaults
 
@@ -37,6 +37,14 @@ def pod_spec(
             {"name": "tmp", "emptyDir": {"medium": "Memory", "sizeLimit": "64Mi"}},
         ],
     }
+    secret = spec.credentials_secret_ref
+    if secret is not None:
+        # A volume, not env: no value in an env dump or /proc/PID/environ, and the kubelet updates the files when
+        # the Secret is rotated (env would keep the old password until a restart). Only the two keys, read-only.
+        items = [{"key": secret.username_key, "path": "username"}, {"key": secret.password_key, "path": "password"}]
+        template["volumes"].append(
+            {"name": "camera-credentials", "secret": {"secretName": secret.name, "items": items, "defaultMode": 0o440}}
+        )
     if defaults.service_account:
         template["serviceAccountName"] = defaults.service_account
     if defaults.pull_secret_names:
@@ -82,10 +90,6 @@ def _env(spec: CameraChannelSpec, defaults: WorkerDefaults) -> list[dict[str, An
     ]
     if processing.detector_input_size is not None:
         env.append({"name": "FOOTFALL_TRITON_DETECTOR_INPUT_SIZE", "value": str(processing.detector_input_size)})
-    secret = spec.credentials_secret_ref
-    if secret is not None:
-        for variable, key in ((CAMERA_USERNAME_ENV, secret.username_key), (CAMERA_PASSWORD_ENV, secret.password_key)):
-            env.append({"name": variable, "valueFrom": {"secretKeyRef": {"name": secret.name, "key": key}}})
     return env
 
 
@@ -99,6 +103,13 @@ def _probe(path: str, period_s: int, failure_threshold: int) -> dict[str, Any]:
 
 
 def _container(spec: CameraChannelSpec, defaults: WorkerDefaults) -> dict[str, Any]:
+    mounts = [
+        {"name": "config", "mountPath": CONFIG_MOUNT, "readOnly": True},
+        {"name": "journal", "mountPath": JOURNAL_MOUNT},
+        {"name": "tmp", "mountPath": "/tmp"},
+    ]
+    if spec.credentials_secret_ref is not None:
+        mounts.append({"name": "camera-credentials", "mountPath": CAMERA_CREDENTIALS_MOUNT, "readOnly": True})
     container: dict[str, Any] = {
         "name": "worker",
         "image": defaults.image,
@@ -118,11 +129,7 @@ def _container(spec: CameraChannelSpec, defaults: WorkerDefaults) -> dict[str, A
             "readOnlyRootFilesystem": True,
             "capabilities": {"drop": ["ALL"]},
         },
-        "volumeMounts": [
-            {"name": "config", "mountPath": CONFIG_MOUNT, "readOnly": True},
-            {"name": "journal", "mountPath": JOURNAL_MOUNT},
-            {"name": "tmp", "mountPath": "/tmp"},
-        ],
+        "volumeMounts": mounts,
     }
     if defaults.connection_secret:
         container["envFrom"] = [{"secretRef": {"name": defaults.connection_secret}}]

@@ -139,3 +139,42 @@ def test_masking_covers_urls_inside_any_message() -> None:
 def test_config_round_trips_through_json(repo_root: Path) -> None:
     store = load_store_config(repo_root / STORE_FILE)
     assert parse_store_config(json.loads(store.model_dump_json())) == store
+
+
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        ({"username": "admin"}, "cannot read {dir}/password"),
+        ({"username": "admin", "password": "pw\n"}, "{dir}/password contains the control character U+000A at the end"),
+        (
+            {"username": "ad\tmin", "password": "pw"},
+            "{dir}/username contains the control character U+0009 at position 3",
+        ),
+        ({"username": "admin", "password": ""}, "{dir}/password is empty"),
+        ({"username": "admin", "password": "x" * 2000}, "{dir}/password is 1025 characters long (at most 256)"),
+        ({"username": "admin", "password": b"\xff"}, "{dir}/password is not UTF-8 text"),
+    ],
+)
+def test_a_mounted_secret_with_a_bad_value_is_a_config_error_naming_the_file_not_the_value(
+    tmp_path: Path, files: dict, message: str
+) -> None:
+    for name, value in files.items():
+        (tmp_path / name).write_bytes(value if isinstance(value, bytes) else value.encode())
+    with pytest.raises(ConfigError) as raised:
+        CredentialsRef(directory=str(tmp_path)).resolve()
+    assert message.format(dir=tmp_path) in str(raised.value)
+    assert "pw" not in str(raised.value).replace(str(tmp_path), "")
+
+
+def test_a_mounted_secret_is_read_at_every_resolve(tmp_path: Path) -> None:
+    ref = CredentialsRef(directory=str(tmp_path))
+    (tmp_path / "username").write_text("admin")
+    (tmp_path / "password").write_text("first")
+    assert ref.resolve().password.get_secret_value() == "first"
+    (tmp_path / "password").write_text("rotated")
+    assert ref.resolve().password.get_secret_value() == "rotated"
+
+
+def test_a_control_character_in_an_environment_password_names_the_variable() -> None:
+    with pytest.raises(ConfigError, match="FOOTFALL_CAMERA_PASSWORD contains the control character U\\+000D"):
+        CredentialsRef().resolve({"FOOTFALL_CAMERA_USERNAME": "admin", "FOOTFALL_CAMERA_PASSWORD": "pw\r\n"})

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from footfall_contract.config import RtspUrl
+from footfall_contract.config import ChannelConfig, CredentialsRef, RtspUrl
 from footfall_contract.config.cameras import CameraSource
 from footfall_worker.ingest.capture import diagnose_open_failure, open_capture
 from footfall_worker.ingest.rtsp_reader import CameraReader, StateChange
@@ -211,6 +211,46 @@ def test_wrong_password_is_an_auth_error_retried_until_the_right_one_arrives() -
             assert snapshot.state in (StreamState.BACKOFF, StreamState.CONNECTING)
             password["value"] = "right-pw"  # as if the Secret was fixed
             wait_for(lambda: reader.state is StreamState.STREAMING, 15, "streaming with the right password")
+            assert reader.get(timeout=2) is not None
+        finally:
+            reader.stop()
+
+
+def write_secret_volume(directory: Path, username: str, password: str, generation: int) -> None:
+    """The files as the kubelet keeps a Secret volume: a timestamped folder, `..data` pointing at it (swapped
+    atomically on an update), and each key a link through `..data`."""
+    version = directory / f"..2026_12_04_{generation:02d}"
+    version.mkdir()
+    (version / "username").write_text(username)
+    (version / "password").write_text(password)
+    (directory / "..data_tmp").symlink_to(version.name)
+    (directory / "..data_tmp").rename(directory / "..data")
+    for key in ("username", "password"):
+        if not (directory / key).is_symlink():
+            (directory / key).symlink_to(f"..data/{key}")
+
+
+def test_a_rotated_secret_volume_reaches_the_running_reader_and_a_bad_value_is_a_config_error(tmp_path: Path) -> None:
+    with CameraSimulator(footage_path(FACE_WALKING), user="admin", password="new-pw") as cam:
+        channel = ChannelConfig(
+            id="channel_3", name="door", source=CameraSource(host="127.0.0.1", port=cam.port, channel=1),
+            credentials=CredentialsRef(directory=str(tmp_path)),
+        )  # fmt: skip
+        write_secret_volume(tmp_path, "admin", "pw-with-newline\n", generation=1)
+        reader = CameraReader("channel_3", channel.url, settings()).start()
+        try:
+            wait_for(lambda: reader.snapshot().last_error is not None, 10, "a first attempt")
+            error = reader.snapshot().last_error
+            assert error is not None and error.kind is ErrorKind.CONFIG
+            assert "password contains the control character U+000A at the end" in error.message
+            write_secret_volume(tmp_path, "admin", "old-pw", generation=2)
+            wait_for(
+                lambda: (e := reader.snapshot().last_error) is not None and e.kind is ErrorKind.AUTH_FAILED,
+                15,
+                "the camera refusing the old password",
+            )
+            write_secret_volume(tmp_path, "admin", "new-pw", generation=3)  # rotated: no restart
+            wait_for(lambda: reader.state is StreamState.STREAMING, 20, "streaming with the rotated password")
             assert reader.get(timeout=2) is not None
         finally:
             reader.stop()

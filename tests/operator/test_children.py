@@ -74,17 +74,25 @@ def test_the_config_map_is_a_store_config_the_worker_accepts_without_credentials
     (channel,) = store.channels
     assert (store.store_id, store.timezone, channel.id) == ("kidsplaza_thanhxuan", "Asia/Ho_Chi_Minh", "channel_1")
     assert channel.source.host == "10.1.2.3" and channel.source.channel == 1
-    # the worker reads the login from the env variables the Deployment fills from the Secret
-    url = channel.url({"FOOTFALL_CAMERA_USERNAME": "u", "FOOTFALL_CAMERA_PASSWORD": "p"})
-    assert url.reveal() == "rtsp://u:p@10.1.2.3:554/cam/realmonitor?channel=1&subtype=0"
+    # the worker reads the login from the files of the Secret the Deployment mounts
+    assert channel.credentials is not None and channel.credentials.directory == "/var/run/secrets/footfall/camera"
 
 
-def test_credentials_reach_the_pod_only_from_the_secret():
-    env = env_of(desired_children(OWNER, spec(), DEFAULTS))
-    assert env["FOOTFALL_CAMERA_USERNAME"] == {"secretKeyRef": {"name": "kidsplaza-cameras", "key": "user"}}
-    assert env["FOOTFALL_CAMERA_PASSWORD"] == {"secretKeyRef": {"name": "kidsplaza-cameras", "key": "pass"}}
+def test_credentials_reach_the_pod_only_as_the_secrets_two_keys_mounted_read_only():
+    children = desired_children(OWNER, spec(), DEFAULTS)
+    pod = children.deployment["spec"]["template"]["spec"]
+    (volume,) = [v for v in pod["volumes"] if v["name"] == "camera-credentials"]
+    assert volume["secret"] == {
+        "secretName": "kidsplaza-cameras",
+        "items": [{"key": "user", "path": "username"}, {"key": "pass", "path": "password"}],
+        "defaultMode": 0o440,
+    }
+    (mount,) = [m for m in pod["containers"][0]["volumeMounts"] if m["name"] == "camera-credentials"]
+    assert mount == {"name": "camera-credentials", "mountPath": "/var/run/secrets/footfall/camera", "readOnly": True}
+    # never in env (env dumps, /proc/PID/environ)
+    assert not any(name.endswith(("USERNAME", "PASSWORD")) for name in env_of(children))
     no_login = desired_children(OWNER, spec(credentialsSecretRef=None), DEFAULTS)
-    assert "FOOTFALL_CAMERA_PASSWORD" not in env_of(no_login)
+    assert "camera-credentials" not in json.dumps(no_login.deployment)
     assert "credentials" not in no_login.config_map["data"]["channel.json"]
 
 
@@ -321,8 +329,16 @@ def test_the_worker_reads_every_variable_the_deployment_sets(monkeypatch: pytest
     assert settings.triton.url == "triton.footfall:8001"
     assert settings.triton.detector_input_size == 640
     assert (settings.reader.process_every, settings.reader.adaptive_skip, settings.reader.on_demand) == (2, True, False)
-    store = load_store_config(config_file)
-    assert store.channel("channel_1").url().reveal().startswith("rtsp://from-secret:from-secret@10.1.2.3:554/")
+    credentials = load_store_config(config_file).channel("channel_1").credentials
+    assert credentials is not None and credentials.directory is not None
+    mount = tmp_path / "secret"  # the mounted volume's two files, as the Deployment's items name them
+    mount.mkdir()
+    for item in next(v for v in children.deployment["spec"]["template"]["spec"]["volumes"] if "secret" in v)["secret"][
+        "items"
+    ]:
+        (mount / item["path"]).write_text(f"from-{item['key']}")
+    resolved = credentials.model_copy(update={"directory": str(mount)}).resolve()
+    assert (resolved.username, resolved.password.get_secret_value()) == ("from-user", "from-pass")
 
 
 def test_counting_geometry_reaches_the_worker_config():

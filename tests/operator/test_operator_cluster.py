@@ -172,7 +172,8 @@ def test_the_store_config_becomes_four_owned_workers_fed_from_the_secret(
         pod = found["spec"]["template"]["spec"]
         (worker,) = pod["containers"]
         env_of = {item["name"]: item for item in worker["env"]}
-        assert env_of["FOOTFALL_CAMERA_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == secret["metadata"]["name"]
+        (credentials,) = [v for v in pod["volumes"] if v["name"] == "camera-credentials"]
+        assert credentials["secret"]["secretName"] == secret["metadata"]["name"]
         assert env_of["FOOTFALL_CHANNEL"]["value"] == manifest["spec"]["channelId"]
         assert worker["livenessProbe"]["httpGet"]["path"] == "/healthz"
         assert worker["readinessProbe"]["httpGet"]["path"] == "/readyz"
@@ -286,8 +287,8 @@ def test_a_missing_secret_is_a_condition_and_creating_it_recovers(
     apply(cluster, secret_manifest(namespace))  # the timer re-checks: no watch on Secrets is needed
     wait_condition(cluster, namespace, "entrance", "InvalidSpec", "False")
     found = wait_until("entrance's Deployment", lambda: deployment(cluster, namespace, "entrance"))
-    env_of = {item["name"]: item for item in found["spec"]["template"]["spec"]["containers"][0]["env"]}
-    assert env_of["FOOTFALL_CAMERA_USERNAME"]["valueFrom"]["secretKeyRef"] == {"name": "cameras", "key": "username"}
+    (credentials,) = [v for v in found["spec"]["template"]["spec"]["volumes"] if v["name"] == "camera-credentials"]
+    assert credentials["secret"]["secretName"] == "cameras"
     assert_no_credentials(cluster, namespace)
 
 

@@ -1,13 +1,12 @@
 """The store's camera configuration: which channels exist and how to reach each one.
 
-Credentials never live in these files. A channel names the environment variables that hold them (in
-Kubernetes they are filled from a Secret); the URL with credentials is only built on demand and prints
-masked everywhere.
+Credentials never live in these files. A channel names where they are (`credentials.py`: environment
+variables, or a mounted Secret's files); the URL with credentials is only built on demand and prints masked
+everywhere.
 """
 
 import ipaddress
 import json
-import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -15,8 +14,9 @@ from typing import Any, Literal, Self
 from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from footfall_contract.config.credentials import CameraCredentials, ConfigError, CredentialsRef
 from footfall_contract.config.geometry import IDENTIFIER_PATTERN, AnalyticsConfig
 from footfall_contract.config.masking import mask_credentials
 
@@ -25,47 +25,6 @@ _HOSTNAME = re.compile(
     r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
 )
 DAHUA_PATH = "/cam/realmonitor"
-
-
-class ConfigError(ValueError):
-    """A configuration that cannot be used; the message names the file, the field and what was expected."""
-
-
-class CameraCredentials(BaseModel):
-    """A camera login. `SecretStr` keeps the password out of reprs and logs."""
-
-    model_config = ConfigDict(frozen=True)
-
-    username: str = Field(min_length=1)
-    password: SecretStr
-
-
-class CredentialsRef(BaseModel):
-    """Where a channel's credentials come from: the names of two environment variables.
-
-    In a cluster the operator fills these from a Kubernetes Secret (`secretKeyRef`); locally they come from
-    the shell. The values themselves are never written into a config file, a manifest or a status.
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    username_env: str = Field(default="FOOTFALL_CAMERA_USERNAME", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
-    password_env: str = Field(default="FOOTFALL_CAMERA_PASSWORD", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-    def resolve(self, environ: Mapping[str, str] | None = None) -> CameraCredentials:
-        """Read the credentials from `environ` (default: the process environment).
-
-        Raises:
-            ConfigError: a variable is unset or empty; the message names the variable, never a value.
-        """
-        env = os.environ if environ is None else environ
-        missing = [name for name in (self.username_env, self.password_env) if not env.get(name)]
-        if missing:
-            raise ConfigError(
-                f"camera credentials: environment variable(s) {', '.join(missing)} not set; "
-                "they hold the camera login (in Kubernetes, from the channel's Secret)"
-            )
-        return CameraCredentials(username=env[self.username_env], password=SecretStr(env[self.password_env]))
 
 
 class RtspUrl:
