@@ -7,7 +7,7 @@ reports it as an `InvalidSpec` condition naming the field.
 """
 
 import re
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic.alias_generators import to_camel
@@ -66,8 +66,12 @@ class Processing(_SpecModel):
 class ComputeResources(_SpecModel):
     """The worker container's resources; unset fields take the operator's defaults."""
 
-    requests: dict[str, str] | None = Field(default=None, description="e.g. {cpu: 500m, memory: 512Mi}")
-    limits: dict[str, str] | None = Field(default=None, description="e.g. {memory: 1Gi}")
+    requests: dict[str, Annotated[str, Field(max_length=64)]] | None = Field(
+        default=None, max_length=8, description="e.g. {cpu: 500m, memory: 512Mi}"
+    )
+    limits: dict[str, Annotated[str, Field(max_length=64)]] | None = Field(
+        default=None, max_length=8, description="e.g. {memory: 1Gi}"
+    )
 
     @field_validator("requests", "limits")
     @classmethod

@@ -71,7 +71,7 @@ def _live_status_schema() -> dict[str, Any]:
     return {
         "type": "object",
         "properties": {
-            "state": {"type": "string"},
+            "state": {"type": "string", "maxLength": 64},
             "fps": number,
             "peopleNow": {"type": "integer", "nullable": True},
             "reconnects": {"type": "integer", "nullable": True},
@@ -80,14 +80,15 @@ def _live_status_schema() -> dict[str, Any]:
             "zoneOccupancy": {
                 "type": "object",
                 "nullable": True,
+                "maxProperties": 64,
                 "additionalProperties": {"type": "integer"},
                 "description": "people in each zone now",
             },
-            "lastFrameTime": {"type": "string", "nullable": True},
-            "heartbeatTime": {"type": "string", "nullable": True},
-            "readTime": {"type": "string", "nullable": True},
+            "lastFrameTime": {"type": "string", "nullable": True, "maxLength": 64},
+            "heartbeatTime": {"type": "string", "nullable": True, "maxLength": 64},
+            "readTime": {"type": "string", "nullable": True, "maxLength": 64},
             "stale": {"type": "boolean"},
-            "staleReason": {"type": "string"},
+            "staleReason": {"type": "string", "maxLength": 1024},
         },
     }
 
@@ -97,11 +98,11 @@ def status_schema() -> dict[str, Any]:
         "type": "object",
         "required": ["type", "status"],
         "properties": {
-            "type": {"type": "string"},
+            "type": {"type": "string", "maxLength": 64},
             "status": {"type": "string", "enum": ["True", "False", "Unknown"]},
-            "reason": {"type": "string"},
-            "message": {"type": "string"},
-            "lastTransitionTime": {"type": "string", "format": "date-time"},
+            "reason": {"type": "string", "maxLength": 64},
+            "message": {"type": "string", "maxLength": 32768},
+            "lastTransitionTime": {"type": "string", "format": "date-time", "maxLength": 64},
             "observedGeneration": {"type": "integer"},
         },
     }
@@ -112,9 +113,9 @@ def status_schema() -> dict[str, Any]:
         "properties": {
             "observedGeneration": {"type": "integer"},
             "phase": {"type": "string", "enum": ["Pending", "Running", "Degraded", "Invalid", "Paused"]},
-            "conditions": {"type": "array", "items": condition},
-            "deployment": {"type": "string"},
-            "configHash": {"type": "string"},
+            "conditions": {"type": "array", "maxItems": 16, "items": condition},
+            "deployment": {"type": "string", "maxLength": 253},
+            "configHash": {"type": "string", "maxLength": 128},
             "live": _live_status_schema(),
         },
     }

@@ -138,3 +138,26 @@ def test_the_crd_serves_status_printer_columns_and_a_short_name():
     assert {"Phase", "FPS", "People", "Reconnects", "Age"} <= set(columns)
     assert crd["spec"]["names"]["shortNames"] == ["camch"]
     assert crd["spec"]["scope"] == "Namespaced"
+
+
+def test_every_string_array_and_map_in_the_schema_is_bounded():
+    """The apiserver rejects an oversize CameraChannel before the operator sees it (apiVersion and kind are the
+    apiserver's own to check)."""
+    unbounded = []
+
+    def walk(node: dict, path: str) -> None:
+        kind = node.get("type")
+        if kind == "string" and "maxLength" not in node and "enum" not in node and path not in (".apiVersion", ".kind"):
+            unbounded.append(path)
+        if kind == "array" and "maxItems" not in node:
+            unbounded.append(path)
+        if kind == "object" and isinstance(node.get("additionalProperties"), dict) and "maxProperties" not in node:
+            unbounded.append(path)
+        for name, child in (node.get("properties") or {}).items():
+            walk(child, f"{path}.{name}")
+        for key in ("items", "additionalProperties"):
+            if isinstance(node.get(key), dict):
+                walk(node[key], f"{path}[]")
+
+    walk(crd_manifest()["spec"]["versions"][0]["schema"]["openAPIV3Schema"], "")
+    assert unbounded == []

@@ -63,11 +63,11 @@ class CameraSource(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    host: str
+    host: str = Field(max_length=253)
     port: int = Field(default=554, ge=1, le=65535)
     channel: int | None = Field(default=None, ge=1, le=256, description="Dahua channel number")
     subtype: Literal[0, 1] = Field(default=0, description="Dahua stream: 0 main, 1 sub")
-    path: str | None = Field(default=None, description="any other RTSP path, with its query")
+    path: str | None = Field(default=None, max_length=1024, description="any other RTSP path, with its query")
 
     @field_validator("host")
     @classmethod
@@ -115,7 +115,7 @@ class ChannelConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    id: str = Field(pattern=IDENTIFIER_PATTERN, description="unique within the store, e.g. channel_1")
+    id: str = Field(max_length=63, pattern=IDENTIFIER_PATTERN, description="unique within the store, e.g. channel_1")
     name: str = Field(min_length=1, max_length=128)
     description: str = ""
     source: CameraSource
@@ -147,7 +147,7 @@ class StoreConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    store_id: str = Field(pattern=IDENTIFIER_PATTERN)
+    store_id: str = Field(max_length=63, pattern=IDENTIFIER_PATTERN)
     store_name: str = Field(min_length=1)
     timezone: str = "UTC"
     channels: list[ChannelConfig] = Field(min_length=1)

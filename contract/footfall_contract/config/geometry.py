@@ -34,7 +34,7 @@ Point = Annotated[
 class CountingLine(_Geometry):
     """A line people cross; the anchor (bottom centre of a person's box) crossing it counts in or out."""
 
-    id: str = Field(pattern=IDENTIFIER_PATTERN, description="unique within the channel, e.g. entrance")
+    id: str = Field(max_length=63, pattern=IDENTIFIER_PATTERN, description="unique within the channel, e.g. entrance")
     points: list[Point] = Field(
         min_length=2,
         max_length=16,
@@ -58,7 +58,9 @@ class CountingLine(_Geometry):
 class Zone(_Geometry):
     """A polygon area (e.g. the checkout queue); people's anchors inside it are in the zone."""
 
-    id: str = Field(pattern=IDENTIFIER_PATTERN, description="unique within the channel, e.g. checkout_queue")
+    id: str = Field(
+        max_length=63, pattern=IDENTIFIER_PATTERN, description="unique within the channel, e.g. checkout_queue"
+    )
     polygon: list[Point] = Field(min_length=3, max_length=64, description="corners in order: [[x, y], ...]")
 
     @model_validator(mode="after")
