@@ -15,6 +15,7 @@ from pydantic.alias_generators import to_camel
 from footfall_contract.config import CameraSource, ChannelConfig, CredentialsRef, StoreConfig
 from footfall_contract.config.cameras import IDENTIFIER_PATTERN, format_validation_error, known_timezone
 from footfall_contract.config.geometry import AnalyticsConfig
+from footfall_contract.config.text import Description, DisplayName
 
 GROUP = "footfall.io"
 VERSION = "v1alpha1"
@@ -94,11 +95,11 @@ class CameraChannelSpec(_SpecModel):
     """One camera channel of a store, as a CameraChannel's `spec`. Never holds credentials: only a Secret ref."""
 
     store: str = Field(max_length=63, pattern=IDENTIFIER_PATTERN, description="store id, e.g. kidsplaza_thanhxuan")
-    store_name: str | None = Field(default=None, min_length=1, max_length=128, description="the store's display name")
+    store_name: DisplayName | None = Field(default=None, description="the store's display name")
     timezone: str = Field(default="UTC", max_length=64, description="the store's IANA time zone (per-minute stats)")
     channel_id: str = Field(max_length=63, pattern=IDENTIFIER_PATTERN, description="unique within the store")
-    display_name: str = Field(min_length=1, max_length=128)
-    description: str = Field(default="", max_length=1024)
+    display_name: DisplayName = Field(description="a name for people: printable, one line")
+    description: Description = Field(default="", description="printable text; newlines and tabs allowed")
     source: CameraSource
     credentials_secret_ref: CredentialsSecretRef | None = None
     processing: Processing = Field(default_factory=Processing)

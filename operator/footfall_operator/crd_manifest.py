@@ -6,6 +6,7 @@ import copy
 from typing import Any
 
 from footfall_operator.crd import GROUP, KIND, PLURAL, SHORT_NAME, SINGULAR, VERSION, CameraChannelSpec
+from footfall_operator.status import MAX_CONDITION_MESSAGE
 
 
 def _structural(schema: dict[str, Any], definitions: dict[str, Any]) -> dict[str, Any]:
@@ -101,7 +102,7 @@ def status_schema() -> dict[str, Any]:
             "type": {"type": "string", "maxLength": 64},
             "status": {"type": "string", "enum": ["True", "False", "Unknown"]},
             "reason": {"type": "string", "maxLength": 64},
-            "message": {"type": "string", "maxLength": 32768},
+            "message": {"type": "string", "maxLength": MAX_CONDITION_MESSAGE},
             "lastTransitionTime": {"type": "string", "format": "date-time", "maxLength": 64},
             "observedGeneration": {"type": "integer"},
         },

@@ -28,6 +28,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 STREAMING = "streaming"
+# The CRD bounds a condition's message (crd_manifest); a longer one is cut here, never refused by the apiserver.
+MAX_CONDITION_MESSAGE = 8192
 
 
 class Phase(enum.StrEnum):
@@ -149,6 +151,9 @@ def _zone_occupancy(raw: Any) -> dict[str, int] | None:
 
 def _condition(kind: str, status: bool | str, reason: str, message: str) -> dict[str, Any]:
     shown = status if isinstance(status, str) else ("True" if status else "False")
+    if len(message) > MAX_CONDITION_MESSAGE:
+        # A status the CRD's schema refuses would fail every patch and leave the channel with no condition at all.
+        message = f"{message[: MAX_CONDITION_MESSAGE - 40]}... ({len(message)} characters in all)"
     return {"type": kind, "status": shown, "reason": reason, "message": message}
 
 

@@ -229,8 +229,9 @@ def test_ids_that_become_the_same_name_are_refused() -> None:
         build_manifests(store, {})
 
 
-def test_a_value_the_crd_does_not_allow_is_reported_by_field(tmp_path: Path) -> None:
-    # The worker takes any store name; the CameraChannel CRD caps it at 128 characters. parse_spec catches it.
+def test_a_value_over_its_bound_is_reported_by_field_with_the_value_cut(tmp_path: Path) -> None:
+    # The store config and the CameraChannel CRD cap a store name alike (128 characters): refused before any
+    # manifest is written, and the error shows only the start of the value.
     config = tmp_path / "long.json"
     config.write_text(
         json.dumps(
@@ -244,7 +245,8 @@ def test_a_value_the_crd_does_not_allow_is_reported_by_field(tmp_path: Path) -> 
     )
     code, out, err = run([str(config)], {})
     assert code == 2 and out == ""
-    assert "spec.storeName" in err
+    assert "store_name: String should have at most 128 characters" in err
+    assert "x" * 129 not in err and "(131 characters)" in err
 
 
 def test_the_footfall_command_runs_import_config() -> None:

@@ -19,12 +19,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from footfall_contract.config.credentials import CameraCredentials, ConfigError, CredentialsRef
 from footfall_contract.config.geometry import IDENTIFIER_PATTERN, AnalyticsConfig
 from footfall_contract.config.masking import mask_credentials
+from footfall_contract.config.text import Description, DisplayName
 
 # IDENTIFIER_PATTERN (config.geometry): channel and store ids end up in labels, Redis keys and table rows.
 _HOSTNAME = re.compile(
     r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
 )
 DAHUA_PATH = "/cam/realmonitor"
+# An invalid value is echoed in its error so its author sees it; a long one only in part (a condition is bounded).
+_MAX_SHOWN_INPUT = 120
 
 
 class RtspUrl:
@@ -116,8 +119,8 @@ class ChannelConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: str = Field(max_length=63, pattern=IDENTIFIER_PATTERN, description="unique within the store, e.g. channel_1")
-    name: str = Field(min_length=1, max_length=128)
-    description: str = ""
+    name: DisplayName
+    description: Description = ""
     source: CameraSource
     credentials: CredentialsRef | None = None
     analytics: AnalyticsConfig | None = Field(default=None, description="counting lines and zones of this view")
@@ -148,7 +151,7 @@ class StoreConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     store_id: str = Field(max_length=63, pattern=IDENTIFIER_PATTERN)
-    store_name: str = Field(min_length=1)
+    store_name: DisplayName
     timezone: str = "UTC"
     channels: list[ChannelConfig] = Field(min_length=1)
 
@@ -214,10 +217,16 @@ def format_validation_error(error: ValidationError, origin: str) -> str:
     lines = []
     for problem in error.errors(include_url=False):
         got = problem.get("input")
-        shown = "" if isinstance(got, (dict, list)) else f" (got {mask_credentials(repr(got))})"
+        shown = "" if isinstance(got, (dict, list)) else f" (got {_shown_input(got)})"
         message = problem["msg"].removeprefix("Value error, ")
         lines.append(f"{origin}: {_field_path(tuple(problem['loc']))}: {message}{shown}")
     return "\n".join(lines)
+
+
+def _shown_input(value: Any) -> str:
+    # repr escapes control characters; masked before it is cut, so a cut never leaves half a password behind
+    text = mask_credentials(repr(value))
+    return text if len(text) <= _MAX_SHOWN_INPUT else f"{text[:_MAX_SHOWN_INPUT]}... ({len(text)} characters)"
 
 
 def parse_store_config(data: Any, origin: str = "<config>") -> StoreConfig:

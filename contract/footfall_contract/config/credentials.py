@@ -7,15 +7,15 @@ value; the operator applies the same rule (`credential_defect`) to the Secret an
 """
 
 import os
-import unicodedata
 from collections.abc import Mapping
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from footfall_contract.config.text import INVISIBLE_CATEGORIES, control_character
+
 MAX_CREDENTIAL_CHARS = 256
 _MAX_FILE_BYTES = 4 * MAX_CREDENTIAL_CHARS  # UTF-8 is at most 4 bytes a character
-_UNPRINTABLE = frozenset({"Cc", "Cf", "Zl", "Zp"})
 
 
 class ConfigError(ValueError):
@@ -37,11 +37,8 @@ def credential_defect(text: str) -> str | None:
         return "is empty"
     if len(text) > MAX_CREDENTIAL_CHARS:
         return f"is {len(text)} characters long (at most {MAX_CREDENTIAL_CHARS})"
-    for position, char in enumerate(text):
-        if unicodedata.category(char) in _UNPRINTABLE:
-            # a trailing newline is the usual cause: `echo` instead of `echo -n` when the Secret was made
-            where = "at the end" if position == len(text) - 1 else f"at position {position + 1}"
-            return f"contains the control character U+{ord(char):04X} {where}"
+    if (found := control_character(text, INVISIBLE_CATEGORIES)) is not None:
+        return f"contains {found}"
     return None
 
 
