@@ -1,8 +1,19 @@
 """status: conditions, phase and live fields from what the operator observed (tables, no cluster)."""
 
+import time
+
 import pytest
 
-from footfall_operator.status import LiveReading, Observed, Problem, Reason, build_status, live_status
+from footfall_operator.crd import SpecError, parse_spec
+from footfall_operator.status import (
+    MAX_CONDITION_MESSAGE,
+    LiveReading,
+    Observed,
+    Problem,
+    Reason,
+    build_status,
+    live_status,
+)
 
 NOW = 1_700_000_000.0
 
@@ -280,3 +291,38 @@ def test_triton_outage_over_consecutive_refreshes():
         ("Running", "False", "AsExpected"),
     ]
     assert condition(statuses[3], "Ready") == ("Unknown", "LiveStateUnavailable")
+
+
+def test_a_spec_far_over_its_limits_is_a_bounded_condition_not_a_stall():
+    """Should an oversize CameraChannel reach the operator (a CRD installed without the schema's bounds), every
+    field is still refused by name, the values shown only in part, and the status stays within the CRD's bound."""
+    huge = "x" * 1_000_000
+    spec = {
+        "store": huge,
+        "channelId": huge,
+        "displayName": huge,
+        "description": huge,
+        "source": {"host": huge, "path": "/" + huge},
+        "analytics": {"lines": [{"id": "l", "points": [[0.5, 0.5]] * 100_000}]},
+    }
+    started = time.perf_counter()
+    with pytest.raises(SpecError) as error:
+        parse_spec(spec)
+    problems = error.value.problems
+    status = build_status(observed(problems=tuple(Problem(Reason.FIELD_INVALID, p) for p in problems), live=None), NOW)
+    elapsed_s = time.perf_counter() - started
+    (invalid,) = [c for c in status["conditions"] if c["type"] == "InvalidSpec"]
+    for field in ("spec.store", "spec.channelId", "spec.displayName", "spec.description", "spec.source.host"):
+        assert any(p.startswith(f"{field}:") for p in problems), field
+    assert all(len(p) < 400 for p in problems)
+    assert len(invalid["message"]) <= MAX_CONDITION_MESSAGE
+    print(f"\n[hostile] 6 MB spec refused in {elapsed_s * 1000:.0f} ms, condition {len(invalid['message'])} chars")
+
+
+def test_a_condition_message_over_the_crd_bound_is_cut_not_refused():
+    problems = tuple(Problem(Reason.FIELD_INVALID, f"spec.analytics.zones[{i}].id: {'e' * 300}") for i in range(100))
+    status = build_status(observed(problems=problems, live=None), NOW)
+    (invalid,) = [c for c in status["conditions"] if c["type"] == "InvalidSpec"]
+    assert len(invalid["message"]) <= MAX_CONDITION_MESSAGE
+    assert invalid["message"].startswith("spec.analytics.zones[0].id: ")
+    assert invalid["message"].endswith("characters in all)")
