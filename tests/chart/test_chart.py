@@ -323,6 +323,9 @@ def test_install_then_the_operator_as_its_service_account_runs_the_store_then_un
             ("Deployment", f"{RELEASE}-footfall-triton"),
             ("Service", f"{RELEASE}-footfall-triton"),
             ("Secret", f"{RELEASE}-footfall-connections"),
+            ("NetworkPolicy", f"{RELEASE}-footfall-worker"),
+            ("NetworkPolicy", f"{RELEASE}-footfall-triton"),
+            ("NetworkPolicy", f"{RELEASE}-footfall-operator"),
         } == installed
         assert cluster.extensions.read_custom_resource_definition(f"{PLURAL}.{GROUP}").spec.group == GROUP
         for kind, name in installed:

@@ -99,11 +99,14 @@ class StoreOnNode:
 
     def install(self) -> None:
         started = time.monotonic()
+        camera_ports = ",".join(str(camera.port) for camera in self.cameras.values())
         self.node.helm(
             "install", RELEASE, str(CHART), "--namespace", NAMESPACE, "--create-namespace",
             "--wait", "--timeout", "300s", "--set", "connections.create=true",
             "--set", f"connections.databaseUrl={self.database_url_for_pods}",
             "--set", f"connections.redisUrl={self.redis_url_for_pods}",
+            # the simulated cameras listen on free ports, not RTSP's 554: the one value a store's admin sets too
+            "--set", f"networkPolicy.egress.cameras.ports={{{camera_ports}}}",
         )  # fmt: skip
         self.timings["helm install --wait"] = round(time.monotonic() - started, 1)
 

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from tests.node.store import CHART, NAMESPACE, RELEASE, StoreOnNode, wait_for
+from tests.support.network_policy import External, Pod, cluster_from_api
 from tests.support.node import GATEWAY
 
 CHANNELS = ("channel_1", "channel_2", "channel_3", "channel_4")
@@ -88,6 +89,7 @@ def test_the_stores_four_channels_stream_with_phase_fps_people_and_counts(instal
     claims = store.node.get("pvc", "-n", NAMESPACE)["items"]
     assert sorted(c["metadata"]["labels"]["footfall.io/channel"] for c in claims) == list(CHANNELS)
     assert {c["status"]["phase"] for c in claims} == {"Bound"}
+    _assert_network_policies_fit_the_running_pods(store)
     _report(
         "four channels",
         pods_ready_s=round(pods_ready_s, 1),
@@ -96,6 +98,30 @@ def test_the_stores_four_channels_stream_with_phase_fps_people_and_counts(instal
         door={k: store.status("channel_4")["live"][k] for k in ("entries", "exits")},
         tracks=tracks,
     )
+
+
+def _assert_network_policies_fit_the_running_pods(store: StoreOnNode) -> None:
+    """The chart's NetworkPolicies, as installed, against the pods as they run (their real labels, ports and IPs).
+    The node's bridge plugin does not enforce policy; the evaluator says what an enforcing plugin would allow."""
+    node = store.node
+    policy, pods = cluster_from_api(
+        node.get("pods", "-n", NAMESPACE)["items"],
+        node.get("networkpolicies", "-n", NAMESPACE)["items"],
+        node.get("namespaces")["items"],
+    )
+    by_name = {pod.labels.get("app.kubernetes.io/name"): pod for pod in pods.values()}
+    triton, operator = by_name["footfall-triton"], by_name["footfall-operator"]
+    intruder = Pod("intruder", NAMESPACE, "10.244.0.250", {"app": "something-else"})
+    gateway = External(GATEWAY)
+    for channel in CHANNELS:
+        (worker,) = [pod for pod in pods.values() if pod.name == store.worker_pod(channel)["metadata"]["name"]]
+        camera_port = store.cameras[channel].port
+        assert policy.allows(worker, triton, 8001), channel
+        assert all(policy.allows(worker, gateway, port) for port in (5432, 6379, camera_port)), channel
+        assert policy.allows(worker, gateway, 53, "UDP") and not policy.allows(worker, gateway, 22), channel
+        assert policy.allows(operator, worker, 8080) and not policy.allows(intruder, worker, 8080), channel
+    assert not policy.allows(intruder, triton, 8001) and not policy.allows(triton, gateway, 5432)
+    assert policy.allows(operator, gateway, 6443) and policy.allows(operator, gateway, 6379)
 
 
 def _counted_both_ways(store: StoreOnNode) -> dict[str, int] | None:

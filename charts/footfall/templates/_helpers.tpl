@@ -83,3 +83,81 @@ readOnlyRootFilesystem: true
 capabilities:
   drop: ["ALL"]
 {{- end -}}
+
+{{/* NetworkPolicy: the label every worker pod has. The operator builds the workers, not Helm; children.py's
+selector_labels set it, and it is the same for every channel (instance is per channel). */}}
+{{- define "footfall.worker.policySelector" -}}
+app.kubernetes.io/name: footfall-worker
+{{- end -}}
+
+{{/* The namespaces that get the workers' NetworkPolicy: the watched ones, or the release namespace when the
+operator watches its own or every namespace (the chart cannot list those). */}}
+{{- define "footfall.workerNamespaces" -}}
+{{- if and .Values.operator.watchNamespaces (not .Values.operator.clusterWide) -}}
+{{ join "," .Values.operator.watchNamespaces }}
+{{- else -}}
+{{ .Release.Namespace }}
+{{- end -}}
+{{- end -}}
+
+{{/* A NetworkPolicyPeer for the workers wherever the operator runs them, as seen from the release namespace. */}}
+{{- define "footfall.networkPolicy.workerPeer" -}}
+- podSelector:
+    matchLabels:
+      {{- include "footfall.worker.policySelector" . | nindent 6 }}
+  {{- if .Values.operator.clusterWide }}
+  namespaceSelector: {}
+  {{- else if .Values.operator.watchNamespaces }}
+  namespaceSelector:
+    matchExpressions:
+      # set by the API server on every namespace since Kubernetes 1.21
+      - key: kubernetes.io/metadata.name
+        operator: In
+        values: {{ toJson .Values.operator.watchNamespaces }}
+  {{- end }}
+{{- end -}}
+
+{{/* A NetworkPolicyPeer for a release-namespace pod (dict: selector, the pod's selector labels; from, the
+policy's namespace; release, the release namespace): a podSelector alone within the release namespace, which
+needs no namespace label. */}}
+{{- define "footfall.networkPolicy.releasePeer" -}}
+- podSelector:
+    matchLabels:
+      {{- .selector | nindent 6 }}
+  {{- if ne .from .release }}
+  namespaceSelector:
+    matchLabels:
+      kubernetes.io/metadata.name: {{ .release }}
+  {{- end }}
+{{- end -}}
+
+{{/* An egress rule to one of networkPolicy.egress's services (dict: to, the entry; protocols, a list). */}}
+{{- define "footfall.networkPolicy.egressTo" -}}
+{{- $protocols := .protocols -}}
+- ports:
+    {{- range .to.ports }}
+    {{- $port := . }}
+    {{- range $protocols }}
+    - {port: {{ $port }}, protocol: {{ . }}}
+    {{- end }}
+    {{- end }}
+  {{- with .to.cidrs }}
+  to:
+    {{- range . }}
+    - ipBlock: {cidr: {{ . | quote }}}
+    {{- end }}
+  {{- end }}
+{{- end -}}
+
+{{/* worker.tritonUrl's port when it names a Triton other than the chart's own (whose pods the workers' policy
+reaches by label): its address is unknown to policy, so the port is allowed to any address. */}}
+{{- define "footfall.networkPolicy.otherTritonPort" -}}
+{{- with .Values.worker.tritonUrl -}}
+{{- $host := regexReplaceAll ":[0-9]+$" . "" -}}
+{{- $own := include "footfall.triton.name" $ -}}
+{{- $ownIP := $.Values.triton.service.clusterIP | default "-" -}}
+{{- if not (and $.Values.triton.enabled (or (eq $host $own $ownIP) (hasPrefix (printf "%s." $own) $host))) -}}
+{{ regexFind "[0-9]+$" . }}
+{{- end -}}
+{{- end -}}
+{{- end -}}
