@@ -10,6 +10,7 @@ from typing import Any
 
 import kopf
 
+from footfall_operator.bookkeeping import HandledDigestStorage
 from footfall_operator.crd import GROUP, PLURAL, VERSION
 from footfall_operator.health import OperatorHealth
 from footfall_operator.reconcile import Claim, Reconciler, RetryLater, claim_key, claim_of
@@ -42,10 +43,10 @@ def build_registry(
         # Events come from the reconciler (children created or updated) and from failures; kopf's own
         # "handler succeeded" after every change is not news.
         settings.posting.level = logging.WARNING
-        settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-            prefix=GROUP, key="last-handled-configuration"
-        )
-        settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
+        # What kopf last handled: a digest in the status (bookkeeping.py says why not the default annotation);
+        # handler progress beside it, so nothing kopf writes counts against the annotations' 256 KB.
+        settings.persistence.diffbase_storage = HandledDigestStorage()
+        settings.persistence.progress_storage = kopf.StatusProgressStorage(name="kopf")
         settings.watching.server_timeout = 300
         # No watching of CRDs and namespaces: the resource and the namespaces are known up front, and scanning
         # would need cluster-wide list/watch on both (least privilege for a namespaced install).

@@ -1,21 +1,18 @@
-"""The operator against a REAL control plane: etcd + kube-apiserver + kube-controller-manager (garbage collection,
-ReplicaSets, Pods) built and started by hack/kube.sh on 127.0.0.1, a real `footfall-operator` process, real
-kubectl, and a private real Redis for the workers' live state. There is no kubelet, so Pods stay Pending: the
-workers' heartbeats are written with the worker's own `LiveState` class, as a running worker would."""
+"""The operator against a REAL control plane (conftest.py: etcd + kube-apiserver + kube-controller-manager with
+garbage collection, ReplicaSets, Pods), a real `footfall-operator` process, real kubectl, and a private real Redis
+for the workers' live state. There is no kubelet, so Pods stay Pending: the workers' heartbeats are written with
+the worker's own `LiveState` class, as a running worker would."""
 
-import itertools
 import json
 import os
 import re
 import subprocess
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from kubernetes.client.exceptions import ApiException
 
 from footfall_contract.counters import ChannelCounters
 from footfall_contract.heartbeat import LiveSnapshot, live_key
@@ -23,110 +20,22 @@ from footfall_operator.camera_secret import CAMERA_SECRET_LABEL
 from footfall_operator.children import CONFIG_HASH_ANNOTATION, worker_name
 from footfall_operator.crd import GROUP, PLURAL, VERSION
 from footfall_worker.storage.live_state import LiveState
+from tests.operator.channels import (
+    CAMERA_PASSWORD,
+    CAMERA_USER,
+    apply,
+    camera_channel,
+    channel,
+    condition,
+    deployment,
+    secret_manifest,
+    wait_condition,
+)
 from tests.support.kube import VENV_BIN, KubeCluster, OperatorProcess, wait_until
 from tests.support.paths import REPO_ROOT
 from tests.support.redis_server import RedisServer
 
 STORE_CONFIG = REPO_ROOT / "input" / "cameras_config" / "kidsplaza_thanhxuan.json"
-CAMERA_USER = "op3rator-test-user"
-CAMERA_PASSWORD = "Pa55-n0t-in-any-status"
-_namespaces = itertools.count(1)
-
-
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeCluster]:
-    instance = KubeCluster(name="kube-test", run_dir=tmp_path_factory.mktemp("kube"))
-    instance.start()
-    crd = subprocess.run([str(VENV_BIN / "footfall-operator"), "crd"], capture_output=True, text=True, check=True)
-    instance.kubectl("apply", "-f", "-", input_text=crd.stdout)
-    instance.kubectl("wait", "--for=condition=Established", f"crd/{PLURAL}.{GROUP}", "--timeout=60s")
-    yield instance
-    instance.stop()
-
-
-@pytest.fixture(scope="module")
-def live_redis() -> Iterator[RedisServer]:
-    server = RedisServer()
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def operator(cluster: KubeCluster, live_redis: RedisServer, tmp_path: Path) -> Iterator[OperatorProcess]:
-    process = OperatorProcess(cluster, tmp_path / "operator.log", redis_url=live_redis.url)
-    process.start()
-    yield process
-    if process.alive:
-        process.stop()
-    log = process.log_text()
-    assert CAMERA_PASSWORD not in log and CAMERA_USER not in log
-    # structured: one JSON object a line, the CameraChannel named on every line about one
-    lines = [json.loads(line) for line in log.splitlines() if line.strip()]
-    assert all(
-        "object" in line for line in lines if "CameraChannel" in line["message"] or "Deployment/" in line["message"]
-    )
-
-
-@pytest.fixture
-def namespace(cluster: KubeCluster) -> str:
-    name = f"store-{next(_namespaces)}"
-    cluster.create_namespace(name)
-    return name
-
-
-def channel(name: str, namespace: str, **spec: Any) -> dict[str, Any]:
-    body = {
-        "store": "teststore",
-        "channelId": name.replace("-", "_"),
-        "displayName": name,
-        "source": {"host": "127.0.0.1", "port": 8554, "channel": 1},
-        **spec,
-    }
-    return {
-        "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": "CameraChannel",
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": body,
-    }
-
-
-def apply(cluster: KubeCluster, *manifests: dict[str, Any], check: bool = True) -> subprocess.CompletedProcess:
-    return cluster.kubectl("apply", "-f", "-", input_text=yaml.safe_dump_all(manifests), check=check)
-
-
-def camera_channel(cluster: KubeCluster, namespace: str, name: str) -> dict[str, Any]:
-    return cluster.custom.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
-
-
-def condition(obj: dict[str, Any], kind: str) -> dict[str, Any] | None:
-    return next((c for c in (obj.get("status") or {}).get("conditions") or [] if c["type"] == kind), None)
-
-
-def wait_condition(cluster: KubeCluster, namespace: str, name: str, kind: str, status: str, timeout_s: float = 30):
-    def probe() -> dict[str, Any] | None:
-        found = condition(camera_channel(cluster, namespace, name), kind)
-        return found if found and found["status"] == status else None
-
-    return wait_until(f"{namespace}/{name} condition {kind}={status}", probe, timeout_s)
-
-
-def deployment(cluster: KubeCluster, namespace: str, name: str) -> dict[str, Any] | None:
-    try:
-        return cluster.plain(cluster.apps.read_namespaced_deployment(worker_name(name), namespace))
-    except ApiException as error:
-        if error.status == 404:
-            return None
-        raise
-
-
-def secret_manifest(namespace: str, name: str = "cameras") -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": {"name": name, "namespace": namespace, "labels": {CAMERA_SECRET_LABEL: "true"}},
-        "stringData": {"username": CAMERA_USER, "password": CAMERA_PASSWORD},
-    }
 
 
 def assert_no_credentials(cluster: KubeCluster, namespace: str) -> None:
