@@ -135,7 +135,7 @@ class MalformedLive(ValueError):
     """
 
     def __init__(self, field_name: str, expected: str, value: object) -> None:
-        shown = mask_credentials(repr(value)[:80])
+        shown = mask_credentials(repr(value))[:80]  # masked before it is cut: a cut may split a `user:pass@`
         super().__init__(f"field {field_name!r}: expected {expected}, got {shown}")
         self.field_name = field_name
 

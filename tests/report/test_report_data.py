@@ -186,6 +186,7 @@ def test_from_after_to_is_refused_before_connecting(tmp_path: Path, capsys: pyte
         ("--from", "yesterday", "--from 'yesterday': expected an ISO date"),
         ("--to", "2024-13-01", "--to '2024-13-01': expected an ISO date"),
         ("--timezone", "Mars/Olympus", "--timezone: unknown time zone 'Mars/Olympus'"),
+        ("--timezone", "Europe", "--timezone: unknown time zone 'Europe'"),  # a directory of the zone database
     ],
 )
 def test_bad_flags_exit_2_naming_the_flag(

@@ -136,8 +136,10 @@ def known_timezone(timezone: str) -> str:
     validator of the store config and of the CameraChannel spec alike)."""
     try:
         ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"expected an IANA time zone such as 'Asia/Ho_Chi_Minh', got {timezone!r}") from None
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        # OSError: a key that is a directory of the zone database ("Europe") or too long a file name. The value
+        # is not quoted here: `format_validation_error` shows it, masked and cut.
+        raise ValueError("expected an IANA time zone such as 'Asia/Ho_Chi_Minh'") from None
     return timezone
 
 
@@ -162,6 +164,9 @@ class StoreConfig(BaseModel):
             return data
         data = dict(data)
         source_defaults = data.pop("source_defaults", None) or {}
+        if not isinstance(source_defaults, dict):
+            # merged into each channel's source below: anything but an object would raise a TypeError there
+            raise ValueError("source_defaults: expected an object of source fields such as host and port")
         credentials = data.pop("credentials", None)
         channels = data.get("channels")
         if isinstance(channels, list):
@@ -208,6 +213,12 @@ class StoreConfig(BaseModel):
 def _field_path(location: tuple[int | str, ...]) -> str:
     path = ""
     for part in location:
+        if isinstance(part, str) and (
+            not part.isprintable() or len(part) > _MAX_SHOWN_INPUT or mask_credentials(part) != part
+        ):
+            # an unknown key is its author's text: shown like a value, so a newline in it cannot split one problem
+            # line into two (nor an escape sequence or a password reach a status)
+            part = _shown_input(part)
         path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
     return path or "(top level)"
 
@@ -218,14 +229,18 @@ def format_validation_error(error: ValidationError, origin: str) -> str:
     for problem in error.errors(include_url=False):
         got = problem.get("input")
         shown = "" if isinstance(got, (dict, list)) else f" (got {_shown_input(got)})"
-        message = problem["msg"].removeprefix("Value error, ")
+        # masked too: a validator's message may quote the value (a host, a quantity) and it may hold a password
+        message = mask_credentials(problem["msg"].removeprefix("Value error, "))
         lines.append(f"{origin}: {_field_path(tuple(problem['loc']))}: {message}{shown}")
     return "\n".join(lines)
 
 
 def _shown_input(value: Any) -> str:
     # repr escapes control characters; masked before it is cut, so a cut never leaves half a password behind
-    text = mask_credentials(repr(value))
+    try:
+        text = mask_credentials(repr(value))
+    except ValueError:  # an int of over 4300 digits has no repr (Python's guard against quadratic conversion)
+        text = f"a {type(value).__name__} too long to show"
     return text if len(text) <= _MAX_SHOWN_INPUT else f"{text[:_MAX_SHOWN_INPUT]}... ({len(text)} characters)"
 
 
@@ -249,14 +264,20 @@ def read_json_file(path: str | Path, what: str) -> Any:
     """A config file's JSON document.
 
     Raises:
-        ConfigError: unreadable file, or malformed JSON (with line and column); `what` names the file's role.
+        ConfigError: unreadable file, not UTF-8, or malformed JSON (with line and column), nested too deep or with
+            a number too long; `what` names the file's role.
     """
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
         raise ConfigError(f"{path}: cannot read the {what}: {error.strerror}") from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{path}: the {what} is not UTF-8 text (byte {error.start + 1})") from None
     try:
         return json.loads(text)
     except json.JSONDecodeError as error:
         raise ConfigError(f"{path}: not valid JSON at line {error.lineno} column {error.colno}: {error.msg}") from None
+    except (ValueError, RecursionError):
+        # json raises these past its own checks: an integer of over 4300 digits, nesting deeper than Python recurses
+        raise ConfigError(f"{path}: the {what} holds a number too long or nesting too deep to read") from None

@@ -39,6 +39,10 @@ def credential_defect(text: str) -> str | None:
         return f"is {len(text)} characters long (at most {MAX_CREDENTIAL_CHARS})"
     if (found := control_character(text, INVISIBLE_CATEGORIES)) is not None:
         return f"contains {found}"
+    if not text.isascii() and any("\ud800" <= char <= "\udfff" for char in text):
+        # an environment variable holding bytes that are not UTF-8 reaches Python as lone surrogates
+        # (surrogateescape), which no URL can carry: quoting them into the stream URL would raise
+        return "is not UTF-8 text"
     return None
 
 

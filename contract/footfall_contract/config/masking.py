@@ -38,7 +38,13 @@ def mask_credentials(text: str) -> str:
     if "@" in text:
         text = _mask_userinfo(text)
     if "=" in text:
-        text = _QUERY_SECRET.sub(r"\g<key>" + MASK, text)
+        masked = _QUERY_SECRET.sub(r"\g<key>" + MASK, text)
+        if masked != text and "@" in masked:
+            # A masked value may have held the `/` or `@` that ended a run (`u:p?pwd=a/b&c@h`): what is left can
+            # read as a new `user:pass@`, so the userinfo is masked once more and masking the output again changes
+            # nothing. (Query values first instead would let a `&pwd=` inside a password eat its `@` and unmask it.)
+            masked = _mask_userinfo(masked)
+        text = masked
     return text
 
 

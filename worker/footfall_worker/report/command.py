@@ -47,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _zone(key: str, origin: str) -> ZoneInfo:
     try:
         return ZoneInfo(key)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a directory of the zone database ("Europe")
         raise ReportInputError(
             f"{origin}: unknown time zone {key!r}; expected an IANA name such as 'Asia/Ho_Chi_Minh'"
         ) from None

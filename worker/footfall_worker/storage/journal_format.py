@@ -52,7 +52,7 @@ def _decode_at(data: bytes, offset: int) -> tuple[list[Any], int] | None:
         return None
     try:
         items = json.loads(payload)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than Python recurses is damage too
         return None
     if not isinstance(items, list):
         return None
