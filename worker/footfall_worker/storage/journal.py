@@ -130,6 +130,8 @@ class Journal:
             JournalFull: it holds `max_bytes` already (an OSError: the batch is not in it).
             OSError: the journal cannot be written (the batch is not in it).
             TypeError: an item JSON cannot hold (nothing written).
+            ValueError: an item JSON cannot write: an integer of over 4300 digits, a lone surrogate
+                (UnicodeEncodeError); nothing written. The write buffer treats both as one bad batch.
         """
         self.open()
         payload = json_dumps(items).encode("utf-8")
