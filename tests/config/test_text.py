@@ -3,7 +3,7 @@
 import pytest
 from pydantic import ValidationError
 
-from footfall_contract.config import ChannelConfig
+from footfall_contract.config import CameraSource, ChannelConfig
 from footfall_contract.config.credentials import credential_defect
 from footfall_contract.config.text import control_character
 from footfall_operator.crd import SpecError, parse_spec
@@ -52,3 +52,12 @@ def test_a_camera_channel_with_an_escape_in_its_display_name_is_a_field_error_na
     (problem,) = error.value.problems
     assert problem.startswith("spec.displayName: ") and "U+001B at position 5" in problem
     assert "\x1b" not in problem and "\x07" not in problem  # shown escaped, never raw
+
+
+@pytest.mark.parametrize("path", ["/live\tstream", "/live\x1b[0m", "/live\ud800", "/live\u00a0stream"])
+def test_an_rtsp_path_refuses_what_no_request_line_can_carry(path: str):
+    # a lone surrogate is what an environment variable of non-UTF-8 bytes becomes (pydantic refuses it as a string)
+    with pytest.raises(ValidationError, match="printable, no spaces, no credentials|valid string") as error:
+        CameraSource(host="192.0.2.10", path=path)
+    assert error.value.errors()[0]["loc"] == ("path",)
+    assert CameraSource(host="192.0.2.10", path="/cámara/live?x=1").path == "/cámara/live?x=1"

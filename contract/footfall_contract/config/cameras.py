@@ -87,8 +87,12 @@ class CameraSource(BaseModel):
     @field_validator("path")
     @classmethod
     def _path_is_absolute(cls, path: str | None) -> str | None:
-        if path is not None and (not path.startswith("/") or "@" in path or any(c.isspace() for c in path)):
-            raise ValueError("expected an absolute RTSP path starting with '/' (no spaces, no credentials)")
+        if path is None:
+            return None
+        # isprintable() is False for control characters and for lone surrogates (bytes that were not UTF-8), which
+        # no request line can carry; a space would end the request line's URL
+        if not path.startswith("/") or "@" in path or " " in path or not path.isprintable():
+            raise ValueError("expected an absolute RTSP path starting with '/' (printable, no spaces, no credentials)")
         return path
 
     @model_validator(mode="after")
