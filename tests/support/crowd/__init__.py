@@ -1,0 +1,1 @@
+"""Synthetic crowd generator internals: scene extraction, scenarios with exact truth, rendering."""
