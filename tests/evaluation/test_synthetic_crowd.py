@@ -15,7 +15,7 @@ import pytest
 from tests.support.crowd import render
 from tests.support.crowd.scenario import EXPECTED_CROSSINGS, KINDS, Person, crossings, make_scenario
 from tests.support.crowd.sources import load_source
-from tests.support.footage import ONE_BY_ONE
+from tests.support.footage import ONE_BY_ONE, decoded_frames
 from tests.support.paths import footage_path
 from tests.support.synthetic_crowd import CrowdClip, analytics_config, generate
 
@@ -38,16 +38,8 @@ def truth(clip: CrowdClip) -> dict:
     return json.loads(clip.truth.read_text())
 
 
-def _decoded(path: Path) -> list[np.ndarray]:
-    capture = cv2.VideoCapture(str(path))
-    frames = []
-    while True:
-        ok, frame = capture.read()
-        if not ok:
-            break
-        frames.append(frame)
-    capture.release()
-    return frames
+def _all_frames(path: Path) -> list[np.ndarray]:
+    return [frame for _, frame in decoded_frames(path)]
 
 
 def _sides(points: np.ndarray, line: tuple, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
@@ -62,8 +54,8 @@ def _sides(points: np.ndarray, line: tuple, size: tuple[int, int]) -> tuple[np.n
 def test_same_seed_gives_identical_truth_and_frames(clip: CrowdClip, tmp_path: Path) -> None:
     again = _generate(tmp_path, seed=3)
     assert again.truth.read_bytes() == clip.truth.read_bytes()
-    hashes = [hashlib.sha256(f.tobytes()).hexdigest() for f in _decoded(clip.video)]
-    assert hashes == [hashlib.sha256(f.tobytes()).hexdigest() for f in _decoded(again.video)]
+    hashes = [hashlib.sha256(f.tobytes()).hexdigest() for f in _all_frames(clip.video)]
+    assert hashes == [hashlib.sha256(f.tobytes()).hexdigest() for f in _all_frames(again.video)]
 
 
 def test_different_seed_gives_a_different_scenario() -> None:
@@ -74,7 +66,7 @@ def test_different_seed_gives_a_different_scenario() -> None:
 
 
 def test_video_decodes_to_expected_frames_and_size(clip: CrowdClip, truth: dict) -> None:
-    frames = _decoded(clip.video)
+    frames = _all_frames(clip.video)
     assert len(frames) == truth["scenario"]["frames"] == int(SECONDS * FPS)
     assert {f.shape for f in frames} == {(SIZE[1], SIZE[0], 3)}
     assert clip.codec in ("avc1", "mp4v")
@@ -140,7 +132,7 @@ def test_occluder_hides_the_person(clip: CrowdClip, truth: dict) -> None:
         if index % 20 == 0:
             inside = frame[max(y0, 0) : y1, max(x0, 0) : x1].reshape(-1, 3)
             assert len(inside) > 0 and (inside == occ["colour"]).all()
-    decoded = _decoded(clip.video)
+    decoded = _all_frames(clip.video)
     inside = decoded[len(decoded) // 2][max(y0, 0) + 2 : y1 - 2, max(x0, 0) + 2 : x1 - 2].astype(np.int16)
     assert np.abs(inside - np.array(occ["colour"])).mean() < 8  # lossy codec: close, not equal
 

@@ -1,6 +1,7 @@
 """The committed CC-BY clips (input/footage/intel) and frames read from them."""
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -35,3 +36,20 @@ def frames_at(name: str, indices: Iterable[int]) -> dict[int, np.ndarray]:
     finally:
         capture.release()
     return frames
+
+
+def decoded_frames(path: Path) -> Iterator[tuple[int, np.ndarray]]:
+    """Every frame of a video file with its 0-based index, streamed (a long clip does not fit in memory)."""
+    capture = cv2.VideoCapture(str(path))
+    if not capture.isOpened():
+        raise FileNotFoundError(f"cannot open {path}")
+    try:
+        index = 0
+        while True:
+            ok, frame = capture.read()
+            if not ok:
+                return
+            yield index, frame
+            index += 1
+    finally:
+        capture.release()

@@ -10,12 +10,13 @@ Components of consecutive samples that overlap are one group (one person's short
 """
 
 import hashlib
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
+
+from tests.support.footage import decoded_frames
 
 # Bump when extraction changes: the cache key includes it, so stale sprites are never reused.
 EXTRACTION_VERSION = 1
@@ -52,27 +53,12 @@ def _cache_file(clip: Path, cache_dir: Path) -> Path:
     return cache_dir / f"{clip.stem}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.npz"
 
 
-def _frames(clip: Path) -> Iterator[tuple[int, np.ndarray]]:
-    """Decode `clip` frame by frame (streaming: a long clip at full size does not fit in memory at once)."""
-    capture = cv2.VideoCapture(str(clip))
-    if not capture.isOpened():
-        raise FileNotFoundError(f"cannot open {clip}")
-    try:
-        index = 0
-        while True:
-            ok, frame = capture.read()
-            if not ok:
-                return
-            yield index, frame
-            index += 1
-    finally:
-        capture.release()
-
-
 def _background(clip: Path) -> np.ndarray:
-    count = int(cv2.VideoCapture(str(clip)).get(cv2.CAP_PROP_FRAME_COUNT)) or SAMPLES
+    probe = cv2.VideoCapture(str(clip))
+    count = int(probe.get(cv2.CAP_PROP_FRAME_COUNT)) or SAMPLES
+    probe.release()
     wanted = set(np.linspace(0, max(count - 1, 0), min(SAMPLES, count)).round().astype(int).tolist())
-    stack = np.stack([frame for index, frame in _frames(clip) if index in wanted])
+    stack = np.stack([frame for index, frame in decoded_frames(clip) if index in wanted])
     if len(stack) < 3:
         raise ValueError(f"{clip}: expected a clip of several frames, decoded {len(stack)}")
     # A plain median keeps a ghost where someone stands for most of the clip (our clips: people stop at a
@@ -133,7 +119,7 @@ def extract(clip: Path) -> SceneSource:
     sprites: list[Sprite] = []
     previous: list[tuple[tuple[int, int, int, int], int]] = []
     next_group = 0
-    for index, frame in _frames(clip):
+    for index, frame in decoded_frames(clip):
         if index % SPRITE_STRIDE:
             continue
         current: list[tuple[tuple[int, int, int, int], int]] = []

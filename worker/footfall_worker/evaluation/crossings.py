@@ -56,9 +56,10 @@ def score_crossings(
         wanted = [c for c in truth if (c.line, c.direction) == key]
         got = [c for c in found if (c.line, c.direction) == key]
         pairs = _assign(wanted, got, tolerance_s)
+        truth_matched, found_matched = {i for i, _ in pairs}, {j for _, j in pairs}
         matched += len(pairs)
-        missed += [c for i, c in enumerate(wanted) if i not in {i for i, _ in pairs}]
-        spurious += [c for j, c in enumerate(got) if j not in {j for _, j in pairs}]
+        missed += [c for i, c in enumerate(wanted) if i not in truth_matched]
+        spurious += [c for j, c in enumerate(got) if j not in found_matched]
     return CrossingScores(matched, tuple(missed), tuple(spurious))
 
 
