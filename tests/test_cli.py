@@ -105,3 +105,35 @@ def test_process_video_refuses_bad_geometry_naming_the_field(
     assert code == 2
     err = capsys.readouterr().err
     assert f"{geometry}: " in err and expected in err, err
+
+
+@pytest.mark.usefixtures("triton_env")
+def test_process_video_and_eval_find_the_same_tracks_and_crossings(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One truth: the live pipeline over a file (reader thread, channel worker) and the eval's own frame loop
+    build the same processor from the same settings, so they must agree box for box and crossing for crossing."""
+    from footfall_worker.evaluation.mot import read_mot
+
+    monkeypatch.setenv("FOOTFALL_REDIS_URL", "")  # no ReID gallery: a shared Redis would link across the two runs
+    clip = footage_path(ONE_BY_ONE)
+    geometry = tmp_path / "door.json"
+    # A vertical line through the middle of the room: people walk across it in both directions.
+    geometry.write_text(json.dumps({"lines": [{"id": "middle", "points": [[0.5, 0.3], [0.5, 1.0]]}]}))
+    live, evaluated = tmp_path / "process-video.txt", tmp_path / "eval.txt"
+
+    code = main(
+        ["process-video", str(clip), "--analytics", str(geometry), "--no-record", "--no-gender", "--json"]
+        + ["--tracks-out", str(live)]
+    )
+    assert code == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert main(["eval", "--clip", str(clip), "--analytics", str(geometry), "--out", str(evaluated)]) == 0
+    printed = capsys.readouterr().out
+
+    live_rows, eval_rows = read_mot(live), read_mot(evaluated)
+    assert len(live_rows) > 500 and len({row.track_id for row in live_rows}) >= 3
+    assert live_rows == eval_rows
+    counted = summary["lines"]["middle"]
+    assert counted["in"] + counted["out"] >= 2
+    assert f"middle {counted['in']} in {counted['out']} out" in printed

@@ -94,23 +94,33 @@ def _frame_line(channel_id: str, index: int, analysis: FrameAnalysis, args: argp
 
 
 def evaluate(args: argparse.Namespace) -> int:
-    """Detector + ByteTrack over a clip: MOT results to a file, and scores when ground truth is given."""
-    from footfall_worker.evaluation.mot import read_mot
+    """The channel's processing over a clip: MOT results to a file, scores when ground truth is given."""
     from footfall_worker.evaluation.runner import run_eval
-    from footfall_worker.tracking.byte_tracker import ByteTracker
+    from footfall_worker.pipeline.channel import ChannelSpec
+    from footfall_worker.pipeline.process_video import file_settings, load_analytics
+    from footfall_worker.pipeline.processing import make_processor
 
     setup_logging(args.log_level, channel="eval")
-    connection = TritonConnection(TritonSettings())
-    connection.wait_until_ready([connection.settings.detector_model], args.ready_timeout)
+    analytics = load_analytics(args.analytics) if args.analytics else None
+    spec = ChannelSpec.from_file(args.clip, "eval", analytics=analytics)
+    # process-video's settings and processor: the two commands count a clip the same way (a test holds them to it)
+    settings = file_settings(args.every, record=False, gender=False)
+    connection = TritonConnection(settings.triton)
+    connection.wait_until_ready([settings.triton.detector_model], args.ready_timeout)
     detector = PersonDetector(connection)
+    processor = make_processor(
+        spec, settings, "eval", lambda frame: detector.detect_one(frame.image), file_wall_start=0.0
+    )
     try:
-        scores = run_eval(args.clip, args.gt, args.out, detector.detect_one, ByteTracker, every=args.every)
+        log, scores = run_eval(args.clip, args.gt, args.out, processor, every=args.every)
     finally:
         detector.close()
         connection.close()
-    rows = read_mot(args.out)
-    ids = {row.track_id for row in rows}
-    print(f"{args.clip}: {len(rows)} tracked boxes, {len(ids)} identities -> {args.out}")
+    ids = {row.track_id for row in log.rows}
+    print(f"{args.clip}: {len(log.rows)} tracked boxes, {len(ids)} identities -> {args.out}")
+    if analytics is not None:
+        lines = ", ".join(f"{line} {n['in']} in {n['out']} out" for line, n in sorted(log.totals().items()))
+        print(f"crossings: {lines or 'none'}")
     if scores is not None:
         print(
             f"MOTA {scores.mota:.3f}  IDF1 {scores.idf1:.3f}  HOTA {scores.hota:.3f}  "
@@ -186,6 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     eval_parser.add_argument("--gt", type=Path, help="MOTChallenge gt.txt")
     eval_parser.add_argument("--out", type=Path, required=True, help="MOT results file to write")
     eval_parser.add_argument("--every", type=int, default=1, help="process every N-th frame (only those are scored)")
+    eval_parser.add_argument("--analytics", metavar="FILE.json", help="counting lines and zones (AnalyticsConfig JSON)")
     eval_parser.add_argument("--ready-timeout", type=float, default=60, help="seconds to wait for Triton")
     eval_parser.add_argument("--log-level", default="INFO")
     eval_parser.set_defaults(handler=evaluate)

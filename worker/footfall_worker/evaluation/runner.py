@@ -1,4 +1,7 @@
-"""Runs detector + tracker over a clip, writes MOTChallenge results and scores them against ground truth.
+"""Runs a channel's processing over a clip, writes MOTChallenge results and scores them against ground truth.
+
+The processing is the worker's own (`pipeline.processing.make_processor`): detection, tracking, ReID and
+counting exactly as a camera or `process-video` runs them, so what `eval` scores is what a store gets.
 
 Frame skipping (`every=N`) processes source frames 1, 1+N, 1+2N, ... (1-based, as in MOT files) and keeps the
 source numbering in the results, so they line up with a ground truth annotated on every frame. Only the processed
@@ -7,46 +10,28 @@ the tracker at that frame rate, not its (non-)interpolation between frames.
 """
 
 import configparser
-from collections.abc import Callable, Iterable, Iterator
+import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Protocol
 
 import cv2
 import numpy as np
 
-from footfall_worker.detections import Detections
 from footfall_worker.evaluation.metrics import TrackingScores, evaluate
-from footfall_worker.evaluation.mot import GtFormat, MotRow, read_mot_gt, write_mot
+from footfall_worker.evaluation.mot import GtFormat, read_mot_gt, write_mot
+from footfall_worker.evaluation.track_log import TrackLog
+from footfall_worker.ingest.frames import Frame
+from footfall_worker.pipeline.frame_result import FrameResult
 
 
-class Tracks(Protocol):
-    """The tracks a tracker reports for one frame."""
+class ClipProcessor(Protocol):
+    """The channel's per-frame processing (`FrameProcessor`, made by `pipeline.processing.make_processor` with
+    `file_wall_start=0`, so event times are positions in the clip)."""
 
-    @property
-    def xyxy(self) -> np.ndarray:
-        """(m, 4) boxes `x1, y1, x2, y2` in source pixels."""
-        ...
+    def process(self, frame: Frame) -> FrameResult: ...
 
-    @property
-    def track_id(self) -> np.ndarray:
-        """(m,) integer ids."""
-        ...
-
-
-class TrackerUpdate(Protocol):
-    """What `FrameTracker.update` returns; only the confirmed, visible tracks are read."""
-
-    @property
-    def tracks(self) -> Tracks: ...
-
-
-class FrameTracker(Protocol):
-    """A multi-object tracker fed one frame's detections at a time."""
-
-    def update(self, detections: Detections, timestamp_s: float) -> TrackerUpdate: ...
-
-
-Detector = Callable[[np.ndarray], Detections]
+    def finish(self, gender_wait_s: float) -> FrameResult: ...
 
 
 def _processed(number: int, every: int) -> bool:
@@ -60,38 +45,34 @@ def _check_every(every: int) -> None:
 
 def track_clip(
     frames_with_times: Iterable[tuple[np.ndarray, float]],
-    detect: Detector,
-    tracker: FrameTracker,
+    processor: ClipProcessor,
     *,
     every: int = 1,
-) -> list[MotRow]:
-    """Runs `detect` and `tracker` over a clip.
+    channel_id: str = "eval",
+) -> TrackLog:
+    """Runs the channel's processing over a clip, as the worker's reader would hand it the frames.
 
     Args:
-        frames_with_times: Every frame of the clip in order with its time in seconds; the n-th item is frame n
-            (1-based) in the results.
-        detect: Person detector for one frame.
-        tracker: A fresh tracker; it sees the processed frames only, with their real timestamps.
-        every: Process every N-th frame (1, 1+N, ...); the others are consumed but neither detected nor tracked.
+        frames_with_times: Every frame of the clip in order with its position in seconds; the n-th item is
+            frame n (1-based), the number a worker's reader gives it too.
+        processor: A fresh processor; it sees the processed frames only, with their positions as time.
+        every: Process every N-th frame (1, 1+N, ...); the others are consumed but not processed.
+        channel_id: The channel id the frames carry.
 
     Returns:
-        The tracks as MOT rows; a track's `confidence` is the tracker's when it reports one, else 1.
+        The tracks (as MOT rows) and crossings the processor found, its tracks ended at the clip's end.
+
+    Raises:
+        InferenceError: detection failed: a score over a clip with holes would mislead, so the eval stops.
     """
     _check_every(every)
-    rows: list[MotRow] = []
-    for number, (frame, timestamp_s) in enumerate(frames_with_times, start=1):
+    log = TrackLog()
+    for number, (image, position_s) in enumerate(frames_with_times, start=1):
         if not _processed(number, every):
             continue
-        tracks = tracker.update(detect(frame), timestamp_s).tracks
-        boxes = np.asarray(tracks.xyxy).reshape(-1, 4)
-        ids = np.asarray(tracks.track_id).reshape(-1)
-        # `confidence` is not part of the protocol: a tracker without it still gets scored.
-        confidence = getattr(tracks, "confidence", None)
-        scores = np.ones(len(ids)) if confidence is None else np.asarray(confidence).reshape(-1)
-        rows.extend(
-            MotRow.from_xyxy(number, int(i), box, float(s)) for i, box, s in zip(ids, boxes, scores, strict=True)
-        )
-    return rows
+        log.take(processor.process(Frame(channel_id, number, image, time.monotonic(), time.time(), position_s)))
+    log.take(processor.finish(gender_wait_s=0.0))
+    return log
 
 
 class _Counted:
@@ -109,21 +90,19 @@ class _Counted:
 
 def evaluate_clip(
     frames_with_times: Iterable[tuple[np.ndarray, float]],
-    detect: Detector,
-    tracker: FrameTracker,
+    processor: ClipProcessor,
     out: Path,
     gt: Path | None = None,
     *,
     every: int = 1,
     iou_threshold: float = 0.5,
     gt_format: GtFormat = "auto",
-) -> TrackingScores | None:
+) -> tuple[TrackLog, TrackingScores | None]:
     """Tracks a clip, writes the results as a MOT file and scores them when ground truth is given.
 
     Args:
         frames_with_times: Every frame of the clip in order with its time in seconds.
-        detect: Person detector for one frame.
-        tracker: A fresh tracker.
+        processor: A fresh processor (see `ClipProcessor`).
         out: Results file to write.
         gt: MOTChallenge ground truth of the clip, or None to only write results.
         every: Process every N-th frame; only those frames are scored (see the module doc).
@@ -131,19 +110,19 @@ def evaluate_clip(
         gt_format: Layout of `gt`, see `read_mot_gt`.
 
     Returns:
-        The scores, or None without `gt`.
+        What was found, and the scores (None without `gt`).
     """
     # Read the ground truth first: a bad path should fail before minutes of inference, not after.
     truth = read_mot_gt(gt, gt_format) if gt is not None else None
     frames = _Counted(frames_with_times)
-    rows = track_clip(frames, detect, tracker, every=every)
-    write_mot(out, rows)
+    log = track_clip(frames, processor, every=every)
+    write_mot(out, log.rows)
     if truth is None:
-        return None
+        return log, None
     # Ground truth past the clip's end (a truncated clip) is excluded like skipped frames.
     processed = [n for n in range(1, frames.count + 1) if _processed(n, every)]
     truth = truth.only_frames(processed)
-    return evaluate(truth.rows, rows, iou_threshold, ignore_rows=truth.ignore, frames=processed)
+    return log, evaluate(truth.rows, log.rows, iou_threshold, ignore_rows=truth.ignore, frames=processed)
 
 
 def _clip_source(clip: Path) -> tuple[str, float | None]:
@@ -167,7 +146,8 @@ def read_clip(clip: Path, fps: float | None = None) -> Iterator[tuple[np.ndarray
         fps: Frame rate to time the frames by; default: from `seqinfo.ini` or the video container.
 
     Yields:
-        `(frame, timestamp_s)` with `timestamp_s = frame_index / fps`, `frame_index` counting from 0.
+        `(frame, timestamp_s)`: a video's own timestamp of the frame; `frame_index / fps` (counting from 0)
+        for an image sequence or when `fps` is given.
 
     Raises:
         ValueError: The clip cannot be opened, or no frame rate is known.
@@ -180,12 +160,15 @@ def read_clip(clip: Path, fps: float | None = None) -> Iterator[tuple[np.ndarray
         rate = fps or seq_fps or capture.get(cv2.CAP_PROP_FPS)
         if not rate or rate <= 0:
             raise ValueError(f"no frame rate known for {clip}; pass fps")
+        # A video's own timestamps, as the worker's reader takes them (CAP_PROP_POS_MSEC), so `eval` and
+        # `process-video` track on the same clock; an image sequence or an explicit rate counts frames.
+        own_clock = fps is None and not clip.is_dir()
         index = 0
         while True:
             ok, frame = capture.read()
             if not ok:
                 return
-            yield frame, index / rate
+            yield frame, (capture.get(cv2.CAP_PROP_POS_MSEC) / 1000.0 if own_clock else index / rate)
             index += 1
     finally:
         capture.release()
@@ -195,35 +178,32 @@ def run_eval(
     clip: Path,
     gt: Path | None,
     out: Path,
-    detect: Detector,
-    tracker_factory: Callable[[], FrameTracker],
+    processor: ClipProcessor,
     every: int = 1,
     *,
     fps: float | None = None,
     iou_threshold: float = 0.5,
     gt_format: GtFormat = "auto",
-) -> TrackingScores | None:
+) -> tuple[TrackLog, TrackingScores | None]:
     """The body of `footfall eval --clip X --gt Y --out results.txt`.
 
     Args:
         clip: Video file, image-sequence pattern or MOTChallenge sequence folder, see `read_clip`.
         gt: MOTChallenge ground truth, or None to only write results.
         out: Results file to write.
-        detect: Person detector for one frame (BGR, as cv2 decodes it).
-        tracker_factory: Makes the fresh tracker for this clip.
+        processor: A fresh processor for this clip (see `ClipProcessor`).
         every: Process every N-th frame; only those are scored (see the module doc).
         fps: Frame-rate override, see `read_clip`.
         iou_threshold: Least IoU for a match in CLEAR MOT and IDF1.
         gt_format: Layout of `gt`, see `read_mot_gt`.
 
     Returns:
-        The scores, or None without `gt`.
+        What was found, and the scores (None without `gt`).
     """
     _check_every(every)
     return evaluate_clip(
         read_clip(clip, fps),
-        detect,
-        tracker_factory(),
+        processor,
         out,
         gt,
         every=every,

@@ -17,6 +17,7 @@ in time stays in the journal for the next start), all within the deadline.
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from footfall_contract.counters import ChannelCounters, flat_dict
@@ -26,6 +27,7 @@ from footfall_worker.ingest.frames import Frame
 from footfall_worker.pipeline.channel import ChannelSpec
 from footfall_worker.pipeline.channel_observer import ChannelObserver, LoopState
 from footfall_worker.pipeline.parts import build_parts
+from footfall_worker.pipeline.sinks import Sink
 from footfall_worker.settings import Settings
 from footfall_worker.storage.records import ChannelRow, RunEnd, RunStart, new_run_id
 
@@ -52,9 +54,10 @@ class ChannelWorker:
     Args:
         spec: the channel.
         settings: all settings groups.
+        extra_sinks: more receivers of every result, after the built-in ones (`process-video --tracks-out`).
     """
 
-    def __init__(self, spec: ChannelSpec, settings: Settings) -> None:
+    def __init__(self, spec: ChannelSpec, settings: Settings, extra_sinks: Sequence[Sink] = ()) -> None:
         self.spec = spec
         self.settings = settings
         self.channel_id = spec.channel_id
@@ -68,7 +71,9 @@ class ChannelWorker:
         self._last_summary = time.monotonic()
         self._summary: RunSummary | None = None
         w = settings.worker
-        parts = build_parts(spec, settings, self.run_id, self._started_wall, lambda: self.observer.status())
+        parts = build_parts(
+            spec, settings, self.run_id, self._started_wall, lambda: self.observer.status(), extra_sinks
+        )
         self.observer = ChannelObserver(spec, settings, parts, self._loop, self._started_mono)
         # The observer's views are the worker's: the probes, the tests and `process-video` ask the worker.
         self.counters, self.status = self.observer.counters, self.observer.status

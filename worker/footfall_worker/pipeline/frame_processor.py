@@ -71,6 +71,11 @@ class FrameProcessor:
         self._offset_s = 0.0
         self._last_t = 0.0
 
+    @property
+    def clock_origin(self) -> float:
+        """The wall time a file's position counts from (0 for a camera: its events are on the wall clock)."""
+        return self._file_wall_start or 0.0
+
     def clock(self, frame: Frame) -> tuple[float, float]:
         """(tracker time, wall time) of a frame."""
         if self._file_wall_start is not None and frame.media_s is not None:

@@ -7,7 +7,7 @@ and no ReID; gender off, no classifier thread), and each part gets the others it
 """
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from footfall_contract.redis_client import connect_url
@@ -21,7 +21,7 @@ from footfall_worker.ingest.frames import Frame
 from footfall_worker.ingest.rtsp_reader import CameraReader
 from footfall_worker.pipeline.channel import ChannelSpec
 from footfall_worker.pipeline.frame_processor import FrameProcessor
-from footfall_worker.pipeline.recorder import TrackRecorder
+from footfall_worker.pipeline.processing import make_processor
 from footfall_worker.pipeline.sinks import FrameMetricsSink, LiveEventSink, RecordSink, Sink, Sinks
 from footfall_worker.reid.appearance import ColorHistogramEncoder
 from footfall_worker.reid.cache import ReidCache
@@ -31,7 +31,6 @@ from footfall_worker.storage.journal_lock import journal_directory
 from footfall_worker.storage.live_state import LiveState
 from footfall_worker.storage.postgres_writer import PostgresWriter
 from footfall_worker.storage.records import Record, TrackPoint
-from footfall_worker.tracking.byte_tracker import ByteTracker
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,9 +49,15 @@ class ChannelParts:
 
 
 def build_parts(
-    spec: ChannelSpec, settings: Settings, run_id: str, started_wall: float, status: Callable[[], WorkerStatus]
+    spec: ChannelSpec,
+    settings: Settings,
+    run_id: str,
+    started_wall: float,
+    status: Callable[[], WorkerStatus],
+    extra_sinks: Sequence[Sink] = (),
 ) -> ChannelParts:
-    """Every part of one channel's run `run_id`; `status` feeds the metrics collector when it is scraped."""
+    """Every part of one channel's run `run_id`; `status` feeds the metrics collector when it is scraped;
+    `extra_sinks` get every result after the record, the live stream and the frame metrics."""
     w = settings.worker
     extra = {"channel": spec.channel_id}
     metrics = WorkerMetrics(spec.channel_id, status)
@@ -91,14 +96,9 @@ def build_parts(
         linker = TrackLinker(
             encoder, ReidCache(redis_client, spec.channel_id, encoder_name=encoder.name, run_id=run_id)
         )
-    processor = FrameProcessor(
-        detect,
-        ByteTracker(settings.tracker),
-        TrackRecorder(run_id, gender),
-        gender,
-        linker=linker,
-        file_wall_start=started_wall if spec.is_file else None,
-        analytics=spec.analytics,
+    file_wall_start = started_wall if spec.is_file else None
+    processor = make_processor(
+        spec, settings, run_id, detect, gender=gender, linker=linker, file_wall_start=file_wall_start
     )
     frames = FrameMetricsSink(metrics.capture_to_buffered.observe)
     sinks: list[Sink] = [RecordSink(writer.put)] if writer is not None else []
@@ -113,6 +113,6 @@ def build_parts(
         gender_worker=gender_worker,
         processor=processor,
         frames=frames,
-        sinks=Sinks([*sinks, frames]),
+        sinks=Sinks([*sinks, frames, *extra_sinks]),
         reader=CameraReader(spec.channel_id, spec.source, settings.reader),
     )

@@ -16,6 +16,8 @@ from pydantic import ValidationError
 from footfall_contract.config import ConfigError
 from footfall_contract.config.cameras import format_validation_error, read_json_file
 from footfall_contract.config.geometry import AnalyticsConfig
+from footfall_worker.evaluation.mot import write_mot
+from footfall_worker.evaluation.track_log import TrackLog
 from footfall_worker.log_setup import setup_logging
 from footfall_worker.pipeline.channel import ChannelSpec
 from footfall_worker.pipeline.channel_worker import ChannelWorker, RunSummary
@@ -50,8 +52,13 @@ def process_video(args: argparse.Namespace) -> int:
     spec = ChannelSpec.from_file(Path(args.file), args.channel, analytics=analytics)
     setup_logging(args.log_level, channel=spec.channel_id)
     settings = file_settings(args.every, record=not args.no_record, gender=not args.no_gender)
-    worker = ChannelWorker(spec, settings)
+    track_log = TrackLog()
+    worker = ChannelWorker(spec, settings, extra_sinks=[track_log] if args.tracks_out else [])
+    # The log's clock starts where the processor's file clock does: crossings at their position in the video.
+    track_log.clock_origin = worker.processor.clock_origin
     summary = run_until_stopped(worker)
+    if args.tracks_out:
+        write_mot(args.tracks_out, track_log.rows)
     print(json.dumps(summary_document(worker, summary)) if args.json else summary_text(worker, summary))
     return exit_code(summary)
 
@@ -99,5 +106,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--no-gender", action="store_true")
     parser.add_argument("--analytics", metavar="FILE.json", help="counting lines and zones (AnalyticsConfig JSON)")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    parser.add_argument(
+        "--tracks-out", type=Path, metavar="FILE.txt", help="write every processed frame's tracks as MOT rows"
+    )
     parser.add_argument("--log-level", default="WARNING")
     parser.set_defaults(handler=process_video)
