@@ -86,7 +86,7 @@ def test_the_whole_model_repository_with_its_weights_goes_into_triton(
     triton = stage_named(stages, "triton-cpu")
     assert (dict(), ["models"], "/models") in triton.copies(), "COPY models /models (the whole repository)"
     models = sorted(p.parent.name for p in (REPO_ROOT / "models").glob("*/config.pbtxt"))
-    assert models == ["gender_classifier", "person_detector"]
+    assert models == ["appearance_embedder", "gender_classifier", "person_detector"]
     for model in models:
         weights = [p for p in tracked if under(p, f"models/{model}") and p.endswith(".onnx")]
         assert weights, f"models/{model}: no committed weights"
