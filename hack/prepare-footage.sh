@@ -27,7 +27,8 @@ src="${1:-${FOOTAGE_SRC:-/work/shared/footage/intel-sample-videos}}"
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 out="$repo_root/input/footage/intel"
 
-GIFS=(store-aisle-detection face-demographics-walking head-pose-face-detection-female-and-male)
+GIFS=(store-aisle-detection face-demographics-walking head-pose-face-detection-female-and-male worker-zone-detection
+      people-detection)
 MP4S=(one-by-one-person-detection)
 
 "$repo_root/hack/install-gstreamer.sh"  # brings ffmpeg/ffprobe
@@ -126,6 +127,8 @@ see `LICENSE` beside this file.
 | `store-aisle-detection.mp4` | `store-aisle-detection.gif` |
 | `face-demographics-walking.mp4` | `face-demographics-walking.gif` |
 | `head-pose-face-detection-female-and-male.mp4` | `head-pose-face-detection-female-and-male.gif` |
+| `worker-zone-detection.mp4` | `worker-zone-detection.gif` |
+| `people-detection.mp4` | `people-detection.gif` |
 
 GIFs converted to H.264 MP4 by the Footfall project; no other change.
 Made with `hack/prepare-footage.sh` (ffmpeg/libx264, crf 18, yuv420p, every frame kept at the GIF's frame rate).
