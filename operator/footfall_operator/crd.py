@@ -107,7 +107,8 @@ class CameraChannelSpec(_SpecModel):
     triton: TritonEndpoint | None = None
     paused: bool = Field(default=False, description="keep the channel but run no worker (0 replicas)")
     analytics: AnalyticsConfig | None = Field(
-        default=None, description="counting lines (with an in side) and zones, in coordinates relative to the frame"
+        default=None,
+        description="counting lines (with an in side), zones and exclusion masks, in coordinates relative to the frame",
     )
 
     @field_validator("timezone")

@@ -345,11 +345,13 @@ def test_counting_geometry_reaches_the_worker_config():
     geometry = {
         "lines": [{"id": "entrance", "points": [[0.1, 0.6], [0.9, 0.6]], "inSide": "right"}],
         "zones": [{"id": "queue", "polygon": [[0.1, 0.1], [0.3, 0.1], [0.3, 0.3]]}],
+        "exclusionMasks": [{"id": "mannequin", "polygon": [[0.6, 0.7], [0.7, 0.7], [0.7, 0.9]]}],
     }
     children = desired_children(OWNER, spec(analytics=geometry), DEFAULTS)
     store = parse_store_config(json.loads(children.config_map["data"]["channel.json"]))
     analytics = store.channels[0].analytics
     assert analytics is not None and analytics.lines[0].in_side == "right" and analytics.zones[0].id == "queue"
+    assert [(mask.id, mask.polygon[0]) for mask in analytics.exclusion_masks] == [("mannequin", [0.6, 0.7])]
     assert children.config_hash != desired_children(OWNER, spec(), DEFAULTS).config_hash
 
 

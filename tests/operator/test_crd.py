@@ -65,6 +65,11 @@ def test_a_minimal_spec_takes_the_documented_defaults():
             "spec.analytics.lines[0].points",
             "at least 2",
         ),
+        (
+            with_("analytics", {"exclusionMasks": [{"id": "pole", "polygon": [[0.5, 0], [0.5, 0.5], [0.5, 1]]}]}),
+            "spec.analytics.exclusionMasks[0]",
+            "exclusion mask 'pole': expected at least three corners that are not on one line",
+        ),
     ],
 )
 def test_invalid_specs_name_the_field_and_what_was_expected(spec: dict, field: str, expected: str):

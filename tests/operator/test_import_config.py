@@ -182,6 +182,19 @@ def test_a_store_without_credentials_gets_no_secret_and_no_ref(tmp_path: Path) -
         parse_spec(doc["spec"])
 
 
+def test_a_channel_s_exclusion_masks_become_its_spec_s_exclusion_masks(tmp_path: Path) -> None:
+    config = json.loads(store_without_credentials(tmp_path).read_text())
+    mask = {"id": "mannequin", "polygon": [[0.1, 0.7], [0.2, 0.7], [0.2, 0.9]]}
+    config["channels"][0]["analytics"] = {"exclusion_masks": [mask]}
+    (tmp_path / "store.json").write_text(json.dumps(config))
+    code, out, err = run([str(tmp_path / "store.json")], {})
+    assert code == 0, err
+    door = documents(out)[0]["spec"]
+    assert door["analytics"]["exclusionMasks"] == [mask]
+    analytics = parse_spec(door).analytics
+    assert analytics is not None and analytics.exclusion_masks[0].id == "mannequin"
+
+
 def test_long_names_are_shortened_with_a_hash_and_stay_distinct() -> None:
     store_id = "a_very_long_store_identifier_for_a_large_shopping_mall_branch"
     first = channel_resource_name(store_id, "entrance_camera_number_1")

@@ -127,7 +127,9 @@ class ChannelConfig(BaseModel):
     description: Description = ""
     source: CameraSource
     credentials: CredentialsRef | None = None
-    analytics: AnalyticsConfig | None = Field(default=None, description="counting lines and zones of this view")
+    analytics: AnalyticsConfig | None = Field(
+        default=None, description="counting lines, zones and exclusion masks of this view"
+    )
 
     def url(self, environ: Mapping[str, str] | None = None) -> RtspUrl:
         """The stream URL with credentials resolved from the environment when the channel declares any."""

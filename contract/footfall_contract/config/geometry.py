@@ -1,4 +1,5 @@
-"""A channel's counting geometry: lines with an `in` side and polygon zones, in coordinates relative to the frame.
+"""A channel's counting geometry: lines with an `in` side, polygon zones and exclusion masks (polygons whose
+detections are not people), in coordinates relative to the frame.
 
 Relative coordinates (0..1 of the width and height, origin top left) survive a change of the camera's
 resolution. A line is drawn from its first point to its last, straight or bent at the points between (a
@@ -7,7 +8,7 @@ polyline follows a door frame or the edge of an area, where people arrive one wa
 `in`.
 """
 
-from typing import Annotated, Literal, Self
+from typing import Annotated, ClassVar, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
@@ -55,11 +56,17 @@ class CountingLine(_Geometry):
         return self
 
 
-class Zone(_Geometry):
-    """A polygon area (e.g. the checkout queue); people's anchors inside it are in the zone."""
+class _Area(_Geometry):
+    """A polygon in the frame; what it is for is the subclass's. One definition of a valid area, so zones and
+    exclusion masks cannot drift apart."""
+
+    # names the kind in messages ("zone 'queue': ..."), so a problem reads the same as the field it sits in
+    noun: ClassVar[str]
 
     id: str = Field(
-        max_length=63, pattern=IDENTIFIER_PATTERN, description="unique within the channel, e.g. checkout_queue"
+        max_length=63,
+        pattern=IDENTIFIER_PATTERN,
+        description="unique among the channel's zones (or its exclusion masks), e.g. checkout_queue, mannequin",
     )
     polygon: list[Point] = Field(min_length=3, max_length=64, description="corners in order: [[x, y], ...]")
 
@@ -68,15 +75,37 @@ class Zone(_Geometry):
         corners = self.polygon
         twice_area = sum(a[0] * b[1] - b[0] * a[1] for a, b in zip(corners, corners[1:] + corners[:1], strict=True))
         if abs(twice_area) / 2 < _MIN_EXTENT**2:
-            raise ValueError(f"zone {self.id!r}: expected at least three corners that are not on one line")
+            raise ValueError(f"{self.noun} {self.id!r}: expected at least three corners that are not on one line")
         return self
 
 
+class Zone(_Area):
+    """A polygon area (e.g. the checkout queue); people's anchors inside it are in the zone."""
+
+    noun = "zone"
+
+
+class ExclusionMask(_Area):
+    """A polygon around a static false positive (a mannequin, a poster, a sign post) whose detections are dropped."""
+
+    # Judged by the anchor (the feet), not by overlap: a person walking past in front of the mannequin stands
+    # outside the mask and is kept even though their box covers it.
+    noun = "exclusion mask"
+
+
 class AnalyticsConfig(_Geometry):
-    """Counting lines and zones of one channel, and how jitter-proof counting is."""
+    """Counting lines and zones of one channel, how jitter-proof counting is, and the areas whose detections
+    are not people."""
 
     lines: list[CountingLine] = Field(default_factory=list, max_length=16)
     zones: list[Zone] = Field(default_factory=list, max_length=16)
+    exclusion_masks: list[ExclusionMask] = Field(
+        default_factory=list,
+        max_length=16,
+        description="areas where detections are false positives: a detection whose feet point (the bottom centre "
+        "of its box) lies inside any mask is dropped before tracking, so a masked object is never tracked nor "
+        "counted",
+    )
     line_band: float = Field(
         default=0.03,
         gt=0,
@@ -93,7 +122,9 @@ class AnalyticsConfig(_Geometry):
 
     @model_validator(mode="after")
     def _unique_ids(self) -> Self:
-        for kind, items in (("line", self.lines), ("zone", self.zones)):
+        # unique within a kind only: a zone and the mask over its till may both be called "till"
+        kinds = (("line", self.lines), (Zone.noun, self.zones), (ExclusionMask.noun, self.exclusion_masks))
+        for kind, items in kinds:
             ids = [item.id for item in items]
             duplicates = sorted({i for i in ids if ids.count(i) > 1})
             if duplicates:
@@ -102,4 +133,6 @@ class AnalyticsConfig(_Geometry):
 
     @property
     def empty(self) -> bool:
+        """Nothing to count: no lines and no zones. Masks do not count (they only filter detections), so a
+        channel with masks alone is still `empty` and needs no counting; its masks apply all the same."""
         return not self.lines and not self.zones
