@@ -132,7 +132,7 @@ def test_near_a_bend_the_side_is_the_one_the_shape_gives():
     # the corner is at (500, 250) px and the band 33.5 px: outside it diagonally, below the bottom leg, right
     # of the upright; inside it diagonally; inside the band (no side yet)
     points = np.array([[540.0, 290.0], [460.0, 300.0], [545.0, 200.0], [455.0, 205.0], [510.0, 240.0]])
-    sides, within = line.committed_sides(points)
+    sides, within, _ = line.committed_sides(points)
     assert sides.tolist() == [-1, -1, -1, 1, 0]
     assert within.all()
 
@@ -206,3 +206,29 @@ def test_bad_geometry_names_the_field(config: dict, field: str, expected: str):
     (problem,) = caught.value.errors()
     assert ".".join(str(part) for part in problem["loc"]) == field
     assert expected in problem["msg"]
+
+
+def test_a_track_born_inside_the_band_off_the_line_counts_when_it_leaves_across():
+    band_px = 0.03 * np.hypot(W, H)
+    # appears 0.4 band below the line (the out side), stands a moment, walks up through the in side
+    born = [(500, 250 + 0.4 * band_px)] * 5
+    assert directions(walk(line_analytics(), born + vertical(250 + 0.4 * band_px, 50))) == ["in"]
+
+
+def test_a_track_born_inside_the_band_that_leaves_on_its_own_side_does_not_count():
+    band_px = 0.03 * np.hypot(W, H)
+    born = [(500, 250 + 0.4 * band_px)] * 5
+    assert directions(walk(line_analytics(), born + vertical(250 + 0.4 * band_px, 450))) == []
+
+
+def test_a_track_born_on_the_line_itself_only_takes_the_side_it_leaves_towards():
+    analytics = line_analytics()
+    born = [(500, 251.0)] * 5  # 1 px off the line: no evidence of where it came from
+    assert directions(walk(analytics, born + vertical(251, 50))) == []
+    assert directions(walk(analytics, vertical(50, 450), t0=10.0)) == ["out"]  # its side is known from then on
+
+
+def test_a_box_oscillating_across_the_whole_band_counts_one_in_and_one_out_at_most():
+    band_px = 0.03 * np.hypot(W, H)
+    swing = [(500, 250 + sign * 1.5 * band_px) for _ in range(50) for sign in (1, -1)]
+    assert directions(walk(line_analytics(), [(500, 450)] + swing)) == ["in", "out"]

@@ -111,9 +111,9 @@ def test_track_clip_counts_crossings_at_their_clip_position() -> None:
 
     assert log.totals() == {"door": {"in": 0, "out": 1}}
     (crossing,) = log.crossings
-    # Counted where the feet are first clear of the band (48 + 4 px): x = 54 at i = 6, frame 7.
-    assert crossing.direction == "out" and crossing.frame == 7
-    assert crossing.t == pytest.approx((crossing.frame - 1) / FPS)
+    # Counted where the feet are first clear of the band (48 + 4 px): x = 54 at i = 6.
+    assert crossing.direction == "out" and crossing.frame == 6
+    assert crossing.t == pytest.approx(crossing.frame / FPS)
 
 
 def test_evaluate_clip_writes_results_and_scores(tmp_path: Path) -> None:

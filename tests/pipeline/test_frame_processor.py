@@ -93,3 +93,32 @@ def test_the_sinks_take_every_row_in_order_and_count_only_frames() -> None:
     empty = FrameResult(None, None, None)
     sinks.take(empty)
     assert frames.processed == FRAMES + 5
+
+
+def test_an_exclusion_mask_keeps_a_mannequin_out_of_tracks_and_counts() -> None:
+    mannequin = np.array([[500, 100, 560, 300]], np.float32)  # feet at (530, 300): inside the mask
+
+    def detect(frame: Frame) -> Detections:
+        walking = walker(frame)
+        return Detections(
+            np.concatenate([walking.xyxy, mannequin]), np.concatenate([walking.confidence, [0.95]]).astype(np.float32)
+        )
+
+    door = CountingLine(id="door", points=[[0.5, 0.0], [0.5, 1.0]], in_side="left")
+    analytics = AnalyticsConfig.model_validate(
+        {
+            "lines": [door.model_dump()],
+            "exclusionMasks": [{"id": "mannequin", "polygon": [[0.75, 0.5], [0.95, 0.5], [0.95, 0.8], [0.75, 0.8]]}],
+        }
+    )
+    p = FrameProcessor(
+        detect,
+        ByteTracker(TrackerSettings(_env_file=None)),  # type: ignore[call-arg]
+        TrackRecorder("run-1", TrackGender.off()),
+        TrackGender.off(),
+        analytics=analytics,
+    )
+    results = [p.process(frame(seq)) for seq in range(FRAMES + 5)]
+    assert {i for r in results for i in r.tally.track_ids} == {1}  # only the walker was ever tracked
+    assert p.masked_detections == FRAMES + 5
+    assert results[-1].tally.entries == 1

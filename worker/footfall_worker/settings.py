@@ -100,6 +100,18 @@ class TrackerSettings(BaseSettings):
         default=True, description="match a lost track by its last observed box (paper: its drifting prediction)"
     )
     duplicate_iou: float = Field(default=0.85, gt=0, le=1, description="a lost and a tracked track this close: one")
+    appearance: Literal["off", "histogram", "learned"] = Field(
+        default="off",
+        description="re-find lost people by appearance: off (plain ByteTrack), colour histograms, or the learned "
+        "embedder served by Triton (models/appearance_embedder)",
+    )
+    reid_window_s: float = Field(
+        default=4.0, gt=0, le=60, description="how long a lost track may be re-found by appearance"
+    )
+    appearance_interval_s: float = Field(default=0.3, ge=0, description="time between a track's appearance samples")
+    appearance_min_similarity: float = Field(
+        default=0.0, ge=0, lt=1, description="least cosine similarity to re-find a track; 0: the encoder's default"
+    )
     history_interval_s: float = Field(default=0.5, ge=0, description="box history sampling (and UPDATED events)")
     max_history: int = Field(default=1200, ge=1, description="history samples kept per track")
 

@@ -103,11 +103,41 @@ class Geometry:
         return float(point[0]), float(point[1])
 
 
+Waypoint = tuple[float, float, float]
+
+
+def _edge_along(geo: Geometry, relative_x: float) -> float:
+    """How far along the (nearly horizontal) line a point at `relative_x` of the frame's width is."""
+    return float((relative_x * geo.scale[0] - geo.a[0]) / geo.u[0])
+
+
+def _via_edges(path: tuple[Waypoint, ...], rng: np.random.Generator, geo: Geometry) -> tuple[Waypoint, ...]:
+    """The path walked in from a side edge of the frame and out to one, parallel to the line on the side of the
+    path's first and last points: people come from somewhere, so a tracker has them long before the line."""
+
+    def edge_point(point: Waypoint) -> Waypoint:
+        side = float(geo.signed(np.array(point[:2]) * geo.scale)[0])
+        return (*geo.at(_edge_along(geo, -0.06 if rng.random() < 0.5 else 1.06), side), 0.0)
+
+    return (edge_point(path[0]), *path, edge_point(path[-1]))
+
+
 def _paths(
     kind: str, rng: np.random.Generator, geo: Geometry, band_px: float, occ_along: float, height: int
-) -> list[tuple[tuple[float, float, float], ...]]:
-    """Waypoints (relative x, y, pause) for one kind; pass_pair gives two people."""
-    far = lambda: float(rng.uniform(0.14, 0.2)) * height  # noqa: E731 - start/end distance from the line
+) -> list[tuple[Waypoint, ...]]:
+    """Waypoints (relative x, y, pause) for one kind; pass_pair gives two people. Every kind but `enter_in_band`
+    (whose point is appearing near the line) and `loiter` comes in from a side edge and leaves by one."""
+    paths = _kind_paths(kind, rng, geo, band_px, occ_along, height)
+    if kind in ("enter_in_band", "loiter"):
+        return paths
+    return [_via_edges(path, rng, geo) for path in paths]
+
+
+def _kind_paths(
+    kind: str, rng: np.random.Generator, geo: Geometry, band_px: float, occ_along: float, height: int
+) -> list[tuple[Waypoint, ...]]:
+    """The part of each kind's path near the line."""
+    far = lambda: float(rng.uniform(0.16, 0.22)) * height  # noqa: E731 - start/end distance from the line
     near = lambda: float(rng.uniform(0.2, 0.45)) * band_px  # noqa: E731 - on the line, within the band
     u = float(rng.uniform(0.25, 0.75)) * geo.length  # crossing point, away from the line's ends
     drift = float(rng.uniform(-0.1, 0.1)) * geo.length
@@ -121,7 +151,10 @@ def _paths(
             ((*geo.at(u + 10, -s * far()), 0.0), (*geo.at(u + 10, s * far()), 0.0)),
         ]
     if kind == "occluded":
-        return [((*geo.at(occ_along, s * far()), 0.0), (*geo.at(occ_along, -s * far()), 0.0))]
+        # diagonally behind the pillar, so it hides the middle of the walk: straight along a vertical pillar
+        # would hide the whole crossing, which nobody could count
+        slant = float(rng.uniform(0.06, 0.1)) * geo.length * (1 if rng.random() < 0.5 else -1)
+        return [((*geo.at(occ_along - slant, s * far()), 0.0), (*geo.at(occ_along + slant, -s * far()), 0.0))]
     if kind == "pause_continue":
         pause = float(rng.uniform(2.0, 4.0))
         return [((*geo.at(u, s * far()), 0.0), (*geo.at(u, s * near()), pause), (*geo.at(u + drift, -s * far()), 0.0))]

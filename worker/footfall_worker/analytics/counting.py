@@ -9,6 +9,11 @@ person standing on it never count, and a crossing is counted at most once per tr
 going in, out and in again within one track is one in and one out). A change of side beyond the line's ends
 (walking around it) does not count. A bent line (a polyline) judges each anchor by its nearest segment.
 
+A track born inside the band (someone stepping out from behind a shelf at the line, or re-found there after a
+break) has no clear side yet. Where it stood while in the band is the evidence: if its anchor was off the line
+itself (further than `_BIRTH_OFFSET` of the band) on one side and it leaves the band on the other, that is a
+crossing; born on the line itself, it only takes the side it leaves towards.
+
 Zones: an anchor inside the polygon enters the zone; the visit ends when the anchor has been outside for
 `zone_exit_grace_s` (a missed detection is not an exit) or the track ends; its dwell is from the first to the
 last time inside.
@@ -23,9 +28,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from footfall_contract.config.geometry import AnalyticsConfig, CountingLine, Zone
+from footfall_worker.analytics.polygon import inside_polygon
 from footfall_worker.events import ChannelEvent, EventKind
 
 IN, OUT = "in", "out"
+# Share of the band an anchor born inside it must stand off the line for its side there to count as evidence.
+_BIRTH_OFFSET = 0.15
 # A track unseen this long is dropped even if nobody said it ended (bounded memory over days).
 FORGET_AFTER_S = 120.0
 
@@ -53,12 +61,14 @@ class _Line:
         self.units = directions / self.lengths[:, None]
         self.band_px = band * float(np.hypot(width, height))
         self.sides: dict[int, int] = {}  # track -> -1 / +1, once it was clearly on one side
+        self.born_sides: dict[int, int] = {}  # track born in the band -> the side it first stood off the line
         self.counted: dict[int, set[str]] = {}
         self.totals = {IN: 0, OUT: 0}
 
-    def committed_sides(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Per anchor: +1 / -1 when clearly on one side (0 inside the band), and whether it is beside the line
-        (a side change beyond its ends is walking around the line, not across it)."""
+    def committed_sides(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per anchor: +1 / -1 when clearly on one side (0 inside the band), whether it is beside the line
+        (a side change beyond its ends is walking around the line, not across it), and +1 / -1 when it stands
+        off the line itself (0 on it), for a track born inside the band."""
         offset = points[:, None, :] - self.starts[None, :, :]  # (n, k, 2)
         along = np.einsum("nkd,kd->nk", offset, self.units)
         # y grows downwards in images: left of the walking direction is a negative cross product
@@ -74,7 +84,8 @@ class _Line:
             ((nearest == 0) & (beyond[rows, 0] < -self.band_px))
             | ((nearest == last) & (beyond[rows, last] > self.band_px))
         )
-        return np.where(clear, side, 0).astype(np.int8), within
+        off_line = distance[rows, nearest] > _BIRTH_OFFSET * self.band_px
+        return np.where(clear, side, 0).astype(np.int8), within, np.where(off_line, side, 0).astype(np.int8)
 
 
 class _Zone:
@@ -86,13 +97,7 @@ class _Zone:
 
     def contains(self, points: np.ndarray) -> np.ndarray:
         """Even-odd ray casting for all points against every edge at once."""
-        x, y = points[:, 0:1], points[:, 1:2]
-        x1, y1 = self.corners[:, 0], self.corners[:, 1]
-        x2, y2 = np.roll(x1, -1), np.roll(y1, -1)
-        straddles = (y1 > y) != (y2 > y)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            crossing_x = x1 + (y - y1) * (x2 - x1) / (y2 - y1)
-        return np.count_nonzero(straddles & (x < crossing_x), axis=1) % 2 == 1
+        return inside_polygon(points, self.corners)
 
 
 @dataclass
@@ -124,7 +129,7 @@ class StoreAnalytics:
         zones = [_Zone(zone, width, height) for zone in self.config.zones]
         # Sides, counts and visits are in relative terms, so they carry over to the new pixel layout.
         for new, old in zip(lines, self._lines, strict=False):
-            new.sides, new.counted, new.totals = old.sides, old.counted, old.totals
+            new.sides, new.born_sides, new.counted, new.totals = old.sides, old.born_sides, old.counted, old.totals
         for new, old in zip(zones, self._zones, strict=False):
             new.entered, new.last_inside = old.entered, old.last_inside
         self._lines, self._zones = lines, zones
@@ -174,12 +179,18 @@ class StoreAnalytics:
     ) -> list[ChannelEvent]:
         if not ids:
             return []
-        sides, within = line.committed_sides(points)
+        sides, within, off_line = line.committed_sides(points)
         events = []
-        for track_id, side, inside_extent in zip(ids, sides.tolist(), within.tolist(), strict=True):
+        for track_id, side, inside_extent, standing in zip(
+            ids, sides.tolist(), within.tolist(), off_line.tolist(), strict=True
+        ):
             if side == 0:
+                if standing and inside_extent and track_id not in line.sides:
+                    line.born_sides.setdefault(track_id, standing)
                 continue
             before = line.sides.get(track_id)
+            if before is None:
+                before = line.born_sides.pop(track_id, None)
             line.sides[track_id] = side
             if before is None or before == side or not inside_extent:
                 continue
@@ -220,6 +231,7 @@ class StoreAnalytics:
         events = [self._exit(zone, track_id) for zone in self._zones if track_id in zone.entered]
         for line in self._lines:
             line.sides.pop(track_id, None)
+            line.born_sides.pop(track_id, None)
             line.counted.pop(track_id, None)
         self._last_seen.pop(track_id, None)
         return events

@@ -23,7 +23,7 @@ class Crossing:
     direction: str  # "in" or "out"
     line: str
     track: int | None = None
-    frame: int | None = None
+    frame: int | None = None  # index in the clip from 0, in decode order (labels and truth count so)
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,7 +28,7 @@ class TrackLog:
 
     def take(self, result: FrameResult) -> None:
         frame, tracks = result.frame, result.tracks
-        number = frame.seq if frame is not None else None
+        index = frame.seq - 1 if frame is not None else None  # the frame's index from 0, as labels count
         if frame is not None and tracks is not None:
             self.frames += 1
             self.rows += [
@@ -41,7 +41,7 @@ class TrackLog:
             if event.kind is EventKind.LINE_CROSSING:
                 t = round(event.t - self.clock_origin, 6)
                 line, direction = str(event.payload["line"]), str(event.payload["direction"])
-                self.crossings.append(Crossing(t, direction, line, event.track_id, number))
+                self.crossings.append(Crossing(t, direction, line, event.track_id, index))
 
     def totals(self) -> dict[str, dict[str, int]]:
         """In and out per line, from the crossings (the same figures as the processor's line totals)."""

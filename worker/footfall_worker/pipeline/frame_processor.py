@@ -10,6 +10,9 @@ Time: the tracker runs on the frame's own clock: the capture time for a live str
 video for a file (so a file processed faster than real time tracks exactly like its live replay). Rows get
 wall-clock times: the capture time live, the run's start plus the video position for a file.
 
+Exclusion masks (a channel's polygons over a mannequin, a poster) drop the detections whose feet are inside
+them before tracking: a masked object is never a track, so it is never counted.
+
 Store analytics (a channel with counting lines or zones) is a stage here, not a sink: after tracking, the
 frame's tracks go through `StoreAnalytics` on the tracker's clock, and each crossing, zone entry and zone exit
 it finds is itself an `events` row, a live event and a count in the minute's rollup.
@@ -17,15 +20,20 @@ it finds is itself an `events` row, a live event and a count in the minute's rol
 
 from collections.abc import Callable
 
+import numpy as np
+
 from footfall_contract.config.geometry import AnalyticsConfig
 from footfall_worker.analytics.counting import IN, OUT, StoreAnalytics
+from footfall_worker.analytics.exclusion import ExclusionMasks
 from footfall_worker.classify.track_gender import TrackGender
 from footfall_worker.detections import Detections
 from footfall_worker.events import ChannelEvent
+from footfall_worker.inference.errors import InferenceError
 from footfall_worker.ingest.frames import Frame
 from footfall_worker.pipeline.frame_result import ChannelTally, FrameResult
 from footfall_worker.pipeline.minute_stats import MinuteStats
 from footfall_worker.pipeline.recorder import TrackRecorder
+from footfall_worker.reid.appearance import AppearanceEncoder
 from footfall_worker.reid.linker import TrackLinker
 from footfall_worker.storage.records import EventRow
 from footfall_worker.tracking.byte_tracker import ByteTracker
@@ -45,6 +53,7 @@ class FrameProcessor:
         linker: ReID of new tracks, or None.
         file_wall_start: wall time of the run's start when the frames come from a file, else None.
         analytics: the channel's counting lines and zones, or None (no store analytics).
+        appearance: the tracker's appearance encoder (re-finding lost people), or None.
     """
 
     def __init__(
@@ -57,6 +66,7 @@ class FrameProcessor:
         linker: TrackLinker | None = None,
         file_wall_start: float | None = None,
         analytics: AnalyticsConfig | None = None,
+        appearance: AppearanceEncoder | None = None,
     ) -> None:
         self._detect = detect
         self.tracker = tracker
@@ -66,10 +76,15 @@ class FrameProcessor:
         self._file_wall_start = file_wall_start
         self._stats = MinuteStats(recorder.run_id)
         self.analytics = StoreAnalytics(analytics) if analytics is not None and not analytics.empty else None
+        # masks apply to a channel with nothing to count too: a masked mannequin is not a visitor either
+        self._masks = ExclusionMasks(analytics.exclusion_masks if analytics is not None else [])
+        self.masked_detections = 0  # detections dropped by the channel's exclusion masks
         zones = {zone.id: 0 for zone in self.analytics.config.zones} if self.analytics is not None else {}
         self.tally = ChannelTally(zone_occupancy=zones)
         self._offset_s = 0.0
         self._last_t = 0.0
+        self._appearance = appearance
+        self.appearance_failures = 0  # frames whose embeddings failed (tracked by overlap alone)
 
     @property
     def clock_origin(self) -> float:
@@ -89,9 +104,13 @@ class FrameProcessor:
             InferenceError: detection failed (the frame is lost; tracking state is untouched).
         """
         detections = self._detect(frame)
+        if self._masks:
+            found = len(detections)
+            detections = self._masks.keep(detections, (frame.image.shape[1], frame.image.shape[0]))
+            self.masked_detections += found - len(detections)
         t, wall = self.clock(frame)
         self._offset_s, self._last_t = wall - t, t
-        tracked = self.tracker.update(detections, t)
+        tracked = self.tracker.update(detections, t, self._probe(frame))
         out = FrameResult(frame, detections, tracked.tracks)
         self.gender.collect()
         self.gender.observe(frame.image, tracked.tracks, t)
@@ -112,6 +131,22 @@ class FrameProcessor:
             out.records.append(done)
         self._count(counted, out)
         return self._tallied(out, tuple(track_ids))
+
+    def _probe(self, frame: Frame) -> Callable[[np.ndarray], np.ndarray] | None:
+        """Embeds boxes of this frame for the tracker. A failed embedding (Triton away) must not lose the frame
+        or leave the tracker half-updated: the boxes get no appearance, and the frame is tracked by overlap."""
+        encoder = self._appearance
+        if encoder is None:
+            return None
+
+        def embed(boxes: np.ndarray) -> np.ndarray:
+            try:
+                return encoder.encode(frame.image, boxes)
+            except InferenceError:
+                self.appearance_failures += 1
+                return np.zeros((len(boxes), encoder.dim), np.float32)
+
+        return embed
 
     def idle(self) -> FrameResult:
         """Between frames (camera down, nothing handed off): let finished gender results settle ended tracks."""

@@ -9,6 +9,10 @@ Per frame:
    dropped; unmatched confident detections start tentative tracks;
 5. lost tracks older than the buffer end.
 
+With `appearance` on (`refinding.py`), a confident detection that would start a track is first offered to the
+lost tracks by appearance, and lost tracks wait `reid_window_s` for that (overlap matching still only within
+the buffer); `appearance="off"` is the paper's ByteTrack, unchanged.
+
 Boxes are xyxy everywhere; the tracker instance owns its id counter.
 """
 
@@ -19,6 +23,7 @@ from footfall_worker.settings import TrackerSettings
 from footfall_worker.tracking import kalman
 from footfall_worker.tracking.events import TrackedBoxes, TrackEvent, TrackEventKind, TrackingResult
 from footfall_worker.tracking.matching import fused_cost, iou_cost, iou_matrix, linear_assignment
+from footfall_worker.tracking.refinding import AppearanceProbe, refind, uncrowded, update_appearance
 from footfall_worker.tracking.track import Track, TrackState
 
 _EMPTY_BOXES = TrackedBoxes(np.zeros((0, 4), np.float32), np.zeros((0,), np.float32), np.zeros((0,), np.int64))
@@ -29,10 +34,14 @@ class ByteTracker:
 
     Args:
         settings: thresholds and buffers (`TrackerSettings`, the paper's defaults).
+        min_similarity: least appearance similarity to re-find a lost track (the encoder's scale).
     """
 
-    def __init__(self, settings: TrackerSettings | None = None) -> None:
+    def __init__(self, settings: TrackerSettings | None = None, min_similarity: float = 0.9) -> None:
         self.settings = settings or TrackerSettings(_env_file=None)  # type: ignore[call-arg]
+        self.uses_appearance = self.settings.appearance != "off"
+        self.min_similarity = min_similarity
+        self.refound = 0  # lost tracks re-found by appearance (a counter for the bench and metrics)
         self._tracked: list[Track] = []  # TENTATIVE and TRACKED
         self._lost: list[Track] = []
         self._next_id = 1
@@ -44,12 +53,15 @@ class ByteTracker:
         """Confirmed tracks that are tracked or lost (not yet ended)."""
         return [t for t in self._tracked + self._lost if t.confirmed]
 
-    def update(self, detections: Detections, timestamp_s: float) -> TrackingResult:
+    def update(
+        self, detections: Detections, timestamp_s: float, appearance: AppearanceProbe | None = None
+    ) -> TrackingResult:
         """Advance the tracker by one processed frame.
 
         Args:
             detections: this frame's people (xyxy, scores), down to at least `low_thresh`.
             timestamp_s: the frame's capture time in seconds (monotonic); frames may be unevenly spaced.
+            appearance: embeds boxes of this frame; used only when the settings turn appearance on.
 
         Returns:
             The confirmed tracks matched in this frame and the lifecycle events it caused.
@@ -63,7 +75,10 @@ class ByteTracker:
         low = np.flatnonzero((scores > s.low_thresh) & (scores < s.track_thresh))
 
         tentative = [t for t in self._tracked if not t.confirmed]
-        pool = [t for t in self._tracked if t.confirmed] + self._lost
+        lost = self._lost
+        if self.uses_appearance:  # past the buffer a lost track waits for appearance, not for overlap
+            lost = [t for t in lost if timestamp_s - t.last_seen_s <= self.lost_timeout_s]
+        pool = [t for t in self._tracked if t.confirmed] + lost
         pool_boxes = self._predict(pool, timestamp_s)
 
         # Stage 1: confident detections against tracked and lost tracks.
@@ -100,14 +115,17 @@ class ByteTracker:
         # New tentative tracks from confident, unexplained detections (confirmed at once on the first frame).
         fresh = remaining[unmatched_remaining]
         fresh = fresh[scores[fresh] >= s.new_track_thresh]
+        if appearance is not None and self.uses_appearance:
+            fresh = self._appearance_step(matched, fresh, boxes, scores, timestamp_s, appearance)
         new_tracks = self._start(boxes[fresh], scores[fresh], timestamp_s)
         if self._frames == 1:
             for track in new_tracks:
                 self._confirm(track, timestamp_s, events)
 
         # Lost tracks past the buffer end.
+        waits_s = s.reid_window_s if self.uses_appearance else self.lost_timeout_s
         for track in self._lost:
-            if track.state is TrackState.LOST and timestamp_s - track.last_seen_s > self.lost_timeout_s:
+            if track.state is TrackState.LOST and timestamp_s - track.last_seen_s > waits_s:
                 track.state = TrackState.REMOVED
                 events.append(TrackEvent(TrackEventKind.ENDED, track.track_id, timestamp_s, track.xyxy, track))
 
@@ -125,6 +143,45 @@ class ByteTracker:
         return events
 
     # -- steps ------------------------------------------------------------------------------------------
+    def _appearance_step(
+        self,
+        matched: list[tuple[Track, int]],
+        fresh: np.ndarray,
+        boxes: np.ndarray,
+        scores: np.ndarray,
+        at_s: float,
+        appearance: AppearanceProbe,
+    ) -> np.ndarray:
+        """Sample the matched tracks that are due, re-find lost tracks among `fresh`; returns the rows left to
+        start new tracks. One embedding call for both."""
+        clear = uncrowded(boxes)
+        interval = self.settings.appearance_interval_s
+        due = [
+            (track, row)
+            for track, row in matched
+            if track.confirmed and clear[row] and at_s - track.appearance_at_s >= interval
+        ]
+        candidates = [t for t in self._lost if t.state is TrackState.LOST and t.appearance is not None]
+        asked = fresh if candidates else fresh[:0]
+        rows = np.concatenate([np.fromiter((row for _, row in due), np.int64, len(due)), asked])
+        if not len(rows):
+            return fresh
+        embeddings = np.asarray(appearance(boxes[rows]), dtype=np.float32)
+        for (track, _), embedding in zip(due, embeddings[: len(due)], strict=True):
+            update_appearance(track, embedding, at_s)
+        if not len(asked):
+            return fresh
+        pairs, left = refind(candidates, boxes[asked], embeddings[len(due) :], at_s, self.min_similarity)
+        for track, j in pairs:
+            row = int(asked[j])
+            # The prediction went stale while lost: start the filter afresh at the box, keep the identity.
+            means, covariances = kalman.initiate(boxes[row : row + 1])
+            track.mean, track.covariance, track.predicted_at_s = means[0], covariances[0], at_s
+            track.observed(boxes[row], float(scores[row]), at_s)
+            track.state = TrackState.TRACKED
+            self.refound += 1
+        return asked[left]
+
     def _predict(self, tracks: list[Track], timestamp_s: float) -> np.ndarray:
         """Move `tracks` to `timestamp_s`; returns their predicted xyxy boxes."""
         if not tracks:

@@ -34,6 +34,8 @@ class Track:
     last_history_s: float = float("-inf")
     history: deque[tuple[float, float, float, float, float]] = field(default_factory=deque)
     observed_xyxy: np.ndarray = field(default_factory=lambda: np.zeros(4))  # the last matched detection box
+    appearance: np.ndarray | None = None  # running mean embedding (unit length), when appearance is on
+    appearance_at_s: float = float("-inf")  # when it was last sampled
 
     def __post_init__(self) -> None:
         self.last_seen_s = self.predicted_at_s = self.first_seen_s

@@ -1,0 +1,194 @@
+"""Count every crossing once (issue 19): crossing recall/precision, ID switches and IDF1 of the channel's own
+processing on synthetic crowds of 1-20 people (exact truth) and on the hand-labelled real clips, plain
+ByteTrack beside the appearance-aware tracker, and the milliseconds per frame each costs beyond detection.
+
+    .venv/bin/python bench/crossing_bench.py                       (Triton on FOOTFALL_TRITON_URL; ~5 min)
+    .venv/bin/python bench/crossing_bench.py --people 1 5 10 --seeds 1 --trackers bytetrack
+
+Detection runs once per frame through Triton (the product's path) and is replayed to every tracker, so the
+trackers are compared on identical detections. Printed, never asserted.
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from footfall_contract.config.geometry import AnalyticsConfig  # noqa: E402
+from footfall_worker.detections import Detections  # noqa: E402
+from footfall_worker.evaluation.crossings import Crossing, score_crossings  # noqa: E402
+from footfall_worker.evaluation.labels import load_crossing_labels  # noqa: E402
+from footfall_worker.evaluation.metrics import evaluate  # noqa: E402
+from footfall_worker.evaluation.mot import MotRow  # noqa: E402
+from footfall_worker.evaluation.runner import read_clip, track_clip  # noqa: E402
+from footfall_worker.inference import PersonDetector, TritonConnection  # noqa: E402
+from footfall_worker.pipeline.channel import ChannelSpec  # noqa: E402
+from footfall_worker.pipeline.process_video import file_settings  # noqa: E402
+from footfall_worker.pipeline.processing import make_processor  # noqa: E402
+from tests.support.synthetic_crowd import analytics_config, generate  # noqa: E402
+
+CACHE = Path(os.environ.get("FOOTFALL_CACHE", Path.home() / ".cache/footfall")) / "crossing-bench"
+LABELS = ROOT / "input/labels/crossings"
+VISIBLE = 0.3  # truth boxes less visible than this are neither required nor penalised
+
+
+@dataclass
+class Clip:
+    name: str
+    video: Path
+    analytics: AnalyticsConfig
+    crossings: list[Crossing]
+    truth_rows: list[MotRow] | None  # per-frame boxes where known (synthetic)
+    ignore_rows: list[MotRow]
+    in_view: float | None  # mean people visible per frame
+
+
+@dataclass
+class Outcome:
+    recall: float | None
+    precision: float | None
+    matched: int
+    truth: int
+    found: int
+    id_switches: int | None
+    idf1: float | None
+    ms_per_frame: float
+    missed: list[Crossing]
+    spurious: list[Crossing]
+
+
+def synthetic(people: int, seed: int, seconds: float) -> Clip:
+    out = CACHE / f"crowd-p{people}-s{seed}-{seconds:g}s"
+    clip = generate(seed, people, seconds, out)
+    truth = json.loads(clip.truth.read_text())
+    rows, ignore = [], []
+    for frame, person, x, y, w, h, visible in truth["boxes"]:
+        row = MotRow(int(frame) + 1, int(person), x, y, w, h)
+        (rows if visible >= VISIBLE else ignore).append(row)
+    frames = len({row.frame for row in rows + ignore}) or 1
+    crossings = [Crossing(c["time_s"], c["direction"], c["line"], c["id"], c["frame"]) for c in truth["crossings"]]
+    return Clip(
+        f"synthetic {people:2d} people seed {seed}",
+        clip.video,
+        analytics_config(clip.scenario),
+        crossings,
+        rows,
+        ignore,
+        len(rows) / frames,
+    )
+
+
+def labelled() -> Iterator[Clip]:
+    for path in sorted(LABELS.glob("*.json")):
+        labels = load_crossing_labels(path, ROOT)
+        if not labels.video.is_file():
+            print(f"  {path.name}: {labels.video} is not here, skipped", file=sys.stderr)
+            continue
+        yield Clip(f"labelled {path.stem}", labels.video, labels.analytics, labels.crossings, None, [], None)
+
+
+def detect_all(video: Path, detector: PersonDetector) -> list[Detections]:
+    return [detector.detect_one(image) for image, _ in read_clip(video)]
+
+
+def run(clip: Clip, detections: list[Detections], tracker: str) -> Outcome:
+    spec = ChannelSpec.from_file(clip.video, "bench", analytics=clip.analytics)
+    os.environ["FOOTFALL_TRACKER_APPEARANCE"] = tracker_appearance(tracker)
+    settings = file_settings(record=False, gender=False)
+    processor = make_processor(spec, settings, "bench", lambda frame: detections[frame.seq - 1], file_wall_start=0.0)
+    frames = list(read_clip(clip.video))
+    started = time.perf_counter()
+    log = track_clip(frames, processor)
+    ms = (time.perf_counter() - started) * 1000 / max(1, len(frames))
+    found = log.crossings
+    scores = score_crossings(clip.crossings, found)
+    idsw = idf1 = None
+    if clip.truth_rows is not None:
+        mot = evaluate(clip.truth_rows, log.rows, ignore_rows=clip.ignore_rows, frames=range(1, len(frames) + 1))
+        idsw, idf1 = mot.id_switches, mot.idf1
+    return Outcome(
+        scores.recall,
+        scores.precision,
+        scores.matched,
+        len(clip.crossings),
+        len(found),
+        idsw,
+        idf1,
+        ms,
+        list(scores.missed),
+        list(scores.spurious),
+    )
+
+
+def tracker_appearance(tracker: str) -> str:
+    return {"bytetrack": "off"}.get(tracker, tracker)
+
+
+def fmt(value: float | None, pattern: str = "{:.3f}") -> str:
+    return "-" if value is None else pattern.format(value)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--people", type=int, nargs="+", default=[1, 2, 5, 10, 15, 20])
+    parser.add_argument("--seeds", type=int, default=2, help="synthetic clips per density")
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--trackers", nargs="+", default=["bytetrack", "histogram", "learned"])
+    parser.add_argument("--no-labelled", action="store_true")
+    parser.add_argument("--examples", type=int, default=3, help="missed/spurious crossings shown per clip")
+    args = parser.parse_args()
+
+    connection = TritonConnection(file_settings(record=False, gender=False).triton)
+    connection.wait_until_ready([connection.settings.detector_model], 120)
+    detector = PersonDetector(connection)
+    clips = [synthetic(p, seed, args.seconds) for p in args.people for seed in range(1, args.seeds + 1)]
+    if not args.no_labelled:
+        clips += list(labelled())
+
+    print(f"trackers: {', '.join(args.trackers)}; each: recall precision IDsw IDF1 ms/frame (beyond detection)")
+    header = f"{'clip':38s} {'in view':>7s} {'true':>5s} " + " ".join(f"{t:>34s}" for t in args.trackers)
+    print(header)
+    totals = {t: {} for t in args.trackers}
+    for clip in clips:
+        detections = detect_all(clip.video, detector)
+        cells = []
+        for tracker in args.trackers:
+            outcome = run(clip, detections, tracker)
+            group = "labelled" if clip.in_view is None else clip.name.split(" seed")[0]
+            totals[tracker].setdefault(group, []).append(outcome)
+            cells.append(
+                f"{fmt(outcome.recall):>6s} {fmt(outcome.precision):>6s} {fmt(outcome.id_switches, '{}'):>4s} "
+                f"{fmt(outcome.idf1):>6s} {outcome.ms_per_frame:5.1f}ms"
+            )
+            for miss in outcome.missed[: args.examples]:
+                print(f"    {tracker}: missed {miss.direction} at frame {miss.frame} (t {miss.t:.2f} s)")
+            for extra in outcome.spurious[: args.examples]:
+                print(f"    {tracker}: spurious {extra.direction} at frame {extra.frame} track {extra.track}")
+        in_view = fmt(clip.in_view, "{:.1f}")
+        print(f"{clip.name:38s} {in_view:>7s} {len(clip.crossings):5d} " + " ".join(f"{c:>34s}" for c in cells))
+
+    print("\nrecall against density (all seeds pooled): people, then per tracker recall / precision / ID switches")
+    for group in totals[args.trackers[0]]:
+        cells = []
+        for tracker in args.trackers:
+            outcomes = totals[tracker][group]
+            matched = sum(o.matched for o in outcomes)
+            truth, found = sum(o.truth for o in outcomes), sum(o.found for o in outcomes)
+            switches = [o.id_switches for o in outcomes if o.id_switches is not None]
+            recall = matched / truth if truth else None
+            precision = matched / found if found else None
+            cells.append(f"{tracker} {fmt(recall)} / {fmt(precision)} / {sum(switches) if switches else '-'}")
+        print(f"  {group:30s} " + "   ".join(cells))
+    detector.close()
+    connection.close()
+
+
+if __name__ == "__main__":
+    main()
