@@ -98,11 +98,13 @@ def detect_all(video: Path, detector: PersonDetector) -> list[Detections]:
     return [detector.detect_one(image) for image, _ in read_clip(video)]
 
 
-def run(clip: Clip, detections: list[Detections], tracker: str) -> Outcome:
+def run(clip: Clip, detections: list[Detections], tracker: str, connection: TritonConnection) -> Outcome:
     spec = ChannelSpec.from_file(clip.video, "bench", analytics=clip.analytics)
     os.environ["FOOTFALL_TRACKER_APPEARANCE"] = tracker_appearance(tracker)
     settings = file_settings(record=False, gender=False)
-    processor = make_processor(spec, settings, "bench", lambda frame: detections[frame.seq - 1], file_wall_start=0.0)
+    processor = make_processor(
+        spec, settings, "bench", lambda frame: detections[frame.seq - 1], file_wall_start=0.0, connection=connection
+    )
     frames = list(read_clip(clip.video))
     started = time.perf_counter()
     log = track_clip(frames, processor)
@@ -160,7 +162,7 @@ def main() -> None:
         detections = detect_all(clip.video, detector)
         cells = []
         for tracker in args.trackers:
-            outcome = run(clip, detections, tracker)
+            outcome = run(clip, detections, tracker, connection)
             group = "labelled" if clip.in_view is None else clip.name.split(" seed")[0]
             totals[tracker].setdefault(group, []).append(outcome)
             cells.append(

@@ -109,7 +109,12 @@ def evaluate(args: argparse.Namespace) -> int:
     connection.wait_until_ready([settings.triton.detector_model], args.ready_timeout)
     detector = PersonDetector(connection)
     processor = make_processor(
-        spec, settings, "eval", lambda frame: detector.detect_one(frame.image), file_wall_start=0.0
+        spec,
+        settings,
+        "eval",
+        lambda frame: detector.detect_one(frame.image),
+        file_wall_start=0.0,
+        connection=connection,
     )
     try:
         log, scores = run_eval(args.clip, args.gt, args.out, processor, every=args.every)

@@ -98,7 +98,14 @@ def build_parts(
         )
     file_wall_start = started_wall if spec.is_file else None
     processor = make_processor(
-        spec, settings, run_id, detect, gender=gender, linker=linker, file_wall_start=file_wall_start
+        spec,
+        settings,
+        run_id,
+        detect,
+        gender=gender,
+        linker=linker,
+        file_wall_start=file_wall_start,
+        connection=connection,
     )
     frames = FrameMetricsSink(metrics.capture_to_buffered.observe)
     sinks: list[Sink] = [RecordSink(writer.put)] if writer is not None else []
