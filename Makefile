@@ -72,6 +72,7 @@ bench: venv services triton gstreamer kube-install  ## print the numbers: infere
 	py=$$(hack/bench-venv.sh) && $$py bench/tracker_bench.py
 	$(PY) bench/storage_bench.py
 	$(PY) bench/analytics_bench.py
+	$(PY) bench/crossing_bench.py
 	$(PY) bench/hostile_input_bench.py
 	$(PY) bench/pipeline_bench.py --channels 1,4 --seconds $(BENCH_PIPELINE_SECONDS)
 	$(PY) bench/operator_bench.py --channels 1,50

@@ -18,6 +18,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -32,6 +34,7 @@ from footfall_worker.inference import PersonDetector, TritonConnection  # noqa: 
 from footfall_worker.pipeline.channel import ChannelSpec  # noqa: E402
 from footfall_worker.pipeline.process_video import file_settings  # noqa: E402
 from footfall_worker.pipeline.processing import make_processor  # noqa: E402
+from footfall_worker.tracking.matching import iou_matrix  # noqa: E402
 from tests.support.synthetic_crowd import analytics_config, generate  # noqa: E402
 
 CACHE = Path(os.environ.get("FOOTFALL_CACHE", Path.home() / ".cache/footfall")) / "crossing-bench"
@@ -98,6 +101,24 @@ def detect_all(video: Path, detector: PersonDetector) -> list[Detections]:
     return [detector.detect_one(image) for image, _ in read_clip(video)]
 
 
+def detection_recall(clip: Clip, detections: list[Detections]) -> float | None:
+    """Share of the scored truth boxes (at least VISIBLE of the person shows) that a confident detection (>= 0.5)
+    covers at IoU >= 0.5: what the tracker and the line could at best work with."""
+    if clip.truth_rows is None:
+        return None
+    covered = total = 0
+    by_frame: dict[int, list[MotRow]] = {}
+    for row in clip.truth_rows:
+        by_frame.setdefault(row.frame, []).append(row)
+    for frame, rows in by_frame.items():
+        truth = np.array([row.xyxy for row in rows], np.float64)
+        found = detections[frame - 1].above(0.5).xyxy.astype(np.float64) if frame <= len(detections) else None
+        total += len(truth)
+        if found is not None and len(found):
+            covered += int((iou_matrix(truth, found).max(axis=1) >= 0.5).sum())
+    return covered / total if total else None
+
+
 def run(clip: Clip, detections: list[Detections], tracker: str, connection: TritonConnection) -> Outcome:
     spec = ChannelSpec.from_file(clip.video, "bench", analytics=clip.analytics)
     os.environ["FOOTFALL_TRACKER_APPEARANCE"] = tracker_appearance(tracker)
@@ -155,7 +176,9 @@ def main() -> None:
         clips += list(labelled())
 
     print(f"trackers: {', '.join(args.trackers)}; each: recall precision IDsw IDF1 ms/frame (beyond detection)")
-    header = f"{'clip':38s} {'in view':>7s} {'true':>5s} " + " ".join(f"{t:>34s}" for t in args.trackers)
+    header = f"{'clip':38s} {'in view':>7s} {'det rec':>7s} {'true':>5s} " + " ".join(
+        f"{t:>34s}" for t in args.trackers
+    )
     print(header)
     totals = {t: {} for t in args.trackers}
     for clip in clips:
@@ -173,8 +196,11 @@ def main() -> None:
                 print(f"    {tracker}: missed {miss.direction} at frame {miss.frame} (t {miss.t:.2f} s)")
             for extra in outcome.spurious[: args.examples]:
                 print(f"    {tracker}: spurious {extra.direction} at frame {extra.frame} track {extra.track}")
-        in_view = fmt(clip.in_view, "{:.1f}")
-        print(f"{clip.name:38s} {in_view:>7s} {len(clip.crossings):5d} " + " ".join(f"{c:>34s}" for c in cells))
+        in_view, found = fmt(clip.in_view, "{:.1f}"), fmt(detection_recall(clip, detections), "{:.2f}")
+        print(
+            f"{clip.name:38s} {in_view:>7s} {found:>7s} {len(clip.crossings):5d} "
+            + " ".join(f"{c:>34s}" for c in cells)
+        )
 
     print("\nrecall against density (all seeds pooled): people, then per tracker recall / precision / ID switches")
     for group in totals[args.trackers[0]]:
