@@ -24,13 +24,11 @@ class TrackLog:
     clock_origin: float = 0.0
     rows: list[MotRow] = field(default_factory=list)
     crossings: list[Crossing] = field(default_factory=list)
-    frames: int = 0  # processed frames
 
     def take(self, result: FrameResult) -> None:
         frame, tracks = result.frame, result.tracks
         index = frame.seq - 1 if frame is not None else None  # the frame's index from 0, as labels count
         if frame is not None and tracks is not None:
-            self.frames += 1
             self.rows += [
                 MotRow.from_xyxy(frame.seq, int(track_id), box, float(score))
                 for track_id, box, score in zip(

@@ -154,13 +154,11 @@ class ByteTracker:
     ) -> np.ndarray:
         """Sample the matched tracks that are due, re-find lost tracks among `fresh`; returns the rows left to
         start new tracks. One embedding call for both."""
-        clear = uncrowded(boxes)
         interval = self.settings.appearance_interval_s
-        due = [
-            (track, row)
-            for track, row in matched
-            if track.confirmed and clear[row] and at_s - track.appearance_at_s >= interval
-        ]
+        due = [(t, row) for t, row in matched if t.confirmed and at_s - t.appearance_at_s >= interval]
+        if due:  # the frame's pairwise overlaps only on the frames that sample someone
+            clear = uncrowded(boxes)
+            due = [(track, row) for track, row in due if clear[row]]
         candidates = [t for t in self._lost if t.state is TrackState.LOST and t.appearance is not None]
         asked = fresh if candidates else fresh[:0]
         rows = np.concatenate([np.fromiter((row for _, row in due), np.int64, len(due)), asked])
