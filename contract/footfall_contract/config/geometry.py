@@ -119,6 +119,21 @@ class AnalyticsConfig(_Geometry):
         le=60,
         description="outside a zone this long before the visit ends (a missed frame is not an exit)",
     )
+    static_after_s: float = Field(
+        default=30.0,
+        ge=0,
+        le=3600,
+        description="a track born in the middle of the view where no person's track was just lost, whose feet "
+        "have not moved for this long, is a static object (a mannequin, a poster) and never counted; a person "
+        "who walked in and stands still still counts. 0 turns the rule off",
+    )
+    static_radius: float = Field(
+        default=0.25,
+        gt=0,
+        le=2,
+        description="how far a track's feet may wander from where it was born, in heights of its box, and it "
+        "still has not moved",
+    )
 
     @model_validator(mode="after")
     def _unique_ids(self) -> Self:

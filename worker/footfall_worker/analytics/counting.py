@@ -11,8 +11,17 @@ going in, out and in again within one track is one in and one out). A change of 
 
 A track born inside the band (someone stepping out from behind a shelf at the line, or re-found there after a
 break) has no clear side yet. Where it stood while in the band is the evidence: if its anchor was off the line
-itself (further than `_BIRTH_OFFSET` of the band) on one side and it leaves the band on the other, that is a
+itself (further than `BIRTH_OFFSET` of the band) on one side and it leaves the band on the other, that is a
 crossing; born on the line itself, it only takes the side it leaves towards.
+
+A box whose feet are out of view (cut by the frame's edge, hidden behind someone nearer: `analytics/feet.py`)
+says nothing about a side.
+
+Where a track came from (`analytics/track_origins.py`): a track born where a person's track was just lost
+continues it, and starts on its side of every line (an occlusion that cuts a walk across the line in two still
+counts once). Static objects (a mannequin, a poster) never count: no crossings, no zone visits. A track not yet
+judged (born mid-view, not moved) has its zone visits withheld until it is: a person's visit then starts at its
+first time inside (so that event is older than the frame that releases it).
 
 Zones: an anchor inside the polygon enters the zone; the visit ends when the anchor has been outside for
 `zone_exit_grace_s` (a missed detection is not an exit) or the track ends; its dwell is from the first to the
@@ -27,65 +36,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from footfall_contract.config.geometry import AnalyticsConfig, CountingLine, Zone
+from footfall_contract.config.geometry import AnalyticsConfig, Zone
+from footfall_worker.analytics.feet import FeetVisibility
+from footfall_worker.analytics.line_state import IN, OUT, LineState, anchors
 from footfall_worker.analytics.polygon import inside_polygon
+from footfall_worker.analytics.track_origins import TrackOrigins, Verdict
 from footfall_worker.events import ChannelEvent, EventKind
 
-IN, OUT = "in", "out"
-# Share of the band an anchor born inside it must stand off the line for its side there to count as evidence.
-_BIRTH_OFFSET = 0.15
 # A track unseen this long is dropped even if nobody said it ended (bounded memory over days).
 FORGET_AFTER_S = 120.0
-
-
-def anchors(boxes: np.ndarray) -> np.ndarray:
-    """Bottom centres (x, y) of xyxy boxes, shape (n, 2)."""
-    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-    return np.column_stack(((boxes[:, 0] + boxes[:, 2]) / 2.0, boxes[:, 3]))
-
-
-class _Line:
-    """One counting line in pixels, straight or bent: each anchor's side and whether it is beside the line.
-
-    A bent line is judged by its segment nearest to the anchor, so a point near a bend is on the side that the
-    line's shape puts it; the band is the distance to the whole line.
-    """
-
-    def __init__(self, line: CountingLine, width: int, height: int, band: float) -> None:
-        self.id = line.id
-        self.in_sign = 1 if line.in_side == "left" else -1
-        corners = np.asarray(line.points, dtype=np.float64) * np.array([width, height], dtype=np.float64)
-        self.starts = corners[:-1]  # (k, 2) segment starts
-        directions = corners[1:] - corners[:-1]
-        self.lengths = np.hypot(directions[:, 0], directions[:, 1])  # (k,)
-        self.units = directions / self.lengths[:, None]
-        self.band_px = band * float(np.hypot(width, height))
-        self.sides: dict[int, int] = {}  # track -> -1 / +1, once it was clearly on one side
-        self.born_sides: dict[int, int] = {}  # track born in the band -> the side it first stood off the line
-        self.counted: dict[int, set[str]] = {}
-        self.totals = {IN: 0, OUT: 0}
-
-    def committed_sides(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Per anchor: +1 / -1 when clearly on one side (0 inside the band), whether it is beside the line
-        (a side change beyond its ends is walking around the line, not across it), and +1 / -1 when it stands
-        off the line itself (0 on it), for a track born inside the band."""
-        offset = points[:, None, :] - self.starts[None, :, :]  # (n, k, 2)
-        along = np.einsum("nkd,kd->nk", offset, self.units)
-        # y grows downwards in images: left of the walking direction is a negative cross product
-        signed = -(self.units[None, :, 0] * offset[:, :, 1] - self.units[None, :, 1] * offset[:, :, 0])
-        beyond = along - np.clip(along, 0.0, self.lengths[None, :])  # < 0 before a segment's start, > 0 after its end
-        distance = np.hypot(signed, beyond)
-        nearest = np.argmin(distance, axis=1)
-        rows = np.arange(len(points))
-        side = np.sign(signed[rows, nearest])
-        clear = distance[rows, nearest] > self.band_px
-        last = len(self.lengths) - 1
-        within = ~(
-            ((nearest == 0) & (beyond[rows, 0] < -self.band_px))
-            | ((nearest == last) & (beyond[rows, last] > self.band_px))
-        )
-        off_line = distance[rows, nearest] > _BIRTH_OFFSET * self.band_px
-        return np.where(clear, side, 0).astype(np.int8), within, np.where(off_line, side, 0).astype(np.int8)
 
 
 class _Zone:
@@ -93,6 +52,7 @@ class _Zone:
         self.id = zone.id
         self.corners = np.asarray(zone.polygon, dtype=np.float64) * np.array([width, height], dtype=np.float64)
         self.entered: dict[int, float] = {}  # track -> first time inside in this visit
+        self.withheld: dict[int, float] = {}  # the same for a track not yet judged a person (track_origins.py)
         self.last_inside: dict[int, float] = {}
 
     def contains(self, points: np.ndarray) -> np.ndarray:
@@ -115,17 +75,22 @@ class StoreAnalytics:
     """
 
     config: AnalyticsConfig
+    origins: TrackOrigins = field(init=False)
+    _feet: FeetVisibility = field(default_factory=FeetVisibility)
     _frame: _Frame | None = None
-    _lines: list[_Line] = field(default_factory=list)
+    _lines: list[LineState] = field(default_factory=list)
     _zones: list[_Zone] = field(default_factory=list)
     _last_seen: dict[int, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.origins = TrackOrigins(self.config.static_after_s, self.config.static_radius)
 
     def _layout(self, width: int, height: int) -> None:
         # Geometry is in pixels of the current frame size; a resolution change rebuilds it (and forgets sides).
         if self._frame is not None and (self._frame.width, self._frame.height) == (width, height):
             return
         self._frame = _Frame(width, height)
-        lines = [_Line(line, width, height, self.config.line_band) for line in self.config.lines]
+        lines = [LineState(line, width, height, self.config.line_band) for line in self.config.lines]
         zones = [_Zone(zone, width, height) for zone in self.config.zones]
         # Sides, counts and visits are in relative terms, so they carry over to the new pixel layout.
         for new, old in zip(lines, self._lines, strict=False):
@@ -159,21 +124,29 @@ class StoreAnalytics:
         self._layout(*frame_size)
         events: list[ChannelEvent] = []
         ids = [int(track_id) for track_id in track_ids]
-        points = anchors(boxes) if ids else np.empty((0, 2))
+        boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+        points = anchors(boxes)
         for track_id in ids:
             self._last_seen[track_id] = ts
+        verdicts, heirs = self.origins.update(ts, ids, boxes, frame_size)
         for line in self._lines:
-            events += self._cross(line, ids, points, ts, gender_of)
+            for heir, lost in heirs.items():
+                line.inherit(heir, lost)
+        feet_seen = self._feet.update(ts, ids, boxes, frame_size[1])
+        for line in self._lines:
+            events += self._cross(line, ids, points, feet_seen, verdicts, ts, gender_of)
         for zone in self._zones:
-            events += self._visit(zone, ids, points, ts)
+            events += self._visit(zone, ids, points, verdicts, ts)
         events += self._forget_stale(ts)
         return events
 
     def _cross(
         self,
-        line: _Line,
+        line: LineState,
         ids: list[int],
         points: np.ndarray,
+        feet_seen: np.ndarray,
+        verdicts: list[Verdict],
         ts: float,
         gender_of: Callable[[int], str | None] | None,
     ) -> list[ChannelEvent]:
@@ -181,9 +154,11 @@ class StoreAnalytics:
             return []
         sides, within, off_line = line.committed_sides(points)
         events = []
-        for track_id, side, inside_extent, standing in zip(
-            ids, sides.tolist(), within.tolist(), off_line.tolist(), strict=True
+        for track_id, side, inside_extent, standing, seen, verdict in zip(
+            ids, sides.tolist(), within.tolist(), off_line.tolist(), feet_seen.tolist(), verdicts, strict=True
         ):
+            if verdict is Verdict.STATIC or not seen:
+                continue
             if side == 0:
                 if standing and inside_extent and track_id not in line.sides:
                     line.born_sides.setdefault(track_id, standing)
@@ -205,40 +180,69 @@ class StoreAnalytics:
             events.append(ChannelEvent(EventKind.LINE_CROSSING, track_id, ts, payload))
         return events
 
-    def _visit(self, zone: _Zone, ids: list[int], points: np.ndarray, ts: float) -> list[ChannelEvent]:
+    def _visit(
+        self, zone: _Zone, ids: list[int], points: np.ndarray, verdicts: list[Verdict], ts: float
+    ) -> list[ChannelEvent]:
         events = []
         inside = zone.contains(points).tolist() if ids else []
-        for track_id, is_inside in zip(ids, inside, strict=True):
+        for track_id, is_inside, verdict in zip(ids, inside, verdicts, strict=True):
+            if verdict is Verdict.STATIC:
+                _drop_withheld(zone, track_id)
+                continue
+            if verdict is Verdict.PERSON and track_id in zone.withheld:
+                # judged a person: the visit it was withheld from started when it was first inside
+                first = zone.entered[track_id] = zone.withheld.pop(track_id)
+                events.append(ChannelEvent(EventKind.ZONE_ENTER, track_id, first, {"zone": zone.id}))
             if not is_inside:
                 continue
             zone.last_inside[track_id] = ts
-            if track_id not in zone.entered:
+            if track_id not in zone.entered and track_id not in zone.withheld:
+                if verdict is Verdict.CANDIDATE:
+                    zone.withheld[track_id] = ts
+                    continue
                 zone.entered[track_id] = ts
                 events.append(ChannelEvent(EventKind.ZONE_ENTER, track_id, ts, {"zone": zone.id}))
         grace = self.config.zone_exit_grace_s
         for track_id in [t for t, last in zone.last_inside.items() if ts - last > grace]:
-            events.append(self._exit(zone, track_id))
+            events += self._exit(zone, track_id)
         return events
 
     @staticmethod
-    def _exit(zone: _Zone, track_id: int) -> ChannelEvent:
+    def _exit(zone: _Zone, track_id: int) -> list[ChannelEvent]:
+        """The visit's exit; none for a visit withheld until now (never judged a person: never counted)."""
+        if track_id in zone.withheld:
+            _drop_withheld(zone, track_id)
+            return []
         entered = zone.entered.pop(track_id)
         last = zone.last_inside.pop(track_id)
-        return ChannelEvent(EventKind.ZONE_EXIT, track_id, last, {"zone": zone.id, "dwell_s": round(last - entered, 3)})
+        payload = {"zone": zone.id, "dwell_s": round(last - entered, 3)}
+        return [ChannelEvent(EventKind.ZONE_EXIT, track_id, last, payload)]
 
     def end_track(self, track_id: int) -> list[ChannelEvent]:
-        """A track ended: close its zone visits (at the last time inside) and forget its line sides."""
-        events = [self._exit(zone, track_id) for zone in self._zones if track_id in zone.entered]
-        for line in self._lines:
-            line.sides.pop(track_id, None)
-            line.born_sides.pop(track_id, None)
-            line.counted.pop(track_id, None)
+        """A track ended: close its zone visits (at the last time inside) and forget its line sides (a
+        person's only after the window in which a new track may continue it)."""
+        events = [
+            event
+            for zone in self._zones
+            if track_id in zone.entered or track_id in zone.withheld
+            for event in self._exit(zone, track_id)
+        ]
+        self._feet.forget(track_id)
+        if not self.origins.forget(track_id):
+            self._forget_lines(track_id)
         self._last_seen.pop(track_id, None)
         return events
 
     def _forget_stale(self, ts: float) -> list[ChannelEvent]:
         stale = [track_id for track_id, seen in self._last_seen.items() if ts - seen > FORGET_AFTER_S]
-        return [event for track_id in stale for event in self.end_track(track_id)]
+        events = [event for track_id in stale for event in self.end_track(track_id)]
+        for track_id in self.origins.prune(ts, FORGET_AFTER_S):
+            self._forget_lines(track_id)
+        return events
+
+    def _forget_lines(self, track_id: int) -> None:
+        for line in self._lines:
+            line.forget(track_id)
 
     def occupancy(self) -> dict[str, int]:
         """People in each zone now (entered, visit not ended)."""
@@ -247,3 +251,9 @@ class StoreAnalytics:
     def totals(self) -> dict[str, dict[str, int]]:
         """In and out counts per line since the start."""
         return {line.id: dict(line.totals) for line in self._lines}
+
+
+def _drop_withheld(zone: _Zone, track_id: int) -> None:
+    zone.withheld.pop(track_id, None)
+    if track_id not in zone.entered:
+        zone.last_inside.pop(track_id, None)

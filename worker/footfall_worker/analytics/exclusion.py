@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from footfall_contract.config.geometry import ExclusionMask
-from footfall_worker.analytics.counting import anchors
+from footfall_worker.analytics.line_state import anchors
 from footfall_worker.analytics.polygon import inside_polygon
 from footfall_worker.detections import Detections
 
