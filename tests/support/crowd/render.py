@@ -1,7 +1,7 @@
 """Render a scenario: sprites pasted by their mask, farther (smaller y) first, the occluder on top; MOT boxes."""
 
-import functools
-import tempfile
+import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,15 +14,17 @@ from tests.support.crowd.sources import SceneSource, Sprite
 SPRITE_FRAMES = 3  # video frames per sprite of a walk cycle
 
 
-@functools.cache
-def codec() -> str:
-    """'avc1' (H.264) when this OpenCV build can write it, else 'mp4v' (MPEG-4 Part 2). Probed once: a failing
-    probe logs ffmpeg errors, which we do not want per clip."""
-    with tempfile.TemporaryDirectory() as tmp:
-        writer = cv2.VideoWriter(str(Path(tmp) / "probe.mp4"), cv2.VideoWriter_fourcc(*"avc1"), 15, (64, 64))
-        ok = writer.isOpened()
-        writer.release()
-    return "avc1" if ok else "mp4v"
+# H.264 as an IP camera sends it (hack/prepare-footage.sh makes the committed clips the same way): one keyframe a
+# second, no B-frames, yuv420p; so the camera simulator can serve the clip as it is. x264 is deterministic for
+# the same input and settings, so the same seed still gives the same file.
+def _encoder(path: Path, size: tuple[int, int], fps: int) -> list[str]:
+    width, height = size
+    return [
+        "ffmpeg", "-nostdin", "-loglevel", "error", "-y",
+        "-f", "rawvideo", "-pix_fmt", "bgr24", "-s", f"{width}x{height}", "-r", str(fps), "-i", "-",
+        "-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-g", str(fps), "-bf", "0",
+        "-pix_fmt", "yuv420p", "-movflags", "+faststart", str(path),
+    ]  # fmt: skip
 
 
 def person_height(y: np.ndarray | float, height: int, scale: float) -> np.ndarray | float:
@@ -78,16 +80,19 @@ def frames(scenario: Scenario, source: SceneSource) -> Iterator[tuple[np.ndarray
 
 
 def write(scenario: Scenario, source: SceneSource, path: Path) -> tuple[str, list[list[float]]]:
-    """Render to `path` (MP4); returns the codec used and all boxes."""
-    fourcc = codec()
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), scenario.fps, scenario.size)
-    if not writer.isOpened():
-        raise RuntimeError(f"cannot write {path} with {fourcc}")
+    """Render to `path` (H.264 MP4, through ffmpeg: hack/install-gstreamer.sh installs it); returns the codec
+    and all boxes."""
+    if shutil.which("ffmpeg") is None:
+        raise RuntimeError("ffmpeg is not installed: run hack/install-gstreamer.sh (make gstreamer)")
     boxes: list[list[float]] = []
-    try:
-        for frame, frame_boxes in frames(scenario, source):
-            writer.write(frame)
-            boxes += frame_boxes
-    finally:
-        writer.release()
-    return fourcc, boxes
+    with subprocess.Popen(_encoder(path, scenario.size, scenario.fps), stdin=subprocess.PIPE) as encoder:
+        assert encoder.stdin is not None
+        try:
+            for frame, frame_boxes in frames(scenario, source):
+                encoder.stdin.write(np.ascontiguousarray(frame).tobytes())
+                boxes += frame_boxes
+        finally:
+            encoder.stdin.close()
+    if encoder.returncode != 0:
+        raise RuntimeError(f"ffmpeg could not encode {path} (exit status {encoder.returncode})")
+    return "h264", boxes

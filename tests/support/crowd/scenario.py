@@ -157,6 +157,7 @@ def _kind_paths(
     # start/end distance from the line: people spread over the floor, not in two lanes along the line
     far = lambda: float(rng.uniform(0.22, 0.45)) * depth  # noqa: E731
     near = lambda: float(rng.uniform(0.2, 0.45)) * band_px  # noqa: E731 - on the line, within the band
+    person_height = 0.5 * float(geo.scale[1])  # near the line, in the render's perspective (~half the frame)
     u = float(rng.uniform(0.25, 0.75)) * geo.length  # crossing point, away from the line's ends
     drift = float(rng.uniform(-0.1, 0.1)) * geo.length
     s = 1.0 if rng.random() < 0.5 else -1.0  # the side the person starts on
@@ -164,9 +165,12 @@ def _kind_paths(
         s = -geo.in_sign if kind == "cross_in" else geo.in_sign
         return [((*geo.at(u - drift, s * far()), 0.0), (*geo.at(u + drift, -s * far()), 0.0))]
     if kind == "pass_pair":
+        # side by side as people pass, a shoulder's width or so between them (~0.3 of a person's height):
+        # in the picture the nearer one hides most of the other for a moment
+        gap = float(rng.uniform(0.15, 0.2)) * person_height
         return [
-            ((*geo.at(u - 10, s * far()), 0.0), (*geo.at(u - 10, -s * far()), 0.0)),
-            ((*geo.at(u + 10, -s * far()), 0.0), (*geo.at(u + 10, s * far()), 0.0)),
+            ((*geo.at(u - gap, s * far()), 0.0), (*geo.at(u - gap, -s * far()), 0.0)),
+            ((*geo.at(u + gap, -s * far()), 0.0), (*geo.at(u + gap, s * far()), 0.0)),
         ]
     if kind == "occluded":
         # diagonally behind the pillar, so it hides the middle of the walk (about a second): straight along a
