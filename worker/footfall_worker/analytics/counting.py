@@ -117,7 +117,8 @@ class StoreAnalytics:
             gender_of: the track's gender label as known now, for the crossing events (None = unknown).
 
         Returns:
-            The crossings and zone entries/exits this frame caused, in time order.
+            The crossings and zone entries/exits this frame caused, in time order (a zone entry withheld until
+            its track was judged a person comes dated when it began, before this frame).
         """
         if self.config.empty:
             return []
