@@ -25,6 +25,17 @@ def sim_events(camera: CameraSimulator, event: str) -> list[dict]:
     return found
 
 
+def first_pass(camera: CameraSimulator, worker: WorkerProcess, timeout_s: float) -> list[dict]:
+    """Wait until the camera has sent its clip once (its first "loop" event) while the worker runs."""
+    deadline = time.monotonic() + timeout_s
+    while not sim_events(camera, "loop") and time.monotonic() < deadline:
+        assert worker.running(), worker.log_tail()
+        time.sleep(0.05)
+    loops = sim_events(camera, "loop")
+    assert loops, f"the camera never finished a pass\n{camera.log_tail()}"
+    return loops
+
+
 def tracks_of(dsn: str, run_id: str, before: float | None = None) -> list[dict]:
     tracks = rows(
         dsn,
@@ -64,12 +75,7 @@ def test_file_and_live_replay_agree(backends: Backends, tmp_path: Path, clip: st
     live_env = backends.env(FOOTFALL_READER_HANDOFF_SIZE="64", FOOTFALL_READER_ON_DEMAND="false")
     try:
         with WorkerProcess.for_store(write_store(tmp_path / "s.json", {"live": camera.port}), "live", live_env) as w:
-            deadline = time.monotonic() + 60
-            while not sim_events(camera, "loop") and time.monotonic() < deadline:
-                assert w.running(), w.log_tail()
-                time.sleep(0.05)
-            loops = sim_events(camera, "loop")
-            assert loops, f"the camera never finished a pass\n{camera.log_tail()}"
+            loops = first_pass(camera, w, timeout_s=60)
             assert w.terminate() == 0
         run_id = last_record(w, "worker started")["run_id"]
         stopped = last_record(w, "stopped")

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from tests.pipeline.conftest import Backends
-from tests.pipeline.test_file_vs_live import sim_events
+from tests.pipeline.test_file_vs_live import first_pass
 from tests.pipeline.test_worker_process import last_record, rows
 from tests.support.camera_sim import CameraSimulator
 from tests.support.synthetic_crowd import analytics_config, generate
@@ -34,12 +34,7 @@ def test_a_synthetic_crowd_streamed_live_is_counted_as_its_truth(backends: Backe
     env = backends.env(FOOTFALL_READER_HANDOFF_SIZE="64", FOOTFALL_READER_ON_DEMAND="false")
     try:
         with WorkerProcess.for_store(store_path, "crowd", env) as worker:
-            deadline = time.monotonic() + 90
-            while not sim_events(camera, "loop") and time.monotonic() < deadline:
-                assert worker.running(), worker.log_tail()
-                time.sleep(0.05)
-            loops = sim_events(camera, "loop")
-            assert loops, f"the camera never finished a pass\n{camera.log_tail()}"
+            loops = first_pass(camera, worker, timeout_s=90)
             time.sleep(2.0)  # the last frames of the pass reach the worker
             assert worker.terminate() == 0
         run_id = last_record(worker, "worker started")["run_id"]
@@ -54,7 +49,7 @@ def test_a_synthetic_crowd_streamed_live_is_counted_as_its_truth(backends: Backe
         run_id,
     )
     counted = [(e["payload"]["direction"], float(e["t"]) - pass_start) for e in events]
-    first_pass = [(d, t) for d, t in counted if t < SECONDS + TIME_SLACK_S]
-    assert sorted(d for d, _ in first_pass) == sorted(d for d, _ in truth), (first_pass, truth)
+    first = [(d, t) for d, t in counted if t < SECONDS + TIME_SLACK_S]
+    assert sorted(d for d, _ in first) == sorted(d for d, _ in truth), (first, truth)
     for direction, at in truth:
-        assert any(d == direction and abs(t - at) <= TIME_SLACK_S for d, t in first_pass), (direction, at, first_pass)
+        assert any(d == direction and abs(t - at) <= TIME_SLACK_S for d, t in first), (direction, at, first)
