@@ -107,31 +107,3 @@ def test_a_failed_embedding_leaves_tracking_by_overlap_intact():
         result = tracker.update(detections, i / FPS, lambda boxes: np.zeros((len(boxes), 3), np.float32))
         ids += result.tracks.track_id.tolist()
     assert set(ids) == {1}
-
-
-def brief_disappearance(scene: Scene, comes_back: str) -> tuple[list[int], list[int]]:
-    """ "red" walks right for 2 s, is hidden for 0.3 s (lost, still within overlap matching), and `comes_back`
-    stands where red would be."""
-    before = [scene.step([(100 + 4 * i, "red")]) for i in range(20)]
-    for _ in range(3):
-        scene.step([])
-    after = [scene.step([(100 + 4 * (23 + i), comes_back)]) for i in range(5)]
-    return [i for ids in before for i in ids], [i for ids in after for i in ids]
-
-
-def test_a_lost_track_is_not_taken_back_by_overlap_by_someone_who_looks_different():
-    scene = Scene(ByteTracker(settings("histogram"), min_similarity=0.98))
-    before, after = brief_disappearance(scene, "blue")
-    assert set(before) == {1} and set(after) == {2}
-
-
-def test_plain_bytetrack_gives_the_lost_id_to_whoever_overlaps_it():
-    scene = Scene(ByteTracker(settings("off")))
-    before, after = brief_disappearance(scene, "blue")
-    assert set(before) == set(after) == {1}
-
-
-def test_the_same_person_back_within_the_buffer_keeps_their_id_through_the_gate():
-    scene = Scene(ByteTracker(settings("histogram"), min_similarity=0.98))
-    before, after = brief_disappearance(scene, "red")
-    assert set(before) == set(after) == {1} and scene.tracker.refound == 0

@@ -23,14 +23,7 @@ from footfall_worker.settings import TrackerSettings
 from footfall_worker.tracking import kalman
 from footfall_worker.tracking.events import TrackedBoxes, TrackEvent, TrackEventKind, TrackingResult
 from footfall_worker.tracking.matching import fused_cost, iou_cost, iou_matrix, linear_assignment
-from footfall_worker.tracking.refinding import (
-    AppearanceProbe,
-    clearly_apart,
-    gate_lost,
-    refind,
-    uncrowded,
-    update_appearance,
-)
+from footfall_worker.tracking.refinding import AppearanceProbe, refind, uncrowded, update_appearance
 from footfall_worker.tracking.track import Track, TrackState
 
 _EMPTY_BOXES = TrackedBoxes(np.zeros((0, 4), np.float32), np.zeros((0,), np.float32), np.zeros((0,), np.int64))
@@ -93,10 +86,6 @@ class ByteTracker:
             fused_cost(pool_boxes, boxes[high], scores[high]), s.match_thresh
         )
         matched: list[tuple[Track, int]] = [(pool[i], int(high[j])) for i, j in matches.tolist()]
-        remaining = high[unmatched_high]
-        if appearance is not None and self.uses_appearance:
-            matched, refused = gate_lost(matched, boxes, appearance, self.min_similarity)
-            remaining = np.concatenate([remaining, refused])
 
         # Stage 2: weak detections against tracks that were being tracked (not the lost ones).
         still_tracked = [int(i) for i in unmatched_pool if pool[i].state is TrackState.TRACKED]
@@ -110,6 +99,7 @@ class ByteTracker:
             events.append(TrackEvent(TrackEventKind.LOST, track.track_id, timestamp_s, track.xyxy, track))
 
         # Tentative tracks: confirmed by a second sighting, dropped otherwise.
+        remaining = high[unmatched_high]
         matches, unmatched_tentative, unmatched_remaining = linear_assignment(
             fused_cost(self._boxes(tentative), boxes[remaining], scores[remaining]), s.unconfirmed_match_thresh
         )
@@ -252,11 +242,8 @@ class ByteTracker:
         if confirmed_tracked and lost:
             overlap = iou_matrix(self._boxes(confirmed_tracked), self._boxes(lost))
             for i, j in zip(*np.nonzero(overlap > self.settings.duplicate_iou), strict=True):
-                # Two tracks on one person: keep the one with the longer history. Unless they clearly look
-                # like two people: someone standing where another was just lost (the gate let them apart).
+                # Two tracks on one person: keep the one with the longer history.
                 a, b = confirmed_tracked[i], lost[j]
-                if self.uses_appearance and clearly_apart(a.appearance, b.appearance, self.min_similarity):
-                    continue
                 loser = b if a.duration_s >= b.duration_s else a
                 if loser.state is not TrackState.REMOVED:
                     loser.state = TrackState.REMOVED

@@ -6,14 +6,8 @@ line never sees the new track's history cross. Here, a confident detection that 
 first compared with the lost tracks by appearance: the closest one that looks alike and could have walked
 there in the time it was gone takes the detection and keeps its id, its history and its side of every line.
 
-The same look guards the other way back: a lost track that overlap alone would hand a detection (someone now
-standing where the lost person was) keeps it only if that detection does not clearly show someone else.
-
-And two tracks that clearly look like two people are never merged as duplicates of one.
-
-Embeddings are computed only for those detections (and those overlap gives back to lost tracks) and for a few
-samples of each confirmed track (a running, normalised mean), never for every box of every frame: the cost stays
-proportional to arrivals, not crowd size.
+Embeddings are computed only for those detections and for a few samples of each confirmed track (a running,
+normalised mean), never for every box of every frame: the cost stays proportional to arrivals, not crowd size.
 """
 
 from collections.abc import Callable, Sequence
@@ -21,7 +15,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from footfall_worker.tracking.matching import iou_matrix, linear_assignment
-from footfall_worker.tracking.track import Track, TrackState
+from footfall_worker.tracking.track import Track
 
 # Embeds boxes (n, 4) of the current frame: (n, d) L2-normalised rows, zero rows where nothing can be described.
 AppearanceProbe = Callable[[np.ndarray], np.ndarray]
@@ -51,40 +45,6 @@ def update_appearance(track: Track, embedding: np.ndarray, at_s: float) -> None:
     if norm > 1e-6:
         track.appearance = (mixed / norm).astype(np.float32)
         track.appearance_at_s = at_s
-
-
-def clearly_apart(a: np.ndarray | None, b: np.ndarray | None, min_similarity: float) -> bool:
-    """Two descriptions that clearly show two people: both known and below the gate (see `gate_lost`)."""
-    if a is None or b is None or not a.any() or not b.any():
-        return False
-    return float(a @ b) < 2.0 * min_similarity - 1.0
-
-
-def gate_lost(
-    matched: list[tuple[Track, int]], boxes: np.ndarray, appearance: AppearanceProbe, min_similarity: float
-) -> tuple[list[tuple[Track, int]], np.ndarray]:
-    """A lost track taken back by overlap alone may be taken by whoever now stands where it was lost (two
-    people passing, one hidden): where both can be described, a detection that clearly shows someone else is
-    refused (the BoT-SORT gate, spent only on lost tracks). The gate is looser than re-finding's
-    `min_similarity` by as much again (histogram 0.96, learned 0.86): overlap is evidence too, and a person half
-    hidden as they come back looks less like their running mean.
-
-    Returns the kept (track, detection row) pairs and the refused rows, free to start or confirm other tracks.
-    """
-    risky = [
-        k for k, (track, _) in enumerate(matched) if track.state is TrackState.LOST and track.appearance is not None
-    ]
-    if not risky:
-        return matched, np.empty(0, np.int64)
-    rows = np.array([matched[k][1] for k in risky], np.int64)
-    embeddings = np.asarray(appearance(boxes[rows]), dtype=np.float32)
-    refused = {
-        k
-        for k, embedding in zip(risky, embeddings, strict=True)
-        if clearly_apart(matched[k][0].appearance, embedding, min_similarity)
-    }
-    kept = [pair for k, pair in enumerate(matched) if k not in refused]
-    return kept, np.array([matched[k][1] for k in sorted(refused)], np.int64)
 
 
 def uncrowded(boxes: np.ndarray) -> np.ndarray:
