@@ -63,14 +63,15 @@ class LineState:
         return np.where(clear, side, 0).astype(np.int8), within, np.where(off_line, side, 0).astype(np.int8)
 
     def inherit(self, heir: int, lost: int) -> None:
-        """`heir` continues `lost` (see `analytics/track_origins.py`): it starts on the lost track's side, and
-        what the lost track counted stays counted."""
+        """`heir` continues `lost` (see `analytics/track_origins.py`): it starts on the lost track's side. Not
+        with what the lost track counted: a wrong heir (someone else standing where a person was lost) would
+        carry that on and block a crossing of its own (seen on the synthetic crowds: a chain of three heirs
+        had counted both directions before its last link truly crossed); starting on the side already
+        crossed to, a right heir cannot count that crossing again anyway."""
         if lost in self.sides:
             self.sides[heir] = self.sides[lost]
         elif lost in self.born_sides:
             self.born_sides[heir] = self.born_sides[lost]
-        if lost in self.counted:
-            self.counted[heir] = set(self.counted[lost])
 
     def forget(self, track_id: int) -> None:
         self.sides.pop(track_id, None)
