@@ -32,8 +32,10 @@ import numpy as np
 
 # The frame's edge, relative to its size: a box this close to a side is coming into (or leaving) the view.
 EDGE_MARGIN = 0.02
-# How long a lost person's track can explain a new one (s): the tracker's re-finding window.
-LOST_WINDOW_S = 4.0
+# How long a lost person's track can explain a new one (s). Without looking, a longer gap is a guess: a
+# walk behind a pillar or another shopper hides someone for about a second (on the synthetic crowds, a 4 s
+# window made a person who had left 2 s earlier the "lost one" of someone else standing by the line).
+LOST_WINDOW_S = 2.0
 # An heir's feet must be this near where the lost person would be at their last speed, in box heights: a
 # fixed slack for box jitter plus a spread that grows with the time gone (people slow down, turn).
 HEIR_SLACK_HEIGHTS = 0.5
