@@ -8,7 +8,8 @@ ByteTrack beside the appearance-aware tracker, and the milliseconds per frame ea
 Detection runs once per frame through Triton (the product's path) and is replayed to every tracker, so the
 trackers are compared on identical detections. Per synthetic clip, "det rec" is the share of truth boxes a
 confident detection covers and "count" the true crossings those detections make countable at all (the person
-detected clearly on each side within a second): the ceiling of any tracker's recall. Printed, never asserted.
+detected on each side within a second): roughly the ceiling of any tracker's recall (a track's prediction can
+carry it over a missed detection now and then). Printed, never asserted.
 """
 
 import argparse
@@ -131,7 +132,8 @@ def countable(clip: Clip, detections: list[Detections]) -> int | None:
     """True crossings the detector made countable: within a second before the crossing the person is detected
     standing off the line on one side (inside the band counts: a track born there takes that side), and within
     a second after, detected clearly on the other. Any detection counts (>= LOW_SCORE, IoU >= 0.5 with the truth
-    box): ByteTrack's second stage keeps a track on weak ones. No tracker counts more: the ceiling of recall."""
+    box): ByteTrack's second stage keeps a track on weak ones. Roughly the ceiling of recall: only a track's
+    prediction carried over missed detections can count more."""
     if clip.truth_rows is None or clip.size is None or clip.fps is None:
         return None
     line = LineState(clip.analytics.lines[0], *clip.size, clip.analytics.line_band)
@@ -250,12 +252,13 @@ def main() -> None:
         )
 
     print(
-        "\nrecall against density (all seeds pooled): people, the ceiling the detector leaves (countable / true), "
+        "\nrecall against density (all seeds pooled): people, what the detections make countable (countable / true, "
+        "roughly the ceiling), "
         "then per tracker recall / precision / ID switches"
     )
     for group in totals[args.trackers[0]]:
         truth_total = sum(o.truth for o in totals[args.trackers[0]][group])
-        cells = [f"ceiling {fmt(ceilings[group] / truth_total if truth_total and group in ceilings else None)}"]
+        cells = [f"countable {fmt(ceilings[group] / truth_total if truth_total and group in ceilings else None)}"]
         for tracker in args.trackers:
             outcomes = totals[tracker][group]
             matched = sum(o.matched for o in outcomes)
