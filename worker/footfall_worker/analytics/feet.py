@@ -40,8 +40,8 @@ class FeetVisibility:
     def __init__(self) -> None:
         self._recent: dict[int, _Recent] = {}
 
-    def update(self, ts: float, ids: list[int], boxes: np.ndarray, frame_height: int) -> np.ndarray:
-        """(n,) bool: the feet of each box (xyxy pixels, in the order of `ids`) are in view."""
+    def update(self, ts: float, ids: list[int], boxes: np.ndarray, frame_height: float) -> np.ndarray:
+        """(n,) bool: the feet of each box (xyxy, units of `frame_height`; in the order of `ids`) are in view."""
         boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
         heights = boxes[:, 3] - boxes[:, 1]
         seen = boxes[:, 3] < frame_height * (1.0 - CUT_MARGIN)

@@ -42,6 +42,7 @@ HEIR_SLACK_HEIGHTS = 0.5
 HEIR_SPREAD_HEIGHTS_PER_S = 0.5
 # Weight of the newest step in a track's speed (an average over the last few frames: detections jitter).
 SPEED_WEIGHT = 0.3
+_MIN_HEIGHT = 1e-6  # a degenerate box still divides
 
 
 class Verdict(enum.IntEnum):
@@ -63,6 +64,14 @@ class _Seen:
     inherited: bool = False  # an heir has taken this track's place
 
 
+@dataclass(frozen=True, slots=True)
+class Judgement:
+    """What one frame says about its tracks."""
+
+    verdicts: list[Verdict]  # per track, in the order given
+    heirs: dict[int, int]  # a track born now -> the lost track it continues
+
+
 class TrackOrigins:
     """Per-track origin and verdict for one channel, updated every processed frame (not thread-safe)."""
 
@@ -72,27 +81,25 @@ class TrackOrigins:
         self._tracks: dict[int, _Seen] = {}
         self.flagged = 0  # tracks judged static since the start
 
-    def update(
-        self, ts: float, ids: list[int], boxes: np.ndarray, frame_size: tuple[int, int]
-    ) -> tuple[list[Verdict], dict[int, int]]:
-        """The verdict of each track in `ids` (boxes xyxy in pixels, in the same order) after this frame, and
-        the tracks born in it that continue a lost one (new id -> lost id)."""
+    def update(self, ts: float, ids: list[int], boxes: np.ndarray, frame_size: tuple[float, float]) -> Judgement:
+        """The verdict of each track in `ids` (boxes xyxy in the units of `frame_size`, same order) after this
+        frame, and the tracks born in it that continue a lost one."""
         width, height = frame_size
         rows = np.asarray(boxes, dtype=np.float64).reshape(-1, 4).tolist()
         # Tracks seen now first, so none of them looks lost to a track born in the same frame.
         for track_id, (x0, y0, x1, y1) in zip(ids, rows, strict=True):
             seen = self._tracks.get(track_id)
             if seen is not None:
-                _move(seen, ts, ((x0 + x1) / 2.0, y1), max(y1 - y0, 1.0))
+                _move(seen, ts, ((x0 + x1) / 2.0, y1), max(y1 - y0, _MIN_HEIGHT))
         born = [
-            (ids[i], ((x0 + x1) / 2.0, y1), max(y1 - y0, 1.0))
+            (ids[i], ((x0 + x1) / 2.0, y1), max(y1 - y0, _MIN_HEIGHT))
             for i, (x0, y0, x1, y1) in enumerate(rows)
             if ids[i] not in self._tracks and not _at_edge(x0, y0, x1, y1, width, height)
         ]
         heirs = self._heirs(born, ts)
         verdicts = []
         for track_id, (x0, y0, x1, y1) in zip(ids, rows, strict=True):
-            anchor, box_height = ((x0 + x1) / 2.0, y1), max(y1 - y0, 1.0)
+            anchor, box_height = ((x0 + x1) / 2.0, y1), max(y1 - y0, _MIN_HEIGHT)
             seen = self._tracks.get(track_id)
             if seen is None:
                 entered = track_id in heirs or _at_edge(x0, y0, x1, y1, width, height) or self.after_s <= 0
@@ -106,7 +113,7 @@ class TrackOrigins:
                     seen.verdict = Verdict.STATIC
                     self.flagged += 1
             verdicts.append(seen.verdict)
-        return verdicts, heirs
+        return Judgement(verdicts, heirs)
 
     def _heirs(self, born: list[tuple[int, tuple[float, float], float]], ts: float) -> dict[int, int]:
         """New track -> the person's track lost within the window that it continues: pairs within the gate
@@ -153,7 +160,7 @@ class TrackOrigins:
         return stale
 
 
-def _at_edge(x0: float, y0: float, x1: float, y1: float, width: int, height: int) -> bool:
+def _at_edge(x0: float, y0: float, x1: float, y1: float, width: float, height: float) -> bool:
     mx, my = EDGE_MARGIN * width, EDGE_MARGIN * height
     return x0 <= mx or y0 <= my or x1 >= width - mx or y1 >= height - my
 
