@@ -59,7 +59,7 @@ class _Seen:
     last_at: float
     last_anchor: tuple[float, float]
     last_height: float
-    velocity: tuple[float, float] = (0.0, 0.0)  # of the feet, px/s
+    velocity: tuple[float, float] = (0.0, 0.0)  # of the feet, in the units of the boxes per second
     ended: bool = False
     inherited: bool = False  # an heir has taken this track's place
 
