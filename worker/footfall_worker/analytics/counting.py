@@ -132,8 +132,9 @@ class StoreAnalytics:
         # Where tracks come from and whether their feet show are judged in units of the frame's height, so a
         # change of resolution is no jump (the lines' state is relative too).
         unit = float(frame_size[1])
-        judged = self.origins.update(ts, ids, boxes / unit, (frame_size[0] / unit, 1.0))
-        feet_seen = self._feet.update(ts, ids, boxes / unit, 1.0)
+        relative = boxes / unit
+        judged = self.origins.update(ts, ids, relative, (frame_size[0] / unit, 1.0))
+        feet_seen = self._feet.update(ts, ids, relative, 1.0)
         for line in self._lines:
             for heir, lost in judged.heirs.items():
                 line.inherit(heir, lost)
