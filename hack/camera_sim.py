@@ -1,12 +1,15 @@
 #!/usr/bin/python3
-"""Simulate one IP camera: loop an H.264 MP4 over RTSP at the Dahua path /cam/realmonitor.
+"""Simulate one IP camera: loop an H.264 or H.265 MP4 over RTSP at the Dahua path /cam/realmonitor, and
+optionally a second one as its sub-stream.
 
 Run with Debian's /usr/bin/python3: python3-gi and the GStreamer RTSP server bindings live there, not in the
 project's venv (hack/install-gstreamer.sh installs them).
 
     /usr/bin/python3 hack/camera_sim.py --file input/footage/intel/store-aisle-detection.mp4 --port 8554
     -> stdout: READY rtsp://127.0.0.1:8554/cam/realmonitor
-    clients:   rtsp://127.0.0.1:8554/cam/realmonitor?channel=1&subtype=0   (the query is ignored)
+    clients:   rtsp://127.0.0.1:8554/cam/realmonitor?channel=1&subtype=0   (channel is ignored)
+    /usr/bin/python3 hack/camera_sim.py --file MAIN.mp4 --sub-file SUB.mp4 --port 8554
+    clients:   ...?channel=1&subtype=1 gets SUB.mp4 (without --sub-file: 404, a camera with no sub-stream)
 
 One process serves one camera on one port, so a test can freeze (SIGSTOP) or kill one camera alone; a query
 inside a mount path is no way around that (PLAY fails with "460 Only aggregate operation allowed").
@@ -32,10 +35,10 @@ from typing import Any, NoReturn
 import gi
 
 gi.require_version("Gst", "1.0")
-gi.require_version("GstPbutils", "1.0")
 gi.require_version("GstRtsp", "1.0")
 gi.require_version("GstRtspServer", "1.0")
-from gi.repository import GLib, Gst, GstPbutils, GstRtsp, GstRtspServer  # noqa: E402 - require_version runs first
+from camera_sim_streams import SUB_STREAM_SUFFIX, StreamFile, StreamFileError, StreamMounts, inspect  # noqa: E402
+from gi.repository import GLib, Gst, GstRtsp, GstRtspServer  # noqa: E402 - require_version runs first
 
 # Must run before RTSPMedia is subclassed: the subclass's vfuncs need the GstMessage GType registered.
 Gst.init(None)
@@ -110,37 +113,6 @@ def payloaders(bin_: Gst.Element) -> list[Gst.Element]:
     return found
 
 
-def check_h264_mp4(path: str) -> dict[str, Any]:
-    """Fail at start rather than at a client's first PLAY: the pipeline only accepts H.264 in MP4."""
-    if not os.path.isfile(path):
-        fail(f"no such file: {path}", code=2)
-    try:
-        info = GstPbutils.Discoverer.new(10 * Gst.SECOND).discover_uri(Gst.filename_to_uri(path))
-    except GLib.Error as error:
-        fail(f"cannot read {path}: {error.message}", code=2)
-    container = info.get_stream_info()
-    container_caps = container.get_caps().to_string() if container and container.get_caps() else ""
-    videos = info.get_video_streams()
-    if not videos:
-        fail(f"{path} has no video stream", code=2)
-    video = videos[0]
-    video_caps = video.get_caps().to_string()
-    if not container_caps.startswith("video/quicktime") or not video_caps.startswith("video/x-h264"):
-        fail(
-            f"{path} must be H.264 in MP4 (see hack/prepare-footage.sh)",
-            code=2,
-            container=container_caps,
-            video=video_caps,
-        )
-    fps_n, fps_d = video.get_framerate_num(), video.get_framerate_denom()
-    return {
-        "width": video.get_width(),
-        "height": video.get_height(),
-        "fps": round(fps_n / fps_d, 3) if fps_d else None,
-        "duration_s": round(info.get_duration() / Gst.SECOND, 3),
-    }
-
-
 def check_host(host: str, allow_non_loopback: bool) -> None:
     try:
         address = ipaddress.ip_address(host)
@@ -152,7 +124,10 @@ def check_host(host: str, allow_non_loopback: bool) -> None:
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--file", required=True, help="H.264 MP4 to loop")
+    parser.add_argument("--file", required=True, help="H.264 or H.265 MP4 to loop: the main stream (subtype=0)")
+    parser.add_argument(
+        "--sub-file", help="H.264 or H.265 MP4 for the sub-stream (subtype=1); without it, subtype=1 is 404"
+    )
     parser.add_argument("--port", type=int, default=8554, help="0 picks a free port (printed in READY)")
     parser.add_argument("--host", default="127.0.0.1", help="listen address (loopback only by default)")
     parser.add_argument("--allow-non-loopback", action="store_true")
@@ -179,45 +154,49 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return args
 
 
-def build_server(args: argparse.Namespace) -> GstRtspServer.RTSPServer:
+def build_server(args: argparse.Namespace, main: StreamFile, sub: StreamFile | None) -> GstRtspServer.RTSPServer:
     server = GstRtspServer.RTSPServer()
     server.set_address(args.host)
     server.set_service(str(args.port))
+    if args.user:
+        server.set_auth(camera_auth(args))
+    mounts = StreamMounts()
+    server.set_mount_points(mounts)
+    streams = [(args.mount, main)] + ([(args.mount + SUB_STREAM_SUFFIX, sub)] if sub else [])
+    for mount, stream in streams:
+        mounts.add_factory(mount, media_factory(stream, args.user))
+    server.connect("client-connected", on_client_connected)
+    return server
 
+
+def camera_auth(args: argparse.Namespace) -> GstRtspServer.RTSPAuth:
+    auth = GstRtspServer.RTSPAuth()
+    token = GstRtspServer.RTSPToken()
+    token.set_string("media.factory.role", args.user)
+    if args.auth == "digest":
+        # Only Digest in the 401, so a client that can only do Basic fails as it would on a Dahua camera.
+        auth.add_digest(args.user, args.password, token)
+        auth.set_supported_methods(GstRtsp.RTSPAuthMethod.DIGEST)
+        auth.set_realm("footfall-camera-sim")
+    else:
+        auth.add_basic(GstRtspServer.RTSPAuth.make_basic(args.user, args.password), token)
+        auth.set_supported_methods(GstRtsp.RTSPAuthMethod.BASIC)
+    return auth
+
+
+def media_factory(stream: StreamFile, user: str | None) -> GstRtspServer.RTSPMediaFactory:
     factory = GstRtspServer.RTSPMediaFactory()
-    location = args.file.replace("\\", "\\\\").replace('"', '\\"')
-    # config-interval=-1: SPS/PPS with every keyframe, so a client joining a running stream can decode.
-    factory.set_launch(
-        f'( filesrc location="{location}" ! qtdemux ! h264parse config-interval=-1 '
-        "! rtph264pay name=pay0 pt=96 config-interval=-1 )"
-    )
+    factory.set_launch(stream.launch_line())
     # Shared: every client sees the same live stream, as with a camera (late joiners start mid-clip).
     factory.set_shared(True)
     factory.set_media_gtype(LoopMedia)
-
-    if args.user:
-        auth = GstRtspServer.RTSPAuth()
-        token = GstRtspServer.RTSPToken()
-        token.set_string("media.factory.role", args.user)
-        if args.auth == "digest":
-            # Only Digest in the 401, so a client that can only do Basic fails as it would on a Dahua camera.
-            auth.add_digest(args.user, args.password, token)
-            auth.set_supported_methods(GstRtsp.RTSPAuthMethod.DIGEST)
-            auth.set_realm("footfall-camera-sim")
-        else:
-            auth.add_basic(GstRtspServer.RTSPAuth.make_basic(args.user, args.password), token)
-            auth.set_supported_methods(GstRtsp.RTSPAuthMethod.BASIC)
-        server.set_auth(auth)
+    if user:
         # Without a role the factory refuses everyone; with it, only this user may use the mount.
-        role = Gst.Structure.new_empty(args.user)
+        role = Gst.Structure.new_empty(user)
         role.set_value("media.factory.access", True)
         role.set_value("media.factory.construct", True)
         factory.add_role_from_structure(role)
-
-    # Mount points match on the path only, so "?channel=1&subtype=0" reaches this factory.
-    server.get_mount_points().add_factory(args.mount, factory)
-    server.connect("client-connected", on_client_connected)
-    return server
+    return factory
 
 
 def on_client_connected(_server: GstRtspServer.RTSPServer, client: GstRtspServer.RTSPClient) -> None:
@@ -241,8 +220,12 @@ def main(argv: list[str]) -> int:
         signal.signal(signum, exit_during_startup)
     args = parse_args(argv)
     check_host(args.host, args.allow_non_loopback)
-    media = check_h264_mp4(args.file)
-    server = build_server(args)
+    try:
+        main_stream = inspect(args.file)
+        sub_stream = inspect(args.sub_file) if args.sub_file else None
+    except StreamFileError as error:
+        fail(str(error), code=2)
+    server = build_server(args, main_stream, sub_stream)
 
     try:
         # create_source (not attach) so a bind failure raises with its reason, e.g. "Address already in use".
@@ -270,7 +253,8 @@ def main(argv: list[str]) -> int:
         auth=args.auth if args.user else None,
         pid=os.getpid(),
         startup_s=round(time.monotonic() - started, 3),
-        **media,
+        main=main_stream.describe(),
+        sub=sub_stream.describe() if sub_stream else None,
     )
     print(f"READY {url}", flush=True)
 

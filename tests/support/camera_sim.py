@@ -12,6 +12,10 @@ module itself only needs the standard library and works from the project's venv.
     # Credentials: Basic by default; auth="digest" offers only Digest (MD5, no qop), as Dahua cameras do.
     CameraSimulator(clip, user="admin", password="s3cret", auth="digest")
 
+    # A real camera's load: its main stream and sub-stream (subtype=1), made once by hack/camera-streams.sh.
+    streams = camera_streams()
+    CameraSimulator(streams / "main-4mp25-h265.mp4", sub_file=streams / "sub-d1-h264.mp4")
+
 A simulator that does not come up raises CameraSimulatorError with its log tail: a missing GStreamer is a
 broken environment (run hack/install-gstreamer.sh), never a reason to skip.
 """
@@ -31,12 +35,32 @@ from urllib.parse import quote
 
 from tests.support.paths import REPO_ROOT, footage_path, free_port
 
-__all__ = ["CameraSimulator", "CameraSimulatorError", "DAHUA_QUERY", "footage_path", "open_capture"]
+__all__ = [
+    "CameraSimulator",
+    "CameraSimulatorError",
+    "DAHUA_QUERY",
+    "SUB_STREAM_QUERY",
+    "camera_streams",
+    "footage_path",
+    "open_capture",
+]
 
 SYSTEM_PYTHON = "/usr/bin/python3"
 MOUNT = "/cam/realmonitor"
 # Extra query a Dahua client sends; the simulator ignores it, as one camera serves one channel here.
 DAHUA_QUERY = "?channel=1&subtype=0"
+SUB_STREAM_QUERY = "?channel=1&subtype=1"
+
+
+def camera_streams() -> Path:
+    """The directory of a real camera's streams (1080p H.264, 4 MP H.265, the D1 sub-stream), encoded from our
+    footage on first use and cached (hack/camera-streams.sh says what each is)."""
+    done = subprocess.run(
+        [str(REPO_ROOT / "hack" / "camera-streams.sh")], capture_output=True, text=True, timeout=600, check=False
+    )
+    if done.returncode != 0:
+        raise CameraSimulatorError(f"hack/camera-streams.sh failed ({done.returncode}): {done.stderr[-2000:]}")
+    return Path(done.stdout.strip().splitlines()[-1])
 
 
 def open_capture(url: str, timeout_ms: int = 3000) -> Any:
@@ -78,6 +102,7 @@ class CameraSimulator:
         self,
         file: str | os.PathLike[str],
         *,
+        sub_file: str | os.PathLike[str] | None = None,
         port: int | None = None,
         user: str | None = None,
         password: str | None = None,
@@ -91,6 +116,7 @@ class CameraSimulator:
         if auth not in ("basic", "digest"):
             raise ValueError(f"auth must be 'basic' or 'digest', not {auth!r}")
         self.file = Path(file)
+        self.sub_file = Path(sub_file) if sub_file is not None else None
         self.host = host
         self.port = port if port is not None else free_port(host)
         self.user = user
@@ -155,6 +181,8 @@ class CameraSimulator:
             "--auth",
             self.auth,
         ]
+        if self.sub_file is not None:
+            command += ["--sub-file", str(self.sub_file)]
         if not self.host.startswith("127."):
             # an address the test made itself (the test node's pod bridge): pods reach the camera there
             command.append("--allow-non-loopback")
