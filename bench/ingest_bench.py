@@ -1,4 +1,6 @@
-"""Ingest numbers: decode cost per frame at native size, 720p and 1080p, and the CameraReader's overhead
+"""Ingest numbers: decode cost per frame at native size, 720p and 1080p, and on a real camera's streams
+(hack/camera-streams.sh: 1080p25 H.264, 4 MP H.265, D1 sub-stream); what decoding only the processed frames
+saves (the reader converts only the frames it hands on: `grab()` for the rest); the CameraReader's overhead
 against a bare `VideoCapture.read()` loop on the same stream. Printed, never asserted.
 
     make bench      (runs this after the inference bench)
@@ -59,6 +61,29 @@ def decode_cost(path: Path) -> tuple[int, float, float, float]:
     return frames, 1000 * wall / frames, 1000 * cpu / frames, fps
 
 
+def skipping_cost(path: Path, every: int, convert_skipped: bool) -> float:
+    """CPU ms per processed frame when every `every`-th frame is processed, the others decoded and either
+    converted to BGR and thrown away (`read()`, before) or not converted (`grab()`, the reader's way)."""
+    capture = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
+    processed = index = 0
+    cpu = time.process_time()
+    while True:
+        take = index % every == 0
+        ok = capture.read()[0] if take or convert_skipped else capture.grab()
+        if not ok:
+            break
+        processed += take
+        index += 1
+    cpu = time.process_time() - cpu
+    capture.release()
+    return 1000 * cpu / max(processed, 1)
+
+
+def camera_streams() -> Path:
+    done = subprocess.run([str(ROOT / "hack/camera-streams.sh")], check=True, capture_output=True, text=True)
+    return Path(done.stdout.strip().splitlines()[-1])
+
+
 def bare_loop(url: RtspUrl, seconds: float) -> tuple[int, float]:
     """A plain read loop on the stream: (frames, cpu seconds)."""
     capture = open_capture(url, 5, 5)
@@ -113,6 +138,9 @@ def main() -> int:
     print("Decode cost per frame (OpenCV FFMPEG backend, file read as fast as possible, 1 process):")
     files = [(f"{name} native", FOOTAGE / name) for name in CLIPS]
     files += [(f"{CLIPS[0]} {label}", scaled_clip(CLIPS[0], label)) for label in SCALED]
+    streams = camera_streams()
+    real = sorted(streams.glob("*.mp4"))
+    files += [(f"camera stream {path.name}", path) for path in real]
     for label, path in files:
         frames, wall_ms, cpu_ms, fps = decode_cost(path)
         width = int(cv2.VideoCapture(str(path)).get(cv2.CAP_PROP_FRAME_WIDTH))
@@ -120,6 +148,17 @@ def main() -> int:
             f"  {label:48s} {width:5d} px wide  {wall_ms:6.2f} ms wall  {cpu_ms:6.2f} ms cpu/frame  "
             f"= {cpu_ms * fps / 10:5.1f} % of a core at its {fps:.0f} fps, {cpu_ms * 25 / 10:5.1f} % at 25 fps"
         )
+
+    print(
+        "Decode only what is processed: cpu ms per processed frame when every N-th frame of a 25 fps stream is "
+        "processed; before = the skipped frames converted to BGR too (read), after = only decoded (grab):"
+    )
+    for path in real:
+        cells = []
+        for every in (1, 2, 5):
+            before, after = skipping_cost(path, every, True), skipping_cost(path, every, False)
+            cells.append(f"every {every} ({25 / every:4.1f} fps): {before:6.2f} -> {after:6.2f}")
+        print(f"  {path.name:28s} " + "   ".join(cells))
 
     clip = scaled_clip(CLIPS[0], "720p")
     print(f"Reader overhead on a live 720p RTSP stream (simulator on 127.0.0.1:{BENCH_PORT}, {args.seconds:.0f} s):")

@@ -77,7 +77,8 @@ def drain(reader: CameraReader, seconds: float, per_frame_s: float = 0.0) -> lis
 
 @pytest.fixture
 def camera() -> Iterator[CameraSimulator]:
-    with CameraSimulator(footage_path(STORE_AISLE)) as sim:
+    # the same clip as the sub-stream too, so a channel on either stream reads it
+    with CameraSimulator(footage_path(STORE_AISLE), sub_file=footage_path(STORE_AISLE)) as sim:
         yield sim
 
 

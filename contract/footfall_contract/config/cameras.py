@@ -107,6 +107,13 @@ class CameraSource(BaseModel):
             return self.path
         return f"{DAHUA_PATH}?channel={self.channel}&subtype={self.subtype}"
 
+    def main_stream(self) -> "CameraSource | None":
+        """The same camera's main stream when this is its Dahua sub-stream (`subtype` 1), else None: where to
+        read when a camera has its sub-stream switched off."""
+        if self.channel is None or self.subtype != 1:
+            return None
+        return self.model_copy(update={"subtype": 0})
+
     def url(self, credentials: CameraCredentials | None = None) -> RtspUrl:
         """Build the stream URL, with percent-encoded credentials when given."""
         host = f"[{self.host}]" if ":" in self.host else self.host
@@ -135,6 +142,13 @@ class ChannelConfig(BaseModel):
         """The stream URL with credentials resolved from the environment when the channel declares any."""
         credentials = self.credentials.resolve(environ) if self.credentials else None
         return self.source.url(credentials)
+
+    def main_stream_url(self, environ: Mapping[str, str] | None = None) -> RtspUrl | None:
+        """The camera's main stream when the channel reads its Dahua sub-stream (`source.subtype` 1), else None."""
+        main = self.source.main_stream()
+        if main is None:
+            return None
+        return main.url(self.credentials.resolve(environ) if self.credentials else None)
 
 
 def known_timezone(timezone: str) -> str:

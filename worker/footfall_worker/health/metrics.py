@@ -57,6 +57,7 @@ class WorkerStatus:
     not_ready_reasons: tuple[str, ...]
     uptime_s: float
     zone_occupancy: dict[str, int] = dataclasses.field(default_factory=dict)  # people in each zone now
+    stream_fallback: bool = False  # reading the main stream: the camera has no configured sub-stream
 
     def as_dict(self) -> dict[str, object]:
         """The `/status` document: flat, the counters' fields beside the others."""
@@ -109,6 +110,11 @@ _GAUGES = (
     ("footfall_live", "1 while the liveness verdict is ok.", "live"),
     ("footfall_ready", "1 while the readiness verdict is ok.", "ready"),
     ("footfall_uptime_seconds", "Seconds since the worker started.", "uptime_s"),
+    (
+        "footfall_stream_fallback",
+        "1 while reading the main stream: the camera has no configured sub-stream.",
+        "stream_fallback",
+    ),
 )
 _STREAM_STATES = ("connecting", "streaming", "stalled", "backoff", "stopped")
 

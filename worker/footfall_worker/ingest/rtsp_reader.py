@@ -65,6 +65,9 @@ class CameraReader:
         channel_id: the channel, on every frame, log line and snapshot.
         source: an `RtspUrl`, a video file `Path`, or a callable returning one (asked before every connect).
         settings: timeouts, hand-off size, skipping, backoff, replay mode.
+        fallback: a source (or callable) opened at once when `source` answers 404 NOT_FOUND, e.g. the main
+            stream of a camera whose sub-stream is switched off; `source` is tried first again on every connect,
+            so a sub-stream switched on later is taken up at the next reconnect.
         on_state_change: called on the reader thread after every state change (keep it quick).
     """
 
@@ -74,12 +77,17 @@ class CameraReader:
         source: Source | Callable[[], Source],
         settings: ReaderSettings | None = None,
         on_state_change: Callable[[StateChange], None] | None = None,
+        fallback: Source | Callable[[], Source] | None = None,
     ) -> None:
         self.channel_id = channel_id
         # A callable is asked again before every connect, so a password fixed in a mounted Secret is picked up
         # without a restart.
         self._source_provider: Callable[[], Source] = source if callable(source) else (lambda: source)
         self.source: Source | None = source if not callable(source) else None
+        self._fallback_provider: Callable[[], Source] | None = (
+            None if fallback is None else fallback if callable(fallback) else (lambda: fallback)
+        )
+        self._on_fallback = False
         self.settings = settings or ReaderSettings()
         self.frames: LatestItems[Frame] = LatestItems(self.settings.handoff_size)
         self._on_state_change = on_state_change
@@ -175,6 +183,7 @@ class CameraReader:
                 width=self._size[1] if self._size else None,
                 height=self._size[0] if self._size else None,
                 early_reconnects=self._early_reconnects,
+                on_fallback=self._on_fallback,
             )
         if stall is not None:
             self._announce(stall)
@@ -274,9 +283,21 @@ class CameraReader:
         with self._lock:
             self._connect_attempts += 1
         try:
-            self.source = self._source_provider()
-            self._log_extra["source"] = self._source_label()
-            return open_capture(self.source, self.settings.open_timeout_s, self.settings.read_timeout_s)
+            try:
+                capture = self._open(self._source_provider)
+            except SourceError as error:
+                if error.kind is not ErrorKind.NOT_FOUND or self._fallback_provider is None:
+                    raise
+                log.warning(
+                    f"{error}; reading the fallback stream instead", extra={**self._log_extra, "fallback": True}
+                )
+                capture = self._open(self._fallback_provider)
+                with self._lock:
+                    self._on_fallback = True
+                return capture
+            with self._lock:
+                self._on_fallback = False
+            return capture
         except ConfigError as error:  # e.g. the credentials' environment variables are not set
             with self._lock:
                 self._last_error = self._error(ErrorKind.CONFIG, str(error))
@@ -291,6 +312,11 @@ class CameraReader:
             with self._lock:
                 self._last_error = self._error(ErrorKind.UNKNOWN, f"OpenCV: {error}")
             return None
+
+    def _open(self, provider: Callable[[], Source]) -> cv2.VideoCapture:
+        self.source = provider()
+        self._log_extra["source"] = self._source_label()
+        return open_capture(self.source, self.settings.open_timeout_s, self.settings.read_timeout_s)
 
     def _stream(self, capture: cv2.VideoCapture) -> StreamError | None:
         """Read until a failure (returned) or a stop (None)."""

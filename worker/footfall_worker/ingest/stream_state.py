@@ -77,6 +77,8 @@ class HealthSnapshot:
     # Backoff waits a return probe ended early (the camera answered again); last, with a default, so every
     # existing construction stays valid.
     early_reconnects: int = 0
+    # Reading the fallback (the main stream) because the camera has no configured stream (its sub-stream).
+    on_fallback: bool = False
 
 
 class RateMeter:

@@ -24,6 +24,8 @@ class ChannelSpec:
         is_file: frames come from a video file (tracked on the video's clock; its end ends the run).
         config: the channel's configuration as recorded in `channels.config` (no credentials).
         analytics: the channel's counting lines and zones, None when it has none.
+        fallback: where to read when the camera has no `source` stream (it answers 404): the main stream of a
+            channel configured on the sub-stream; None when there is no such alternative.
     """
 
     channel_id: str
@@ -34,6 +36,7 @@ class ChannelSpec:
     is_file: bool
     config: dict[str, Any] = field(default_factory=dict)
     analytics: AnalyticsConfig | None = None
+    fallback: Callable[[], Source] | None = None
 
     @classmethod
     def from_store(cls, store: StoreConfig, channel: ChannelConfig) -> "ChannelSpec":
@@ -46,6 +49,7 @@ class ChannelSpec:
             is_file=False,
             config=channel.model_dump(mode="json"),
             analytics=channel.analytics,
+            fallback=_main_stream(channel),
         )
 
     @classmethod
@@ -69,6 +73,18 @@ class ChannelSpec:
             config=config,
             analytics=analytics,
         )
+
+
+def _main_stream(channel: ChannelConfig) -> Callable[[], Source] | None:
+    if channel.source.main_stream() is None:
+        return None
+
+    def main_stream_url() -> Source:
+        url = channel.main_stream_url()
+        assert url is not None  # the source is a Dahua sub-stream: it has a main stream
+        return url
+
+    return main_stream_url
 
 
 def file_channel_id(path: Path) -> str:

@@ -147,6 +147,7 @@ class ChannelObserver:
             not_ready_reasons=ready.reasons,
             uptime_s=round(time.monotonic() - self._started_mono, 3),
             zone_occupancy=tally.zone_occupancy,
+            stream_fallback=health.on_fallback,
         )
 
     def publish_live(self, force: bool = False) -> None:

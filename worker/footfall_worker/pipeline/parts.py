@@ -121,5 +121,5 @@ def build_parts(
         processor=processor,
         frames=frames,
         sinks=Sinks([*sinks, frames, *extra_sinks]),
-        reader=CameraReader(spec.channel_id, spec.source, settings.reader),
+        reader=CameraReader(spec.channel_id, spec.source, settings.reader, fallback=spec.fallback),
     )
