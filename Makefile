@@ -7,6 +7,8 @@ DURATION ?= 0
 CAMERAS ?= config/demo_store.json
 RUN_LOGS ?= $(HOME)/.cache/footfall/run/workers
 BENCH_PIPELINE_SECONDS ?= 600
+# each of 1 and 4 channels on each of a real camera's streams (1080p H.264, 4 MP H.265, D1 sub-stream)
+BENCH_CAMERA_SECONDS ?= 120
 
 .PHONY: help venv lint eval services triton triton-install gstreamer cameras kube-install kube operator cluster cluster-down images test run bench soak chaos stop
 
@@ -64,7 +66,7 @@ run: venv services triton cameras  ## the whole pipeline on the demo store's 4 s
 	@mkdir -p $(RUN_LOGS)
 	$(VENV)/bin/footfall run --cameras $(CAMERAS) --duration $(DURATION) --log-dir $(RUN_LOGS)
 
-bench: venv services triton gstreamer kube-install  ## print the numbers: inference, ingest, tracker vs peer, storage, the whole pipeline on 1 and 4 channels, the operator on 1 and 50
+bench: venv services triton gstreamer kube-install  ## print the numbers: inference, ingest, tracker vs peer, storage, the whole pipeline on 1 and 4 channels (demo footage; a real camera's 1080p H.264, 4 MP H.265 and D1 sub-stream), the operator on 1 and 50
 	$(PY) bench/inference_bench.py
 	$(PY) bench/pod_inference_bench.py --pod
 	py=$$(hack/bench-venv.sh) && $$py bench/detector_levers_bench.py
@@ -75,6 +77,7 @@ bench: venv services triton gstreamer kube-install  ## print the numbers: infere
 	$(PY) bench/crossing_bench.py
 	$(PY) bench/hostile_input_bench.py
 	$(PY) bench/pipeline_bench.py --channels 1,4 --seconds $(BENCH_PIPELINE_SECONDS)
+	$(PY) bench/pipeline_bench.py --channels 1,4 --seconds $(BENCH_CAMERA_SECONDS) --streams 1080p-h264,4mp-h265,sub-d1
 	$(PY) bench/operator_bench.py --channels 1,50
 
 CHAOS_MINUTES ?= 15

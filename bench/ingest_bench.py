@@ -26,6 +26,10 @@ from footfall_worker.ingest.rtsp_reader import CameraReader
 from footfall_worker.settings import ReaderSettings
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.support.camera_sim import camera_streams  # noqa: E402 - the repository root is on the path now
+
 FOOTAGE = ROOT / "input/footage/intel"
 CACHE = Path(os.environ.get("FOOTFALL_CACHE", Path.home() / ".cache/footfall")) / "bench"
 CLIPS = ["one-by-one-person-detection.mp4", "store-aisle-detection.mp4"]
@@ -77,11 +81,6 @@ def skipping_cost(path: Path, every: int, convert_skipped: bool) -> float:
     cpu = time.process_time() - cpu
     capture.release()
     return 1000 * cpu / max(processed, 1)
-
-
-def camera_streams() -> Path:
-    done = subprocess.run([str(ROOT / "hack/camera-streams.sh")], check=True, capture_output=True, text=True)
-    return Path(done.stdout.strip().splitlines()[-1])
 
 
 def bare_loop(url: RtspUrl, seconds: float) -> tuple[int, float]:

@@ -2,12 +2,14 @@
 # Manage simulated RTSP cameras (hack/camera_sim.py), one process per camera, listening on 127.0.0.1 (or
 # CAMERA_HOST: 10.244.0.1, the test node's pod bridge from hack/cluster.sh, for pods to reach them).
 #
-#   hack/cameras.sh start NAME PORT FILE [--user U --password-env VAR [--auth basic|digest]]   # no-op if running
+#   hack/cameras.sh start NAME PORT FILE [--sub-file FILE] [--user U --password-env VAR [--auth basic|digest]]
+#                                                                     # no-op if running
 #   hack/cameras.sh stop NAME | freeze NAME | resume NAME | restart NAME
 #   hack/cameras.sh status | stop-all
 #   hack/cameras.sh start-demo      # channel_1..channel_4 on ports 8554..8557 with the Intel clips
 #
-# Cameras answer at rtsp://HOST:PORT/cam/realmonitor (Dahua clients add ?channel=1&subtype=0, ignored).
+# Cameras answer at rtsp://HOST:PORT/cam/realmonitor?channel=1&subtype=0 (channel ignored); subtype=1 is the
+# --sub-file stream (404 without one, as on a camera with its sub-stream off).
 # freeze = SIGSTOP: the port stays open but nothing is sent, like a hung camera; resume = SIGCONT.
 # --password-env names an environment variable holding the password, so it is in neither argv nor files;
 # `restart` needs that variable set again. --auth digest offers HTTP Digest as Dahua cameras do (default basic).
@@ -70,10 +72,10 @@ url_of() {
   echo "rtsp://$camera_host:$1$mount"
 }
 
-# load_conf NAME: set port, file, user, password_env, auth from NAME.conf (KEY=VALUE lines this script wrote,
-# %q-quoted). A conf written before --auth existed has no auth line: basic.
+# load_conf NAME: set port, file, sub_file, user, password_env, auth from NAME.conf (KEY=VALUE lines this script
+# wrote, %q-quoted). A conf written before --auth (--sub-file) existed has no such line: basic (none).
 load_conf() {
-  port="" file="" user="" password_env="" auth=basic
+  port="" file="" sub_file="" user="" password_env="" auth=basic
   # shellcheck disable=SC1090
   source "$run_dir/$1.conf"
 }
@@ -85,10 +87,15 @@ check_password() {
   fi
 }
 
-# launch NAME PORT FILE USER PASSWORD_ENV AUTH: start the simulator and wait for its READY line.
+# launch NAME PORT FILE SUB_FILE USER PASSWORD_ENV AUTH: start the simulator and wait for its READY line.
 launch() {
-  local name="$1" port="$2" file="$3" user="$4" password_env="$5" auth="$6" log pid offset deadline
+  local name="$1" port="$2" file="$3" sub_file="$4" user="$5" password_env="$6" auth="$7" log pid offset deadline
   [[ -f "$file" ]] || die "$name: no such file: $file"
+  local -a sub_args=()
+  if [[ -n "$sub_file" ]]; then
+    [[ -f "$sub_file" ]] || die "$name: no such file: $sub_file"
+    sub_args=(--sub-file "$sub_file")
+  fi
   check_password "$name" "$password_env"
   log="$run_dir/$name.log"
   local -a env_args=()
@@ -100,7 +107,7 @@ launch() {
   # setsid: no SIGHUP when this terminal goes away. Not a group leader here (no job control), so setsid
   # does not fork and $! is the simulator's own pid.
   env -u CAMERA_SIM_USER -u CAMERA_SIM_PASSWORD "${env_args[@]}" \
-    setsid /usr/bin/python3 "$sim" --file "$file" --port "$port" --host "$camera_host" "${host_args[@]}" --auth "$auth" \
+    setsid /usr/bin/python3 "$sim" --file "$file" "${sub_args[@]}" --port "$port" --host "$camera_host" "${host_args[@]}" --auth "$auth" \
     </dev/null >>"$log" 2>&1 &
   pid=$!
   echo "$pid" >"$run_dir/$name.pid"
@@ -126,12 +133,13 @@ launch() {
 
 cmd_start() {
   (($# >= 3)) || usage
-  local name="$1" port="$2" file="$3" user="" password_env="" auth="" pid
+  local name="$1" port="$2" file="$3" sub_file="" user="" password_env="" auth="" pid
   shift 3
   check_name "$name"
   if ! [[ "$port" =~ ^[0-9]+$ ]] || ((port < 1 || port > 65535)); then die "bad port '$port'"; fi
   while (($#)); do
     case "$1" in
+      --sub-file) sub_file="$(realpath "${2:?--sub-file needs a file}")"; shift 2 ;;
       --user) user="${2:?--user needs a value}"; shift 2 ;;
       --password-env) password_env="${2:?--password-env needs a variable name}"; shift 2 ;;
       --auth) auth="${2:?--auth needs basic or digest}"; shift 2 ;;
@@ -158,11 +166,12 @@ cmd_start() {
   fi
   check_password "$name" "$password_env"
   "$repo_root/hack/install-gstreamer.sh"
-  launch "$name" "$port" "$file" "$user" "$password_env" "$auth"
+  launch "$name" "$port" "$file" "$sub_file" "$user" "$password_env" "$auth"
   # Written once it works, so a failed start leaves no ghost in status; restart reads it.
   {
     printf 'port=%q\n' "$port"
     printf 'file=%q\n' "$file"
+    printf 'sub_file=%q\n' "$sub_file"
     printf 'user=%q\n' "$user"
     printf 'password_env=%q\n' "$password_env"
     printf 'auth=%q\n' "$auth"
@@ -203,13 +212,13 @@ cmd_signal() {
 cmd_restart() {
   local name="$1"
   check_name "$name"
-  local port file user password_env auth
+  local port file sub_file user password_env auth
   [[ -f "$run_dir/$name.conf" ]] || die "$name was never started (no $run_dir/$name.conf)"
   load_conf "$name"
   check_password "$name" "$password_env"
   cmd_stop "$name"
   "$repo_root/hack/install-gstreamer.sh"
-  launch "$name" "$port" "$file" "$user" "$password_env" "$auth"
+  launch "$name" "$port" "$file" "$sub_file" "$user" "$password_env" "$auth"
 }
 
 names() {
@@ -221,7 +230,7 @@ names() {
 }
 
 cmd_status() {
-  local name pid state port file user password_env auth
+  local name pid state port file sub_file user password_env auth
   printf '%-12s %-8s %-8s %-45s %s\n' NAME STATE PID URL FILE
   while read -r name; do
     [[ -n "$name" ]] || continue
