@@ -241,6 +241,8 @@ class ChannelResult:
     rss_end_mb: float
     rss_slope_mb_per_h: float
     fps_cv: float  # coefficient of variation of processed fps between samples: stability
+    # p95 of the last ~1024 frames at the first sample: against the end's, latency building up over the run
+    latency_p95_start_ms: float | None = None
 
 
 @dataclass
@@ -402,6 +404,7 @@ def summarise(channels: int, samples: list[Sample]) -> ScenarioResult:
                 rss_end_mb=rss_mb[-1],
                 rss_slope_mb_per_h=steady_slope_per_hour(times, rss_mb),
                 fps_cv=(statistics.pstdev(fps_series) / mean_fps) if len(fps_series) > 1 and mean_fps else 0.0,
+                latency_p95_start_ms=begin.get("latency_p95_ms"),
             )
         )
     return ScenarioResult(
@@ -422,7 +425,7 @@ def fmt(value: float | None, digits: int = 1) -> str:
 def report(scenarios: list[ScenarioResult]) -> str:
     lines = []
     header = (
-        f"{'ch':>3} {'channel':10} {'read fps':>8} {'proc fps':>8} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} "
+        f"{'ch':>3} {'channel':10} {'read fps':>8} {'proc fps':>8} {'p50 ms':>7} {'p95 start->end':>15} {'p99 ms':>7} "
         f"{'skip':>4} {'drops':>6} {'recon':>5} {'cpu %':>6} {'rss MB':>13} {'MB/h':>7} {'fps cv':>6}"
     )
     lines.append(header)
@@ -437,11 +440,18 @@ def report(scenarios: list[ScenarioResult]) -> str:
         for r in scenario.per_channel:
             lines.append(
                 f"{scenario.channels:>3} {r.channel:10} {r.fps_read:8.1f} {r.fps_processed:8.1f} "
-                f"{fmt(r.latency_p50_ms):>7} {fmt(r.latency_p95_ms):>7} {fmt(r.latency_p99_ms):>7} {r.skip_every:4d} "
+                f"{fmt(r.latency_p50_ms):>7} {fmt(r.latency_p95_start_ms):>7}->{fmt(r.latency_p95_ms):<7} "
+                f"{fmt(r.latency_p99_ms):>7} {r.skip_every:4d} "
                 f"{r.dropped:6d} {r.reconnects:5d} {r.cpu_percent:6.1f} {r.rss_start_mb:6.1f}->{r.rss_end_mb:<6.1f} "
                 f"{r.rss_slope_mb_per_h:7.1f} {r.fps_cv:6.2f}"
             )
-        ratio = f", {scenario.total_fps / limit['limit_fps']:.2f} x the one-core limit" if limit else ""
+        cores = os.cpu_count() or 1
+        ratio = (
+            f", {scenario.total_fps / limit['limit_fps']:.2f} x the one-core limit, "
+            f"{scenario.total_fps / (cores * limit['limit_fps']):.2f} x the {cores}-core limit"
+            if limit
+            else ""
+        )
         lines.append(
             f"    {scenario.channels} channel(s), {scenario.seconds:.0f} s: {scenario.total_fps:.1f} fps processed in "
             f"total{ratio}; Triton {scenario.triton_cpu_percent:.0f} % CPU, {scenario.triton_rss_mb:.0f} MB; "
