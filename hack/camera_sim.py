@@ -37,7 +37,13 @@ import gi
 gi.require_version("Gst", "1.0")
 gi.require_version("GstRtsp", "1.0")
 gi.require_version("GstRtspServer", "1.0")
-from camera_sim_streams import SUB_STREAM_SUFFIX, StreamFile, StreamFileError, StreamMounts, inspect  # noqa: E402
+from camera_sim_streams import (  # noqa: E402 - its own require_version calls run first
+    SUB_STREAM_SUFFIX,
+    StreamFile,
+    StreamFileError,
+    StreamMounts,
+    inspect_stream_file,
+)
 from gi.repository import GLib, Gst, GstRtsp, GstRtspServer  # noqa: E402 - require_version runs first
 
 # Must run before RTSPMedia is subclassed: the subclass's vfuncs need the GstMessage GType registered.
@@ -221,8 +227,8 @@ def main(argv: list[str]) -> int:
     args = parse_args(argv)
     check_host(args.host, args.allow_non_loopback)
     try:
-        main_stream = inspect(args.file)
-        sub_stream = inspect(args.sub_file) if args.sub_file else None
+        main_stream = inspect_stream_file(args.file)
+        sub_stream = inspect_stream_file(args.sub_file) if args.sub_file else None
     except StreamFileError as error:
         fail(str(error), code=2)
     server = build_server(args, main_stream, sub_stream)

@@ -60,7 +60,7 @@ class StreamFile:
         )
 
 
-def inspect(path: str) -> StreamFile:
+def inspect_stream_file(path: str) -> StreamFile:
     """Fail at start rather than at a client's first PLAY: only H.264 or H.265 in MP4 can be served.
 
     Raises:

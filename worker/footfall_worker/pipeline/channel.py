@@ -80,9 +80,7 @@ def _main_stream(channel: ChannelConfig) -> Callable[[], Source] | None:
         return None
 
     def main_stream_url() -> Source:
-        url = channel.main_stream_url()
-        assert url is not None  # the source is a Dahua sub-stream: it has a main stream
-        return url
+        return channel.main_stream_url() or channel.url()  # a Dahua sub-stream always has a main stream
 
     return main_stream_url
 
