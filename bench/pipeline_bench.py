@@ -243,6 +243,8 @@ class ChannelResult:
     fps_cv: float  # coefficient of variation of processed fps between samples: stability
     # p95 of the last ~1024 frames at the first sample: against the end's, latency building up over the run
     latency_p95_start_ms: float | None = None
+    # the trend of that p95 across the samples after warm-up, in ms per 10 minutes: 0 when latency is flat
+    latency_p95_trend_ms_per_10min: float = 0.0
 
 
 @dataclass
@@ -375,6 +377,13 @@ def machine_cpu_seconds() -> float:
     return busy / CLK_TCK
 
 
+def latency_trend(samples: list[Sample], name: str) -> float:
+    """Slope of the channel's p95 over the run after warm-up, ms per 10 minutes."""
+    points = [(s.t, s.statuses[name].get("latency_p95_ms")) for s in samples]
+    known = [(t, v) for t, v in points if v is not None]
+    return steady_slope_per_hour([t for t, _ in known], [v for _, v in known]) / 6 if len(known) > 2 else 0.0
+
+
 def summarise(channels: int, samples: list[Sample]) -> ScenarioResult:
     first, last = samples[0], samples[-1]
     span = max(1e-6, last.t - first.t)
@@ -405,6 +414,7 @@ def summarise(channels: int, samples: list[Sample]) -> ScenarioResult:
                 rss_slope_mb_per_h=steady_slope_per_hour(times, rss_mb),
                 fps_cv=(statistics.pstdev(fps_series) / mean_fps) if len(fps_series) > 1 and mean_fps else 0.0,
                 latency_p95_start_ms=begin.get("latency_p95_ms"),
+                latency_p95_trend_ms_per_10min=latency_trend(samples, name),
             )
         )
     return ScenarioResult(
@@ -478,6 +488,7 @@ def verdicts(scenarios: list[ScenarioResult]) -> list[str]:
         slack = 0.98 if keeps_up else 1.0
         worst_p95 = max((r.latency_p95_ms or 0.0) for r in scenario.per_channel)
         worst_slope = max(r.rss_slope_mb_per_h for r in scenario.per_channel)
+        worst_trend = max(r.latency_p95_trend_ms_per_10min for r in scenario.per_channel)
         key = "fps_1" if scenario.channels == 1 else "fps_4"
         # a target above the camera's rate asks for every frame it sends
         plan_fps, aim_fps = (min(target[key], round(camera_fps)) for target in (PLAN, AIM))
@@ -486,7 +497,7 @@ def verdicts(scenarios: list[ScenarioResult]) -> list[str]:
         every = " (every frame)" if keeps_up else ""
         lines.append(
             f"  {scenario.stream} {scenario.channels} ch: worst {worst_fps:.1f} fps{every}, p95 {worst_p95:.0f} ms, "
-            f"RSS {worst_slope:+.1f} MB/h"
+            f"p95 trend {worst_trend:+.0f} ms/10 min, RSS {worst_slope:+.1f} MB/h"
             f" | plan (>= {plan_fps:.0f} fps, < {PLAN['latency_ms']:.0f} ms): {'MET' if plan_ok else 'MISSED'}"
             f" | aim (>= {aim_fps:.0f} fps, p95 < {AIM['p95_ms']:.0f} ms): {'MET' if aim_ok else 'MISSED'}"
             f" | RSS aim (< {AIM['rss_mb_per_h']:.0f} MB/h): {'MET' if worst_slope < AIM['rss_mb_per_h'] else 'MISSED'}"
