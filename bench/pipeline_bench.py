@@ -245,6 +245,8 @@ class ChannelResult:
     latency_p95_start_ms: float | None = None
     # the trend of that p95 across the samples after warm-up, in ms per 10 minutes: 0 when latency is flat
     latency_p95_trend_ms_per_10min: float = 0.0
+    # per processing stage, ms per processed frame over the run: (wall, CPU of the processing thread)
+    stage_ms: dict[str, tuple[float, float]] = field(default_factory=dict)
 
 
 @dataclass
@@ -384,6 +386,19 @@ def latency_trend(samples: list[Sample], name: str) -> float:
     return steady_slope_per_hour([t for t, _ in known], [v for _, v in known]) / 6 if len(known) > 2 else 0.0
 
 
+def stage_costs(begin: dict, end: dict) -> dict[str, tuple[float, float]]:
+    """ms per processed frame in each processing stage between two /status documents: (wall, CPU)."""
+    frames = end.get("frames_processed", 0) - begin.get("frames_processed", 0)
+    if frames <= 0:
+        return {}
+    costs = {}
+    for stage, wall_s in end.get("stage_wall_s", {}).items():
+        wall = wall_s - begin.get("stage_wall_s", {}).get(stage, 0.0)
+        cpu = end["stage_cpu_s"][stage] - begin.get("stage_cpu_s", {}).get(stage, 0.0)
+        costs[stage] = (1000 * wall / frames, 1000 * cpu / frames)
+    return costs
+
+
 def summarise(channels: int, samples: list[Sample]) -> ScenarioResult:
     first, last = samples[0], samples[-1]
     span = max(1e-6, last.t - first.t)
@@ -415,6 +430,7 @@ def summarise(channels: int, samples: list[Sample]) -> ScenarioResult:
                 fps_cv=(statistics.pstdev(fps_series) / mean_fps) if len(fps_series) > 1 and mean_fps else 0.0,
                 latency_p95_start_ms=begin.get("latency_p95_ms"),
                 latency_p95_trend_ms_per_10min=latency_trend(samples, name),
+                stage_ms=stage_costs(begin, end),
             )
         )
     return ScenarioResult(
@@ -467,6 +483,16 @@ def report(scenarios: list[ScenarioResult]) -> str:
             f"total{ratio}; Triton {scenario.triton_cpu_percent:.0f} % CPU, {scenario.triton_rss_mb:.0f} MB; "
             f"machine {scenario.machine_cpu_percent:.0f} % of {os.cpu_count()} cores"
         )
+        stages = [r.stage_ms for r in scenario.per_channel if r.stage_ms]
+        if stages:
+            cells = [
+                f"{stage} {statistics.fmean(s[stage][0] for s in stages):.1f}/"
+                f"{statistics.fmean(s[stage][1] for s in stages):.1f}"
+                for stage in stages[0]
+            ]
+            lines.append(
+                "    ms a processed frame, wall/CPU of the processing thread (channels' mean): " + ", ".join(cells)
+            )
         if batching := scenario.extra.get("detector_batches"):
             lines.append(
                 f"    Triton's detector: {batching['executions']} executions, {batching['mean_batch']:.2f} frames a "

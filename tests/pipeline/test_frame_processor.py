@@ -4,6 +4,8 @@ The detector here is a function returning planned boxes (the processor takes any
 the frame path after detection, which needs no model. Detection itself is tested against Triton elsewhere.
 """
 
+import time
+
 import numpy as np
 
 from footfall_contract.config.geometry import AnalyticsConfig, CountingLine
@@ -122,3 +124,20 @@ def test_an_exclusion_mask_keeps_a_mannequin_out_of_tracks_and_counts() -> None:
     assert {i for r in results for i in r.tally.track_ids} == {1}  # only the walker was ever tracked
     assert p.masked_detections == FRAMES + 5
     assert results[-1].tally.entries == 1
+
+
+def test_the_stage_clock_says_where_a_frame_waits_and_where_it_spends() -> None:
+    def slow_detector(frame: Frame) -> Detections:
+        time.sleep(0.004)  # a round trip to Triton: waiting, not the worker's CPU
+        return walker(frame)
+
+    p = processor()
+    p._detect = slow_detector  # noqa: SLF001 - the same processor, a detector that takes its time
+    for seq in range(FRAMES):
+        p.process(frame(seq))
+    wall, cpu = p.stages.totals()
+    assert set(wall) == set(cpu) == {"detect", "track", "gender", "analytics", "record"}
+    assert wall["detect"] >= FRAMES * 0.004
+    assert cpu["detect"] < wall["detect"] / 2  # asleep, not computing
+    assert all(seconds > 0 for seconds in wall.values())  # every stage ran and was timed
+    assert wall["track"] < wall["detect"]

@@ -57,6 +57,9 @@ STATUS = WorkerStatus(
     not_ready_reasons=("Triton not answering",),
     uptime_s=60.0,
     zone_occupancy={"checkout_queue": 3},
+    stream_fallback=True,
+    stage_wall_s={"detect": 12.5, "track": 0.25},
+    stage_cpu_s={"detect": 2.0, "track": 0.25},
 )
 
 
@@ -125,6 +128,10 @@ def test_metrics_parse_and_carry_the_status_and_the_histograms(served: Served) -
     assert samples[("footfall_triton_request_seconds_count", triton)] == 1
     assert samples[("footfall_entries_total", channel)] == 14 and samples[("footfall_exits_total", channel)] == 9
     assert samples[("footfall_zone_occupancy", (("channel", "channel_9"), ("zone", "checkout_queue")))] == 3
+    assert samples[("footfall_stream_fallback", channel)] == 1
+    detect = (("channel", "channel_9"), ("stage", "detect"))
+    assert samples[("footfall_stage_wall_seconds_total", detect)] == 12.5
+    assert samples[("footfall_stage_cpu_seconds_total", detect)] == 2.0
 
 
 def test_status_is_the_worker_status_as_json(served: Served) -> None:
@@ -134,6 +141,7 @@ def test_status_is_the_worker_status_as_json(served: Served) -> None:
     assert code == 200 and document["channel"] == "channel_9" and document["people_now"] == 2
     assert document["not_ready_reasons"] == ["Triton not answering"]
     assert (document["entries"], document["exits"], document["zone_occupancy"]) == (14, 9, {"checkout_queue": 3})
+    assert document["stream_fallback"] is True and document["stage_wall_s"] == {"detect": 12.5, "track": 0.25}
     assert {name: document[name] for name in COUNTER_NAMES} == STATUS.counters.as_dict()  # flat, every counter
 
 

@@ -58,6 +58,9 @@ class WorkerStatus:
     uptime_s: float
     zone_occupancy: dict[str, int] = dataclasses.field(default_factory=dict)  # people in each zone now
     stream_fallback: bool = False  # reading the main stream: the camera has no configured sub-stream
+    # seconds spent per processing stage since the start, wall and CPU of the processing thread (stage_clock)
+    stage_wall_s: dict[str, float] = dataclasses.field(default_factory=dict)
+    stage_cpu_s: dict[str, float] = dataclasses.field(default_factory=dict)
 
     def as_dict(self) -> dict[str, object]:
         """The `/status` document: flat, the counters' fields beside the others."""
@@ -147,6 +150,14 @@ class _StatusCollector(Collector):
         for zone, people in sorted(status.zone_occupancy.items()):
             occupancy.add_metric([status.channel, zone], float(people))
         yield occupancy
+        for clock, totals, documentation in (
+            ("wall", status.stage_wall_s, "Wall seconds spent in each processing stage (a frame's latency)."),
+            ("cpu", status.stage_cpu_s, "CPU seconds of the processing thread in each processing stage."),
+        ):
+            spent = CounterMetricFamily(f"footfall_stage_{clock}_seconds", documentation, labels=["channel", "stage"])
+            for stage, seconds in totals.items():
+                spent.add_metric([status.channel, stage], seconds)
+            yield spent
 
 
 class WorkerMetrics:

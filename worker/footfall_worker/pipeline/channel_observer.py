@@ -116,6 +116,7 @@ class ChannelObserver:
         p50, p95, p99 = p.frames.latency.percentiles_ms(50, 95, 99)
         gender = p.gender_worker
         tally = p.processor.tally
+        stage_wall_s, stage_cpu_s = p.processor.stages.totals()
         return WorkerStatus(
             channel=self.spec.channel_id,
             state=str(health.state),
@@ -148,6 +149,8 @@ class ChannelObserver:
             uptime_s=round(time.monotonic() - self._started_mono, 3),
             zone_occupancy=tally.zone_occupancy,
             stream_fallback=health.on_fallback,
+            stage_wall_s=stage_wall_s,
+            stage_cpu_s=stage_cpu_s,
         )
 
     def publish_live(self, force: bool = False) -> None:

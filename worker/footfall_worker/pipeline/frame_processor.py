@@ -33,6 +33,7 @@ from footfall_worker.ingest.frames import Frame
 from footfall_worker.pipeline.frame_result import ChannelTally, FrameResult
 from footfall_worker.pipeline.minute_stats import MinuteStats
 from footfall_worker.pipeline.recorder import TrackRecorder
+from footfall_worker.pipeline.stage_clock import StageClock
 from footfall_worker.reid.appearance import AppearanceEncoder
 from footfall_worker.reid.linker import TrackLinker
 from footfall_worker.storage.records import EventRow
@@ -85,6 +86,7 @@ class FrameProcessor:
         self._last_t = 0.0
         self._appearance = appearance
         self.appearance_failures = 0  # frames whose embeddings failed (tracked by overlap alone)
+        self.stages = StageClock()  # where each frame's processing time goes
 
     @property
     def clock_origin(self) -> float:
@@ -103,34 +105,41 @@ class FrameProcessor:
         Raises:
             InferenceError: detection failed (the frame is lost; tracking state is untouched).
         """
-        detections = self._detect(frame)
-        if self._masks:
-            found = len(detections)
-            detections = self._masks.keep(detections, (frame.image.shape[1], frame.image.shape[0]))
-            self.masked_detections += found - len(detections)
+        clock = self.stages
+        with clock.stage("detect"):
+            detections = self._detect(frame)
+            if self._masks:
+                found = len(detections)
+                detections = self._masks.keep(detections, (frame.image.shape[1], frame.image.shape[0]))
+                self.masked_detections += found - len(detections)
         t, wall = self.clock(frame)
         self._offset_s, self._last_t = wall - t, t
-        tracked = self.tracker.update(detections, t, self._probe(frame))
-        out = FrameResult(frame, detections, tracked.tracks)
-        self.gender.collect()
-        self.gender.observe(frame.image, tracked.tracks, t)
-        if self.linker is not None:
-            for link in self.linker.observe(frame.image, tracked.tracks, tracked.events, wall):
-                self.recorder.link(link)
+        with clock.stage("track"):
+            tracked = self.tracker.update(detections, t, self._probe(frame))
+            out = FrameResult(frame, detections, tracked.tracks)
+        with clock.stage("gender"):
+            self.gender.collect()
+            self.gender.observe(frame.image, tracked.tracks, t)
+        with clock.stage("track"):  # re-identification across channels belongs with tracking
+            if self.linker is not None:
+                for link in self.linker.observe(frame.image, tracked.tracks, tracked.events, wall):
+                    self.recorder.link(link)
         track_ids = tracked.tracks.track_id.tolist()
         counted: list[ChannelEvent] = []
-        if self.analytics is not None:
-            # before `_record`: it may settle ended tracks, and that forgets their gender votes
-            size = (frame.image.shape[1], frame.image.shape[0])
-            counted = self.analytics.update(t, track_ids, tracked.tracks.xyxy, size, self._gender_of)
-            counted += self._end_analytics(tracked.events)
-        self._record(tracked.events, out)
-        started = sum(1 for event in tracked.events if event.kind is TrackEventKind.STARTED)
-        done = self._stats.observe(wall, track_ids, started)
-        if done is not None:
-            out.records.append(done)
-        self._count(counted, out)
-        return self._tallied(out, tuple(track_ids))
+        with clock.stage("analytics"):
+            if self.analytics is not None:
+                # before `_record`: it may settle ended tracks, and that forgets their gender votes
+                size = (frame.image.shape[1], frame.image.shape[0])
+                counted = self.analytics.update(t, track_ids, tracked.tracks.xyxy, size, self._gender_of)
+                counted += self._end_analytics(tracked.events)
+        with clock.stage("record"):
+            self._record(tracked.events, out)
+            started = sum(1 for event in tracked.events if event.kind is TrackEventKind.STARTED)
+            done = self._stats.observe(wall, track_ids, started)
+            if done is not None:
+                out.records.append(done)
+            self._count(counted, out)
+            return self._tallied(out, tuple(track_ids))
 
     def _probe(self, frame: Frame) -> Callable[[np.ndarray], np.ndarray] | None:
         """Embeds boxes of this frame for the tracker. A failed embedding (Triton away) must not lose the frame
