@@ -187,9 +187,10 @@ def triton_pids() -> list[int]:
 def detector_batches() -> dict[int, int]:
     """Executions of the person detector so far, by batch size (Triton's statistics): with several channels,
     dynamic batching should put more than one frame in a batch."""
-    connection = TritonConnection(TritonSettings())
+    settings = TritonSettings()
+    connection = TritonConnection(settings)
     try:
-        stats = connection.inference_statistics(TritonSettings().detector_model)["model_stats"][0]
+        stats = connection.inference_statistics(settings.detector_model)["model_stats"][0]
     finally:
         connection.close()
     return {int(b["batch_size"]): int(b["compute_infer"].get("count", 0)) for b in stats.get("batch_stats", [])}

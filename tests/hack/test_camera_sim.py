@@ -9,13 +9,19 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Iterator
 from typing import Any, Literal
 
 import cv2
 import pytest
 
-from tests.support.camera_sim import DAHUA_QUERY, CameraSimulator, CameraSimulatorError, footage_path, open_capture
+from tests.support.camera_sim import (
+    DAHUA_QUERY,
+    CameraSimulator,
+    CameraSimulatorError,
+    footage_path,
+    open_capture,
+    open_ok,
+)
 
 pytestmark = pytest.mark.camera
 
@@ -26,22 +32,6 @@ CLIPS = {
     "face-demographics-walking.mp4": (480, 270, 12.0, 35),
     "head-pose-face-detection-female-and-male.mp4": (480, 270, 12.0, 56),
 }
-
-
-@pytest.fixture
-def capture_closer() -> Iterator[list[Any]]:
-    """Release every capture a test opened, even when it fails half-way."""
-    captures: list[Any] = []
-    yield captures
-    for capture in captures:
-        capture.release()
-
-
-def open_ok(url: str, captures: list[Any]) -> Any:
-    capture = open_capture(url)
-    captures.append(capture)
-    assert capture.isOpened(), f"could not open {url}"
-    return capture
 
 
 def catch_up(capture: Any, fps: float, limit: int = 300) -> int:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ from tests.support.camera_sim import (
     CameraSimulatorError,
     camera_streams,
     open_capture,
+    open_ok,
 )
 
 pytestmark = pytest.mark.camera
@@ -35,14 +35,6 @@ STREAMS = {
 @pytest.fixture(scope="module")
 def streams() -> Path:
     return camera_streams()
-
-
-@pytest.fixture
-def captures() -> Iterator[list[Any]]:
-    opened: list[Any] = []
-    yield opened
-    for capture in opened:
-        capture.release()
 
 
 def probe(path: Path) -> tuple[dict[str, Any], list[str]]:
@@ -70,9 +62,7 @@ def test_each_stream_is_what_an_ip_camera_sends(streams: Path, name: str) -> Non
 
 
 def read_frames(url: str, captures: list[Any], count: int = 5) -> list[tuple[int, ...]]:
-    capture = open_capture(url, timeout_ms=10_000)
-    captures.append(capture)
-    assert capture.isOpened(), f"could not open {url}"
+    capture = open_ok(url, captures, timeout_ms=10_000)
     shapes = []
     for _ in range(count):
         ok, frame = capture.read()
@@ -81,20 +71,20 @@ def read_frames(url: str, captures: list[Any], count: int = 5) -> list[tuple[int
     return shapes
 
 
-def test_main_stream_and_sub_stream_on_one_camera_by_subtype(streams: Path, captures: list[Any]) -> None:
+def test_main_stream_and_sub_stream_on_one_camera_by_subtype(streams: Path, capture_closer: list[Any]) -> None:
     with CameraSimulator(streams / "main-4mp25-h265.mp4", sub_file=streams / "sub-d1-h264.mp4") as cam:
-        assert set(read_frames(cam.url + DAHUA_QUERY, captures)) == {(1440, 2560, 3)}
-        assert set(read_frames(cam.url + SUB_STREAM_QUERY, captures)) == {(576, 704, 3)}
+        assert set(read_frames(cam.url + DAHUA_QUERY, capture_closer)) == {(1440, 2560, 3)}
+        assert set(read_frames(cam.url + SUB_STREAM_QUERY, capture_closer)) == {(576, 704, 3)}
         # the query's order is free, and the captures above are still open: a second client of the same camera
-        assert set(read_frames(cam.url + "?subtype=0&channel=1", captures)) == {(1440, 2560, 3)}
+        assert set(read_frames(cam.url + "?subtype=0&channel=1", capture_closer)) == {(1440, 2560, 3)}
 
 
-def test_a_camera_without_sub_stream_refuses_subtype_1(streams: Path, captures: list[Any]) -> None:
+def test_a_camera_without_sub_stream_refuses_subtype_1(streams: Path, capture_closer: list[Any]) -> None:
     with CameraSimulator(streams / "main-1080p25-h264.mp4", user="admin", password="pw", auth="digest") as cam:
         capture = open_capture(cam.url + SUB_STREAM_QUERY, timeout_ms=5000)
-        captures.append(capture)
+        capture_closer.append(capture)
         assert not capture.isOpened()
-        assert set(read_frames(cam.url + DAHUA_QUERY, captures)) == {(1080, 1920, 3)}
+        assert set(read_frames(cam.url + DAHUA_QUERY, capture_closer)) == {(1080, 1920, 3)}
 
 
 def test_a_file_it_cannot_serve_is_refused_at_start_with_what_it_is(tmp_path: Path) -> None:

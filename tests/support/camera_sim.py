@@ -43,6 +43,7 @@ __all__ = [
     "camera_streams",
     "footage_path",
     "open_capture",
+    "open_ok",
 ]
 
 SYSTEM_PYTHON = "/usr/bin/python3"
@@ -78,6 +79,14 @@ def open_capture(url: str, timeout_ms: int = 3000) -> Any:
         cv2.CAP_FFMPEG,
         [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, timeout_ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, timeout_ms],
     )
+
+
+def open_ok(url: str, captures: list[Any], timeout_ms: int = 3000) -> Any:
+    """`open_capture`, kept in `captures` for release, failing the test when the stream does not open."""
+    capture = open_capture(url, timeout_ms)
+    captures.append(capture)
+    assert capture.isOpened(), f"could not open {url}"
+    return capture
 
 
 class CameraSimulatorError(RuntimeError):

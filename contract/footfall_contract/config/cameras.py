@@ -140,15 +140,17 @@ class ChannelConfig(BaseModel):
 
     def url(self, environ: Mapping[str, str] | None = None) -> RtspUrl:
         """The stream URL with credentials resolved from the environment when the channel declares any."""
-        credentials = self.credentials.resolve(environ) if self.credentials else None
-        return self.source.url(credentials)
+        return self.source.url(self._credentials(environ))
 
     def main_stream_url(self, environ: Mapping[str, str] | None = None) -> RtspUrl | None:
         """The camera's main stream when the channel reads its Dahua sub-stream (`source.subtype` 1), else None."""
         main = self.source.main_stream()
         if main is None:
             return None
-        return main.url(self.credentials.resolve(environ) if self.credentials else None)
+        return main.url(self._credentials(environ))
+
+    def _credentials(self, environ: Mapping[str, str] | None) -> CameraCredentials | None:
+        return self.credentials.resolve(environ) if self.credentials else None
 
 
 def known_timezone(timezone: str) -> str:
