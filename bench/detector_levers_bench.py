@@ -1,4 +1,5 @@
-"""Person detector levers, in-process: runtime (onnxruntime / OpenVINO), int8, input size. Printed, never asserted.
+"""Person detector levers, in-process: runtime (onnxruntime / OpenVINO), int8, input size, canvas shape. Printed,
+never asserted.
 
     make bench                                   (runs it in the bench venv, which has openvino and onnx)
     $(hack/bench-venv.sh) bench/detector_levers_bench.py --repeats 3
@@ -7,15 +8,17 @@ Every lever runs the code Triton's python backend runs (models/person_detector/1
 decode, NMS) on one thread, on the same 720p frames (the four clips of input/footage/intel upscaled to 1280x720,
 even frame indices; plus ../shared/footage/street when present, never committed). Timing alternates the levers
 frame by frame, so load from other processes falls on all of them alike; ms/frame is the median over all frames
-and repeats. Agreement is against the default path (onnxruntime fp32, 416) on the same frames: person boxes at
-score >= 0.5, matched greedily (highest fp32 score first) at IoU >= 0.5; recall = fp32 boxes found, precision =
-boxes that match an fp32 box, |dscore| = mean score difference of matched boxes, IoU min = worst matched box.
+and repeats. Agreement is against the default path (onnxruntime fp32, 416, a frame's canvas padded only to a
+multiple of 32: 416x256 for these 16:9 frames; "square canvas" is YOLOX's own 416x416) on the same frames:
+person boxes at score >= 0.5, matched greedily (highest reference score first) at IoU >= 0.5; recall = reference
+boxes found, precision = boxes that match a reference box, |dscore| = mean score difference of matched boxes,
+IoU min = worst matched box.
 
 In-process numbers are not the served ones: OpenVINO's 1.10x here was a draw through Triton with 4 clients
 (models/README.md has both).
 
 Levers that need a package this venv lacks are printed as skipped: openvino (the Triton venv and the bench venv
-have it), onnx (for the int8 copies made by hack/quantize-detector.py and for onnxruntime at 320/384).
+have it), onnx (for the int8 copies made by hack/quantize-detector.py).
 """
 
 from __future__ import annotations
@@ -126,21 +129,6 @@ class Lever:
     agreement: dict[str, Agreement] = field(default_factory=dict)
 
 
-def resized_onnx(size: int, out_dir: Path) -> str:
-    """model.onnx with the input declared ``size`` x ``size`` (the graph takes its sizes from Shape), for
-    onnxruntime; OpenVINO reshapes in memory instead."""
-    import onnx
-
-    model = onnx.load(str(MODEL))
-    dims = model.graph.input[0].type.tensor_type.shape.dim
-    dims[2].dim_value = dims[3].dim_value = size
-    model.graph.output[0].type.tensor_type.shape.dim[1].dim_value = sum((size // s) ** 2 for s in (8, 16, 32))
-    del model.graph.value_info[:]
-    path = out_dir / f"model_{size}.onnx"
-    onnx.save(model, str(path))
-    return str(path)
-
-
 def int8_models(out_dir: Path) -> dict[str, Path]:
     spec = importlib.util.spec_from_file_location("quantize_detector", ROOT / "hack" / "quantize-detector.py")
     module = importlib.util.module_from_spec(spec)
@@ -156,18 +144,20 @@ def levers(tmp: Path, with_int8: bool) -> list[Lever]:
         print("making the int8 copies (hack/quantize-detector.py, about a minute) ...", flush=True)
         int8 = int8_models(tmp)
 
-    def ort(path: Callable[[], str]) -> Callable[[], PersonDetector]:
-        return lambda: PersonDetector(path(), runtime="onnxruntime")
+    def ort(path: Callable[[], str], size: int | None = None, square: bool = False) -> Callable[[], PersonDetector]:
+        return lambda: PersonDetector(path(), runtime="onnxruntime", input_size=size, square=square)
 
     def ov(path: Callable[[], str], size: int | None = None, precision: str = "") -> Callable[[], PersonDetector]:
         return lambda: PersonDetector(path(), runtime="openvino", input_size=size, precision=precision)
 
     out = [
         Lever("onnxruntime fp32 416 (default)", ort(lambda: str(MODEL))),
+        Lever("onnxruntime fp32 416 square canvas", ort(lambda: str(MODEL), square=True)),
         Lever("onnxruntime int8 static QDQ 416", ort(lambda: str(int8["qdq"]))),
         Lever("onnxruntime int8 dynamic 416", ort(lambda: str(int8["dynamic"]))),
-        Lever("onnxruntime fp32 384", ort(lambda: resized_onnx(384, tmp))),
-        Lever("onnxruntime fp32 320", ort(lambda: resized_onnx(320, tmp))),
+        Lever("onnxruntime fp32 384", ort(lambda: str(MODEL), size=384)),
+        Lever("onnxruntime fp32 320", ort(lambda: str(MODEL), size=320)),
+        Lever("onnxruntime fp32 640", ort(lambda: str(MODEL), size=640)),
         Lever("openvino f32 416", ov(lambda: str(MODEL), precision="f32")),
         Lever("openvino default 416", ov(lambda: str(MODEL))),
         Lever("openvino int8 static QDQ 416", ov(lambda: str(int8["qdq"]))),
@@ -177,8 +167,6 @@ def levers(tmp: Path, with_int8: bool) -> list[Lever]:
     for lever in out:
         if "int8" in lever.name and not int8:
             lever.skipped = "needs the onnx package" if not have_onnx else "--no-int8"
-        elif lever.name.startswith("onnxruntime fp32 3") and not have_onnx:
-            lever.skipped = "needs the onnx package"
         elif lever.name.startswith("openvino") and not have_ov:
             lever.skipped = "needs openvino"
         else:

@@ -8,7 +8,7 @@ import pytest
 import tritonclient.grpc as grpcclient
 from pydantic import ValidationError
 
-from footfall_worker.inference import InvalidInputError, PersonDetector, TritonConnection
+from footfall_worker.inference import PersonDetector, TritonConnection
 from footfall_worker.settings import TritonSettings
 from tests.conftest import triton_settings
 from tests.support.footage import ONE_BY_ONE, frames_at
@@ -84,10 +84,21 @@ def test_the_size_goes_with_every_request(
         np.testing.assert_allclose(detections.confidence, at_640.confidence, atol=1e-5)
 
 
-def test_a_size_the_server_cannot_run_is_an_invalid_input_naming_it(
+def test_the_smallest_size_runs_on_the_default_server(
     triton: TritonInstance, transport: str, frame: np.ndarray
 ) -> None:
-    # 320 passes the worker's check (an openvino server runs it) but this server runs onnxruntime
-    for detector in detector_with(triton, transport, 320):
-        with pytest.raises(InvalidInputError, match=r"input_size 320 needs runtime 'openvino'.*serves input_size 416"):
-            detector.detect_one(frame)
+    # onnxruntime runs model.onnx at every offered size (its height and width are free): 320 sends a 320 x 192
+    # canvas for this 768 x 432 frame (180 rows of picture, padded to a multiple of 32) and finds the one person.
+    detectors = detector_with(triton, transport, 320)
+    detector = next(detectors)
+    sent: list[list[int]] = []
+    real = detector._connection.infer
+
+    def infer(model, inputs, outputs, parameters=None):  # type: ignore[no-untyped-def]
+        sent.append(inputs[0].shape())
+        return real(model, inputs, outputs, parameters)
+
+    detector._connection.infer = infer  # type: ignore[method-assign]
+    assert len(detector.detect_one(frame).above(0.5)) == 1
+    assert sent == [[1, 192, 320, 3]]
+    next(detectors, None)  # closes the detector and its connection

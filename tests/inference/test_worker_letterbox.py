@@ -25,7 +25,9 @@ if str(MODEL_DIR) not in sys.path:
 import yolox  # noqa: E402 - the model's own preprocessing, beside model.py
 
 PERSON = 0.5
-CANVAS_416 = 416 * 416 * 3
+# A 16:9 frame's canvas at 416: 416 x 234 of picture, padded to 256 rows (a multiple of 32)
+CANVAS_16X9 = [256, 416, 3]
+CANVAS_16X9_BYTES = 256 * 416 * 3
 
 
 @pytest.fixture(scope="module")
@@ -135,29 +137,45 @@ def grpc_detector(triton: TritonInstance) -> Iterator[PersonDetector]:
 # --- the canvas (no Triton) ---
 
 
-@pytest.mark.parametrize("size", [416, 640])
+SHAPES = [(1080, 1920), (1920, 1080), (432, 768), (270, 480), (1080, 1080), (416, 416), (300, 416), (576, 704)]
+SHAPES += [(1, 1), (2, 3), (37, 1), (1, 40000), (4320, 7680), (719, 1281), (1440, 2560)]
+
+
+@pytest.mark.parametrize("size", [320, 416, 640])
 def test_the_canvas_is_the_models_own_letterbox_bit_for_bit(size: int) -> None:
     rng = np.random.default_rng(7)
-    shapes = [(1080, 1920), (1920, 1080), (432, 768), (270, 480), (1080, 1080), (416, 416), (300, 416)]
-    shapes += [(1, 1), (2, 3), (37, 1), (1, 40000), (4320, 7680), (719, 1281)]
-    frames = [rng.integers(0, 256, (*shape, 3), dtype=np.uint8) for shape in shapes]
+    frames = [rng.integers(0, 256, (*shape, 3), dtype=np.uint8) for shape in SHAPES]
     frames.append(rng.integers(0, 256, (540, 1920 * 2, 3), dtype=np.uint8)[:, ::2])  # a strided view
+    for frame in frames:
+        (canvas,), (r,) = letterbox_batch([frame], size)
+        expected, expected_r = yolox.letterbox(np.ascontiguousarray(frame), size)
+        assert r == expected_r, frame.shape
+        np.testing.assert_array_equal(canvas, expected, err_msg=str(frame.shape))
+        assert max(canvas.shape[:2]) == size and canvas.shape[0] % 32 == canvas.shape[1] % 32 == 0, frame.shape
+    # Frames of several shapes share the largest canvas on each side, each the model's own letterbox top-left.
     batch, scales = letterbox_batch(frames, size)
     assert batch.shape == (len(frames), size, size, 3) and batch.dtype == np.uint8
     for frame, canvas, r in zip(frames, batch, scales, strict=True):
         expected, expected_r = yolox.letterbox(np.ascontiguousarray(frame), size)
-        assert r == expected_r, frame.shape
-        np.testing.assert_array_equal(canvas, expected, err_msg=str(frame.shape))
+        height, width = expected.shape[:2]
+        assert r == expected_r
+        np.testing.assert_array_equal(canvas[:height, :width], expected, err_msg=str(frame.shape))
+        assert (canvas[height:] == PAD_VALUE).all() and (canvas[:, width:] == PAD_VALUE).all()
 
 
-@pytest.mark.parametrize("size", [416, 640])
-def test_the_models_letterbox_of_a_canvas_is_an_identity(size: int) -> None:
-    frame = np.random.default_rng(3).integers(0, 256, (1080, 1920, 3), dtype=np.uint8)
+@pytest.mark.parametrize(
+    ("size", "frame_shape", "canvas_shape"),
+    [(416, (1080, 1920), (256, 416)), (640, (1080, 1920), (384, 640)), (416, (576, 704), (352, 416))],
+)
+def test_the_models_letterbox_of_a_canvas_is_an_identity(size: int, frame_shape: tuple, canvas_shape: tuple) -> None:
+    frame = np.random.default_rng(3).integers(0, 256, (*frame_shape, 3), dtype=np.uint8)
     canvas = letterbox_batch([frame], size)[0][0]
+    assert canvas.shape[:2] == canvas_shape  # padded to a multiple of 32, not to a square
     again, r = yolox.letterbox(canvas, size)
     assert r == 1.0
     np.testing.assert_array_equal(again, canvas)
-    assert (canvas[int(1080 * size / 1920) :] == PAD_VALUE).all()  # the padding below the picture
+    picture = int(frame_shape[0] * size / frame_shape[1])
+    assert (canvas[picture:] == PAD_VALUE).all() and (canvas[picture - 1] != PAD_VALUE).any()
 
 
 def test_boxes_map_back_to_source_pixels_clipped_and_without_slivers() -> None:
@@ -185,15 +203,15 @@ def test_letterboxed_boxes_equal_the_full_frame_path(
     aspect: str, connection: TritonConnection, grpc_detector: PersonDetector, footage: list[np.ndarray]
 ) -> None:
     frames = [ASPECTS[aspect](frame) for frame in footage]
-    people = floor_boxes = floor_delta = 0
+    compared = floor_boxes = floor_delta = 0
     for index, frame in enumerate(frames):
         reference, got = full_frame(connection, frame), grpc_detector.detect_one(frame)
         assert_same_people(reference, got, f"{aspect} {frame.shape} frame {index}")
         assert_inside(got, frame)
-        people += len(reference.above(PERSON))
+        compared += len(reference.above(0.3))  # what assert_same_people compares
         floor_boxes += len(reference)
         floor_delta += abs(len(reference) - len(got))
-    assert people >= 5, f"{aspect}: only {people} people in the reference; the comparison would prove little"
+    assert compared >= 5, f"{aspect}: only {compared} boxes in the reference; the comparison would prove little"
     # Down to the 0.1 floor only NMS near its threshold, on boxes reaching into the padding, may differ.
     assert floor_delta <= 0.02 * floor_boxes, (floor_delta, floor_boxes)
 
@@ -207,7 +225,7 @@ def test_shared_memory_carries_the_same_canvas(
             frame = upscale_1080p(frame)
             assert_same_people(full_frame(connection, frame), detector.detect_one(frame), "shm 1080p")
         assert [(r["shape"], r["grpc_bytes"], r["shm_bytes"]) for r in spy.requests] == [
-            ([1, 416, 416, 3], 0, CANVAS_416)
+            ([1, *CANVAS_16X9], 0, CANVAS_16X9_BYTES)
         ] * 4
 
 
@@ -216,15 +234,20 @@ def test_requests_carry_only_the_model_sized_canvas(grpc_detector: PersonDetecto
     frame = upscale_1080p(footage[0])
     grpc_detector.detect_one(frame)
     assert spy.requests == [
-        {"shape": [1, 416, 416, 3], "grpc_bytes": CANVAS_416, "shm_bytes": 0, "parameters": {"input_size": 416}}
+        {
+            "shape": [1, *CANVAS_16X9],
+            "grpc_bytes": CANVAS_16X9_BYTES,
+            "shm_bytes": 0,
+            "parameters": {"input_size": 416},
+        }
     ]
-    assert CANVAS_416 < frame.nbytes / 10
-    # Frames of several resolutions travel in one request of one shape, each mapped back to its own pixels.
+    assert CANVAS_16X9_BYTES < frame.nbytes / 19
+    # Frames of several resolutions travel in one request per canvas shape, each mapped back to its own pixels.
     mixed = [frame, ASPECTS["portrait-9x16"](footage[1]), footage[2], cv2.resize(footage[3], (1280, 720))]
     spy.requests.clear()
     together = grpc_detector.detect(mixed)
-    assert [r["shape"] for r in spy.requests] == [[4, 416, 416, 3]]
-    assert spy.requests[0]["grpc_bytes"] == 4 * CANVAS_416
+    assert [r["shape"] for r in spy.requests] == [[3, *CANVAS_16X9], [1, 416, 256, 3]]
+    assert [r["grpc_bytes"] for r in spy.requests] == [3 * CANVAS_16X9_BYTES, CANVAS_16X9_BYTES]
     for one, from_batch in zip(mixed, together, strict=True):
         alone = grpc_detector.detect_one(one)
         np.testing.assert_allclose(from_batch.xyxy, alone.xyxy, atol=1e-3)
@@ -239,7 +262,7 @@ def test_a_requested_size_sets_the_canvas(triton: TritonInstance, footage: list[
         spy = RequestSpy(detector._connection)
         assert_same_people(reference, detector.detect_one(frame), "640")
         assert [(r["shape"], r["grpc_bytes"], r["parameters"]) for r in spy.requests] == [
-            ([1, 640, 640, 3], 640 * 640 * 3, {"input_size": 640})
+            ([1, 384, 640, 3], 384 * 640 * 3, {"input_size": 640})
         ]
     connection.close()
 
@@ -270,13 +293,16 @@ def test_the_default_size_is_read_once_from_the_model_config(
     assert calls == ["person_detector"]
 
 
-@pytest.mark.parametrize(("config", "expected"), [({"config": {}}, 416), (None, 640)])
+@pytest.mark.parametrize(
+    ("config", "expected", "canvas"), [({"config": {}}, 416, CANVAS_16X9), (None, 640, [384, 640, 3])]
+)
 def test_the_size_falls_back_to_416_and_follows_the_config(
     grpc_detector: PersonDetector,
     footage: list[np.ndarray],
     monkeypatch: pytest.MonkeyPatch,
     config: dict | None,
     expected: int,
+    canvas: list[int],
 ) -> None:
     client = grpc_detector._connection.client
     real = client.get_model_config
@@ -291,7 +317,7 @@ def test_the_size_falls_back_to_416_and_follows_the_config(
     monkeypatch.setattr(client, "get_model_config", get_model_config)
     spy = RequestSpy(grpc_detector._connection)
     assert len(grpc_detector.detect_one(upscale_1080p(footage[1])).above(PERSON)) >= 1
-    assert spy.requests[0]["shape"] == [1, expected, expected, 3]
+    assert spy.requests[0]["shape"] == [1, *canvas]
     assert spy.requests[0]["parameters"] == {"input_size": expected}
 
 
@@ -326,7 +352,7 @@ def test_frames_beyond_4k_work_and_cost_the_same_bytes(
     huge = cv2.resize(small, (7680, 4320), interpolation=cv2.INTER_LINEAR)  # 8K, 99.5 MB
     spy = RequestSpy(grpc_detector._connection)
     got = grpc_detector.detect_one(huge)
-    assert spy.requests[0]["grpc_bytes"] == CANVAS_416
+    assert spy.requests[0]["grpc_bytes"] == CANVAS_16X9_BYTES
     assert_same_people(full_frame(connection, huge), got, "8K")
     people, at_small = got.above(PERSON), grpc_detector.detect_one(small).above(PERSON)
     assert len(people) == len(at_small) == 1
@@ -347,7 +373,8 @@ def test_strided_views_give_the_boxes_of_their_copies(grpc_detector: PersonDetec
 def test_channels_of_different_resolutions_are_batched_together(
     triton: TritonInstance, footage: list[np.ndarray]
 ) -> None:
-    # Full frames of four resolutions never share a batch (Triton batches equal shapes only); their canvases do.
+    # Full frames of four resolutions never share a batch (Triton batches equal shapes only); their canvases do
+    # where the cameras share an aspect ratio (16:9 here: 1080p, 720p, 768x432 and 4 MP are all 416 x 256).
     stats_connection = TritonConnection(triton_settings(triton.url))
 
     def batches_over_one() -> int:
@@ -356,7 +383,12 @@ def test_channels_of_different_resolutions_are_batched_together(
             int(b["compute_infer"].get("count", 0)) for b in stats.get("batch_stats", []) if int(b["batch_size"]) > 1
         )
 
-    frames = [upscale_1080p(footage[0]), cv2.resize(footage[1], (1280, 720)), footage[7], ASPECTS["square"](footage[2])]
+    frames = [
+        upscale_1080p(footage[0]),
+        cv2.resize(footage[1], (1280, 720)),
+        footage[7],
+        cv2.resize(footage[2], (2560, 1440)),
+    ]
     before = batches_over_one()
     errors: list[BaseException] = []
     start = threading.Barrier(len(frames))

@@ -1,8 +1,8 @@
 """person_detector's per-request input size (request parameter ``input_size``), through a real Triton.
 
-The session server runs the shipped config (onnxruntime, 416): a request for 640 must run model_640.onnx (the
-same boxes as that file in-process), 320 must be refused naming openvino. A second private server runs a copy
-of the repository with runtime openvino, which serves 320 and 384 by reshaping model.onnx.
+The session server runs the shipped config (onnxruntime, 416): a request for another offered size must run the
+network at that size (the same boxes as yolox.py in-process at that size), anything else is refused naming the
+sizes. A second private server runs a copy of the repository with runtime openvino, which serves every size too.
 """
 
 from __future__ import annotations
@@ -58,11 +58,11 @@ def detect(
     return result.as_numpy("BOXES")[0, :count], result.as_numpy("SCORES")[0, :count]
 
 
-def in_process(file: str, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The same yolox.py code Triton runs (tests/models/conftest.py puts it on sys.path), on ``file``."""
+def in_process(size: int, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The same yolox.py code Triton runs (tests/models/conftest.py puts it on sys.path), at input ``size``."""
     from yolox import PersonDetector
 
-    return PersonDetector(str(MODEL_DIR / "1" / file)).detect([frame])[0]
+    return PersonDetector(str(MODEL_DIR / "1" / "model.onnx"), input_size=size).detect([frame])[0]
 
 
 def refused(client: grpcclient.InferenceServerClient, frame: np.ndarray, input_size: int | str) -> str:
@@ -74,11 +74,11 @@ def refused(client: grpcclient.InferenceServerClient, frame: np.ndarray, input_s
 
 
 @pytest.mark.parametrize("name", ["one-person", "aisle"])
-def test_640_request_runs_the_640_weights(client: grpcclient.InferenceServerClient, frames: dict, name: str) -> None:
+def test_640_request_runs_the_network_at_640(client: grpcclient.InferenceServerClient, frames: dict, name: str) -> None:
     frame = frames[name]
     boxes, scores = detect(client, frame, 640)
-    expected_boxes, expected_scores = in_process("model_640.onnx", frame)
-    # model_640.onnx in-process, up to the two venvs' OpenCV resampling
+    expected_boxes, expected_scores = in_process(640, frame)
+    # the network at 640 in-process, up to the two venvs' OpenCV resampling
     assert len(scores) == len(expected_scores)
     np.testing.assert_allclose(boxes, expected_boxes, atol=1.0)
     np.testing.assert_allclose(scores, expected_scores, atol=0.01)
@@ -104,13 +104,14 @@ def test_no_parameter_is_the_configured_416(client: grpcclient.InferenceServerCl
 
 
 @pytest.mark.parametrize("size", [320, 384])
-def test_reshaped_size_on_onnxruntime_is_refused_naming_openvino(
-    client: grpcclient.InferenceServerClient, frames: dict, size: int
-) -> None:
-    message = refused(client, frames["one-person"], size)
-    assert f"input_size {size} needs runtime 'openvino'" in message
-    assert "onnxruntime, which serves input_size 416, 640" in message
-    assert len(detect(client, frames["one-person"])[1]) >= 1  # the instance lives on
+def test_smaller_sizes_run_on_onnxruntime(client: grpcclient.InferenceServerClient, frames: dict, size: int) -> None:
+    frame = frames["one-person"]
+    boxes, scores = detect(client, frame, size)
+    expected_boxes, expected_scores = in_process(size, frame)
+    assert len(scores) == len(expected_scores) and (scores >= PERSON).sum() == 1  # the one standing person
+    np.testing.assert_allclose(boxes, expected_boxes, atol=1.0)
+    np.testing.assert_allclose(scores, expected_scores, atol=0.01)
+    assert not np.allclose(scores[:1], detect(client, frame, 416)[1][:1])  # another network input than 416
 
 
 @pytest.mark.parametrize(
@@ -141,7 +142,7 @@ def test_concurrent_requests_of_mixed_sizes_each_get_their_own(triton: TritonIns
     client = grpcclient.InferenceServerClient(triton.url)
     reference = {size: detect(client, frame, size)[1] for size in (416, 640)}
     before = batches_over_one(client)
-    sizes = [416, 640, 320, 640, 416, 640, 416, 640]
+    sizes = [416, 640, 512, 640, 416, 640, 416, 640]
     failures: list[str] = []
     barrier = threading.Barrier(len(sizes))
 
@@ -153,10 +154,10 @@ def test_concurrent_requests_of_mixed_sizes_each_get_their_own(triton: TritonIns
                 try:
                     scores = detect(own, frame, size)[1]
                 except InferenceServerException as error:
-                    if size != 320 or "input_size 320" not in error.message():
+                    if size != 512 or "input_size 512" not in error.message():
                         failures.append(f"{size}: {error}")
                     continue
-                if size == 320 or not np.allclose(scores, reference[size], atol=1e-5):
+                if size == 512 or not np.allclose(scores, reference[size], atol=1e-5):
                     failures.append(f"{size}: answered with scores {scores[:5]}")
         finally:
             own.close()
@@ -222,6 +223,4 @@ def test_the_worker_knows_the_sizes_the_model_knows() -> None:
     model = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
     sys.path.insert(0, str(MODEL_DIR / "1"))
     spec.loader.exec_module(model)  # type: ignore[union-attr]
-    assert sorted(int(size) for size in model.MODEL_FILES) == list(DETECTOR_INPUT_SIZES)
-    assert model.servable_sizes("onnxruntime") == [416, 640]
-    assert model.servable_sizes("openvino") == list(DETECTOR_INPUT_SIZES)
+    assert list(model.INPUT_SIZES) == list(DETECTOR_INPUT_SIZES)

@@ -116,8 +116,41 @@ def test_config_keeps_onnxruntime_at_416() -> None:
     assert 'key: "input_size" value { string_value: "416" }' in text
 
 
-def test_onnxruntime_refuses_another_input_size() -> None:
+def test_onnxruntime_runs_the_shipped_file_at_every_offered_size() -> None:
     from yolox import PersonDetector
 
-    with pytest.raises(ValueError, match="runtime 'openvino'"):
-        PersonDetector(str(MODEL_DIR / "model.onnx"), runtime="onnxruntime", input_size=384)
+    frame = np.zeros((1080, 1920, 3), np.uint8)
+    for size in (320, 384, 416, 640):
+        detector = PersonDetector(str(MODEL_DIR / "model.onnx"), runtime="onnxruntime", input_size=size)
+        assert detector.size == size and detector.detect([frame])[0][1].size == 0  # nobody in a black frame
+        assert set(detector._grids) == {(-(-int(1080 * size / 1920) // 32) * 32, size)}  # one rectangular canvas
+    with pytest.raises(ValueError, match="multiple of 32"):
+        PersonDetector(str(MODEL_DIR / "model.onnx"), input_size=400)
+
+
+def fixed_shape_copy(tmp_path: Path, side: int) -> Path:
+    """model.onnx as YOLOX's exporter writes it: the input declared 1x3xSIDExSIDE."""
+    import onnx
+
+    model = onnx.load(str(MODEL_DIR / "model.onnx"))
+    dims = model.graph.input[0].type.tensor_type.shape.dim
+    dims[2].dim_value = dims[3].dim_value = side
+    path = tmp_path / f"fixed_{side}.onnx"
+    onnx.save(model, str(path))
+    return path
+
+
+def test_a_fixed_shape_export_runs_on_square_canvases_at_its_side(tmp_path: Path) -> None:
+    from yolox import PersonDetector
+
+    frame = np.random.default_rng(5).integers(0, 256, (720, 1280, 3), dtype=np.uint8)
+    frame[200:600, 500:700] = 40  # something to find or not; only equality matters here
+    fixed = PersonDetector(str(fixed_shape_copy(tmp_path, 416)))
+    assert fixed.size == 416 and fixed.square
+    reference = PersonDetector(str(MODEL_DIR / "model.onnx"), square=True).detect([frame])[0]
+    got = fixed.detect([frame])[0]
+    np.testing.assert_array_equal(got[0], reference[0])
+    np.testing.assert_array_equal(got[1], reference[1])
+    assert set(fixed._grids) == {(416, 416)}
+    with pytest.raises(ValueError, match=r"fixed 416x416; onnxruntime cannot run it at 384 \(hack/dynamic-detector"):
+        PersonDetector(str(fixed_shape_copy(tmp_path, 416)), input_size=384)

@@ -10,7 +10,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-# The person detector's input sides (models/person_detector/1/model.py); 320 and 384 need Triton's runtime openvino.
+# The person detector's input sides (models/person_detector/1/model.py: the longest side of the canvas sent).
 DETECTOR_INPUT_SIZES = (320, 384, 416, 640)
 
 

@@ -6,16 +6,17 @@ Input ``IMAGE`` uint8 [B, H, W, 3] BGR frames. Outputs ``BOXES`` float32 [B, M, 
 imports sibling modules of model.py; a bench imports the same file to run onnxruntime in-process).
 
 config.pbtxt parameters (all strings): ``runtime`` "onnxruntime" (default) or "openvino" (openvino not
-importable: onnxruntime, with a logged warning), ``input_size`` "416" (model.onnx), "640" (model_640.onnx), or
-"320"/"384" (model.onnx reshaped in memory; openvino only), ``openvino_precision`` ("" = OpenVINO's default:
-bf16 on CPUs with AMX/AVX512-BF16, else f32; "f32" forces full precision), ``providers`` comma-separated
+importable: onnxruntime, with a logged warning), ``input_size`` "416" (or "320", "384", "640": the longest
+side of the canvas a frame is letterboxed onto; ``model.onnx`` has its height and width free),
+``openvino_precision`` ("" = OpenVINO's default: bf16 on CPUs with AMX/AVX512-BF16, else f32; "f32" forces
+full precision), ``providers`` comma-separated
 onnxruntime execution providers ("CPUExecutionProvider"; on a GPU "CUDAExecutionProvider,CPUExecutionProvider",
 with runtime "onnxruntime"), ``intra_op_threads`` ("1", the inference threads of either runtime), ``min_score``
 ("0.1"), ``nms_iou`` ("0.45"), ``max_detections`` ("300").
 
 Request parameter ``input_size`` (an integer, or its digits as a string) runs that request at another input
 size; ``input_size`` in config.pbtxt is the default. Each size's detector is built on its first request and
-kept. A size the runtime cannot run gets an INVALID_ARGUMENT error naming what it can.
+kept. A size not offered gets an INVALID_ARGUMENT error naming those that are.
 """
 
 from __future__ import annotations
@@ -31,10 +32,10 @@ except ImportError:  # imported outside Triton (tests, benches): only the helper
 
 from yolox import RUNTIMES, PersonDetector, check_images, openvino_available, pad_detections
 
-# input_size -> weights file; 320 and 384 are model.onnx reshaped in memory (runtime openvino only)
-MODEL_FILES = {"320": "model.onnx", "384": "model.onnx", "416": "model.onnx", "640": "model_640.onnx"}
-# onnxruntime cannot reshape a file: it runs only the sizes a file was exported at
-ONNXRUNTIME_SIZES = ("416", "640")
+# the input sizes offered (either runtime runs model.onnx at any of them): 416 the default, 640 for more small
+# people, 320/384 for speed where people are near (bench/detector_levers_bench.py has what each costs)
+INPUT_SIZES = (320, 384, 416, 640)
+MODEL_FILE = "model.onnx"
 # request parameter (tritonclient: infer(..., parameters={"input_size": 640})) choosing a request's input size
 SIZE_PARAMETER = "input_size"
 
@@ -72,21 +73,10 @@ def choose_runtime(wanted: str, have_openvino: bool) -> str:
     return wanted
 
 
-def servable_sizes(runtime: str) -> list[int]:
-    """The input sizes ``runtime`` can run: openvino all of MODEL_FILES (it reshapes), onnxruntime its files'."""
-    return sorted(int(size) for size in (MODEL_FILES if runtime == "openvino" else ONNXRUNTIME_SIZES))
-
-
-def check_size(size: int, runtime: str) -> None:
-    """Raise ``SizeError`` naming the size and what is possible when ``runtime`` cannot run ``size``."""
-    if str(size) not in MODEL_FILES:
-        raise SizeError(f"input_size {size} is not one of {', '.join(sorted(MODEL_FILES, key=int))}")
-    if size not in servable_sizes(runtime):
-        can = ", ".join(str(s) for s in servable_sizes(runtime))
-        raise SizeError(
-            f"input_size {size} needs runtime 'openvino' (model.onnx reshaped in memory); this model runs "
-            f"{runtime}, which serves input_size {can}"
-        )
+def check_size(size: int) -> None:
+    """Raise ``SizeError`` naming the sizes offered when ``size`` is not one of them."""
+    if size not in INPUT_SIZES:
+        raise SizeError(f"input_size {size} is not one of {', '.join(str(s) for s in INPUT_SIZES)}")
 
 
 def requested_size(parameters: str, default: int) -> int:
@@ -121,18 +111,16 @@ class TritonPythonModel:
     """Per model instance, one detector (OpenVINO compiled model or onnxruntime session) per input size in use.
 
     The configured size is built in ``initialize`` (a bad config fails the load); another size is built on the
-    first request asking for it and cached, keyed by size, so at most ``len(MODEL_FILES)`` detectors exist."""
+    first request asking for it and cached, keyed by size, so at most ``len(INPUT_SIZES)`` detectors exist."""
 
     def initialize(self, args: dict) -> None:
         config = json.loads(args["model_config"])
         self.model_name = args.get("model_name", "person_detector")
         self.version_dir = Path(args["model_repository"]) / args["model_version"]
         size = _param(config, "input_size", "416")
-        if size not in MODEL_FILES:
-            raise ValueError(f"parameter 'input_size' must be one of {sorted(MODEL_FILES)}, got {size!r}")
+        if size not in [str(s) for s in INPUT_SIZES]:
+            raise ValueError(f"parameter 'input_size' must be one of {[str(s) for s in INPUT_SIZES]}, got {size!r}")
         self.runtime = choose_runtime(_param(config, "runtime", "onnxruntime"), openvino_available())
-        if size not in [str(s) for s in servable_sizes(self.runtime)]:
-            raise ValueError(f"parameter 'input_size' {size} needs runtime 'openvino' (model.onnx reshaped in memory)")
         # everything but the file and the size: the same for every size's detector
         self.detector_args = {
             "providers": _providers(_param(config, "providers", "CPUExecutionProvider"))
@@ -150,17 +138,11 @@ class TritonPythonModel:
         self.out_dtypes = {o["name"]: pb_utils.triton_string_to_numpy(o["data_type"]) for o in config["output"]}
 
     def _build(self, size: int) -> PersonDetector:
-        """The detector for input ``size`` (already checked servable by this runtime)."""
-        path = self.version_dir / MODEL_FILES[str(size)]
-        detector = PersonDetector(
-            model_path=str(path),
-            input_size=size if self.runtime == "openvino" else None,  # onnxruntime: the file's own size
-            **self.detector_args,
-        )
+        """The detector for input ``size`` (already checked to be one of ``INPUT_SIZES``)."""
+        path = self.version_dir / MODEL_FILE
+        detector = PersonDetector(model_path=str(path), input_size=size, **self.detector_args)
         precision = getattr(detector._runner, "precision", "fp32")
         _log("info", f"person_detector: {self.runtime} ({precision}), input {detector.size}, file {path.name}")
-        if detector.size != size:
-            raise ValueError(f"{path.name} has input size {detector.size}, not {size}")
         return detector
 
     def _detector(self, size: int) -> PersonDetector:
@@ -171,9 +153,9 @@ class TritonPythonModel:
         return self.detectors[size]
 
     def _request_size(self, request: pb_utils.InferenceRequest) -> int:
-        """The input size ``request`` asks for, checked against this runtime (``SizeError`` if it cannot)."""
+        """The input size ``request`` asks for (``SizeError`` if it is not offered)."""
         size = requested_size(request.parameters(), self.default_size)
-        check_size(size, self.runtime)
+        check_size(size)
         return size
 
     def execute(self, requests: list) -> list:

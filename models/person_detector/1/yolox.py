@@ -4,43 +4,61 @@ Pure numpy/OpenCV code shared by the Triton python-backend model (``model.py`` b
 benches that run the runtimes in-process. Nothing here imports Triton; onnxruntime and openvino are imported
 only by the detector that uses them.
 
-Model facts (YOLOX-Nano COCO ONNX export, ``model.onnx`` = 416x416, ``model_640.onnx`` = 640x640):
-input ``images`` float32 NCHW, BGR 0..255, no normalisation, letterboxed at the top-left with 114;
-output ``output`` [B, N, 85] = (cx, cy, w, h raw, objectness, 80 class scores), decoded with
-xy = (xy + grid) * stride, wh = exp(wh) * stride for strides 8, 16, 32 (row-major grids, concatenated).
-Person = COCO class 0, person score = objectness * class-0 score.
+Model facts (YOLOX-Nano COCO ONNX export, ``model.onnx``; its input height and width are left free by
+``hack/dynamic-detector.py``, so any multiple of 32 runs): input ``images`` float32 NCHW, BGR 0..255, no
+normalisation, letterboxed at the top-left with 114; output ``output`` [B, N, 85] = (cx, cy, w, h raw,
+objectness, 80 class scores), decoded with xy = (xy + grid) * stride, wh = exp(wh) * stride for strides 8, 16,
+32 (row-major grids, concatenated). Person = COCO class 0, person score = objectness * class-0 score.
+
+The canvas is not square: a frame is scaled to fit ``size`` x ``size`` (as YOLOX does) and padded only up to
+the next multiple of 32 on each side, so a 16:9 frame at 416 runs on 416x256 instead of 416x416: the same
+pixels at the same scale, 0.62 of the work (bench/detector_levers_bench.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
 
 STRIDES: tuple[int, ...] = (8, 16, 32)
+# a canvas side must be a multiple of the coarsest stride: the head's grids are side / stride cells
+CANVAS_MULTIPLE = max(STRIDES)
 PAD_VALUE = 114
 PERSON_CLASS = 0
 
 
-def letterbox(image: np.ndarray, size: int, pad_value: int = PAD_VALUE) -> tuple[np.ndarray, float]:
-    """Resize an image to fit a ``size`` x ``size`` canvas, placed at the top-left (YOLOX preprocessing).
+def canvas_side(pixels: int) -> int:
+    """The canvas side that holds ``pixels``: the next multiple of ``CANVAS_MULTIPLE``."""
+    return -(-pixels // CANVAS_MULTIPLE) * CANVAS_MULTIPLE
+
+
+def letterbox(
+    image: np.ndarray, size: int, pad_value: int = PAD_VALUE, square: bool = False
+) -> tuple[np.ndarray, float]:
+    """Resize an image to fit ``size`` x ``size``, placed at the top-left of a canvas padded with ``pad_value``.
 
     Args:
         image: ``[H, W, 3]`` uint8 BGR image.
-        size: side of the square network input.
+        size: the longest canvas side (the model's input size; a multiple of 32).
         pad_value: value of the padding right of and below the resized image.
+        square: pad to ``size`` x ``size`` (YOLOX's own preprocessing, which a fixed-shape export needs) instead
+            of only to the next multiple of 32 on each side.
 
     Returns:
-        ``(canvas, r)``: the ``[size, size, 3]`` uint8 canvas and the scale ``r = min(size/H, size/W)``;
-        a point in the canvas maps to source pixels by dividing by ``r``.
+        ``(canvas, r)``: the uint8 canvas and the scale ``r = min(size/H, size/W)``; a point in the canvas maps
+        to source pixels by dividing by ``r``. An image that already is such a canvas comes back unchanged
+        (r = 1), which is what lets a client letterbox before sending.
     """
     h, w = image.shape[:2]
     r = min(size / h, size / w)
     # as YOLOX's own preproc: truncate, bilinear (what the weights were trained and evaluated with)
     nh, nw = max(1, int(h * r)), max(1, int(w * r))
-    canvas = np.full((size, size, 3), pad_value, dtype=np.uint8)
+    shape = (size, size) if square else (canvas_side(nh), canvas_side(nw))
+    canvas = np.full((*shape, 3), pad_value, dtype=np.uint8)
     canvas[:nh, :nw] = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_LINEAR) if (nh, nw) != (h, w) else image
     return canvas, r
 
@@ -53,20 +71,23 @@ def to_blob(canvases: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(batch.transpose(0, 3, 1, 2), dtype=np.float32)
 
 
-def make_grids(size: int, strides: Sequence[int] = STRIDES) -> tuple[np.ndarray, np.ndarray]:
-    """Anchor grid of a YOLOX head for a square ``size`` input.
+def make_grids(
+    height: int, width: int | None = None, strides: Sequence[int] = STRIDES
+) -> tuple[np.ndarray, np.ndarray]:
+    """Anchor grid of a YOLOX head for a ``height`` x ``width`` input (``width`` None: square).
 
     Returns:
         ``(grid, stride)``: ``[N, 2]`` float32 (x, y) cell indices, row-major per level, levels in
-        ``strides`` order, and ``[N, 1]`` float32 stride per anchor. ``N = sum((size/s)**2)``
-        (3549 at 416, 8400 at 640).
+        ``strides`` order, and ``[N, 1]`` float32 stride per anchor. ``N = sum((height/s) * (width/s))``
+        (3549 at 416x416, 2184 at 256x416, 8400 at 640x640).
     """
+    width = height if width is None else width
     grids, strides_out = [], []
     for s in strides:
-        n = size // s
-        ys, xs = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
+        rows, cols = height // s, width // s
+        ys, xs = np.meshgrid(np.arange(rows), np.arange(cols), indexing="ij")
         grids.append(np.stack([xs.ravel(), ys.ravel()], axis=1))
-        strides_out.append(np.full((n * n, 1), s))
+        strides_out.append(np.full((rows * cols, 1), s))
     return np.concatenate(grids).astype(np.float32), np.concatenate(strides_out).astype(np.float32)
 
 
@@ -209,10 +230,21 @@ def openvino_available() -> bool:
     return True
 
 
-class _OnnxRuntimeRunner:
-    """onnxruntime session, ``intra_op_threads`` threads, sequential; batch 1 exports run frame by frame."""
+DEFAULT_INPUT_SIZE = 416
 
-    def __init__(self, model_path: str, providers: Sequence[str], threads: int, input_size: int | None) -> None:
+
+def _fixed_side(dim: object) -> int | None:
+    """A declared input side: its number, or None where the export leaves it free (a name, or unknown)."""
+    return dim if isinstance(dim, int) and dim > 0 else None
+
+
+class _OnnxRuntimeRunner:
+    """onnxruntime session, ``intra_op_threads`` threads, sequential; batch 1 exports run frame by frame.
+
+    ``fixed_size`` is the export's declared square side, or None when its height and width are free (the shipped
+    file, any multiple of 32)."""
+
+    def __init__(self, model_path: str, providers: Sequence[str], threads: int) -> None:
         import onnxruntime as ort
 
         opts = ort.SessionOptions()
@@ -222,12 +254,7 @@ class _OnnxRuntimeRunner:
         self.session = ort.InferenceSession(model_path, opts, providers=list(providers))
         inp = self.session.get_inputs()[0]
         self.input_name = inp.name
-        self.size = int(inp.shape[2])
-        if input_size is not None and input_size != self.size:
-            raise ValueError(
-                f"{model_path} has input size {self.size}; onnxruntime cannot run it at {input_size} "
-                "(use runtime 'openvino', which reshapes in memory, or a file exported at that size)"
-            )
+        self.fixed_size = _fixed_side(inp.shape[2])
         # the published export fixes batch = 1; a batch-dynamic export (symbolic dim 0) runs a batch at once
         self.fixed_batch = isinstance(inp.shape[0], int)
 
@@ -244,38 +271,47 @@ class _OpenVinoRunner:
 
     Pinning is off because several processes (Triton, decoders, other models) share few cores; with it on, every
     process pins its one thread to the same core (measured: four processes ran at about half speed). The model
-    is reshaped in memory to batch 1 and ``input_size`` (YOLOX's graph takes its sizes from ``Shape``), so 320 or
-    384 need no other file. ``precision`` is OpenVINO's ``INFERENCE_PRECISION_HINT``: "" keeps its default (bf16
-    on CPUs with AMX or AVX512-BF16, else f32), "f32" forces full precision.
+    is reshaped in memory to batch 1 and each canvas shape it is given (YOLOX's graph takes its sizes from
+    ``Shape``), compiled on first use and kept: a channel's frames all have one shape, and the shapes are
+    bounded (one side is the input size, the other a multiple of 32 below it). ``precision`` is OpenVINO's
+    ``INFERENCE_PRECISION_HINT``: "" keeps its default (bf16 on CPUs with AMX or AVX512-BF16, else f32), "f32"
+    forces full precision.
     """
 
-    def __init__(self, model_path: str, threads: int, input_size: int | None, precision: str) -> None:
+    fixed_size = None  # it reshapes any export
+
+    def __init__(self, model_path: str, threads: int, precision: str) -> None:
         import openvino as ov
 
-        core = ov.Core()
-        model = core.read_model(model_path)
-        shape = model.input(0).get_partial_shape()
-        size = input_size if input_size is not None else shape[2].get_length()
-        model.reshape({model.input(0).get_any_name(): [1, 3, size, size]})
-        config: dict = {
+        self.core = ov.Core()
+        self.model = self.core.read_model(model_path)
+        self.config: dict = {
             "INFERENCE_NUM_THREADS": threads,
             "PERFORMANCE_HINT": "LATENCY",
             "NUM_STREAMS": 1,
             "ENABLE_CPU_PINNING": False,
         }
         if precision:
-            config["INFERENCE_PRECISION_HINT"] = precision
-        self.compiled = core.compile_model(model, "CPU", config)
-        self.request = self.compiled.create_infer_request()
-        self.size = size
-        hint = self.compiled.get_property("INFERENCE_PRECISION_HINT")
-        self.precision = hint.to_string() if hasattr(hint, "to_string") else str(hint)  # "bf16", "f32"
+            self.config["INFERENCE_PRECISION_HINT"] = precision
+        self.requests: dict[tuple[int, int], Any] = {}
+        self.precision = "f32"
+        self._request(DEFAULT_INPUT_SIZE, DEFAULT_INPUT_SIZE)  # a model this runtime cannot compile fails here
+
+    def _request(self, height: int, width: int) -> Any:  # openvino's InferRequest (imported lazily)
+        if (height, width) not in self.requests:
+            self.model.reshape({self.model.input(0).get_any_name(): [1, 3, height, width]})
+            compiled = self.core.compile_model(self.model, "CPU", self.config)
+            hint = compiled.get_property("INFERENCE_PRECISION_HINT")
+            self.precision = hint.to_string() if hasattr(hint, "to_string") else str(hint)  # "bf16", "f32"
+            self.requests[(height, width)] = compiled.create_infer_request()
+        return self.requests[(height, width)]
 
     def __call__(self, blob: np.ndarray) -> np.ndarray:
+        request = self._request(blob.shape[2], blob.shape[3])
         out = []
         for i in range(blob.shape[0]):
-            self.request.infer({0: blob[i : i + 1]})
-            out.append(self.request.get_output_tensor(0).data.copy())  # the request reuses its output buffer
+            request.infer({0: blob[i : i + 1]})
+            out.append(request.get_output_tensor(0).data.copy())  # the request reuses its output buffer
         return np.concatenate(out)
 
 
@@ -284,14 +320,16 @@ class PersonDetector:
     """YOLOX person detector on onnxruntime or OpenVINO (the same code path Triton's ``model.py`` uses).
 
     Args:
-        model_path: YOLOX ONNX file (square input, batch 1 or dynamic).
+        model_path: YOLOX ONNX file (height and width free, or a fixed square; batch 1 or dynamic).
         providers: onnxruntime execution providers, in preference order (e.g. ``["CUDAExecutionProvider",
             "CPUExecutionProvider"]``); unused by OpenVINO (CPU).
         intra_op_threads: inference threads (onnxruntime intra-op threads, OpenVINO ``INFERENCE_NUM_THREADS``).
         min_score, nms_iou, max_detections: see :func:`postprocess`.
         runtime: ``"onnxruntime"`` or ``"openvino"``.
-        input_size: network input side; ``None`` = the file's. Another size needs ``runtime="openvino"``.
+        input_size: the longest canvas side, a multiple of 32; ``None`` = 416, or a fixed-shape export's side
+            (onnxruntime runs such a file only at its side).
         precision: OpenVINO's inference precision hint (``""`` = its default, ``"f32"``, ``"bf16"``).
+        square: letterbox onto square canvases (YOLOX's own preprocessing; forced for a fixed-shape export).
     """
 
     model_path: str
@@ -303,34 +341,53 @@ class PersonDetector:
     runtime: str = "onnxruntime"
     input_size: int | None = None
     precision: str = ""
+    square: bool = False
 
     def __post_init__(self) -> None:
         if self.runtime == "onnxruntime":
-            runner = _OnnxRuntimeRunner(self.model_path, self.providers, self.intra_op_threads, self.input_size)
+            runner = _OnnxRuntimeRunner(self.model_path, self.providers, self.intra_op_threads)
             self.session = runner.session
         elif self.runtime == "openvino":
-            runner = _OpenVinoRunner(self.model_path, self.intra_op_threads, self.input_size, self.precision)
+            runner = _OpenVinoRunner(self.model_path, self.intra_op_threads, self.precision)
         else:
             raise ValueError(f"runtime must be one of {list(RUNTIMES)}, got {self.runtime!r}")
+        fixed = runner.fixed_size
+        if fixed is not None and self.input_size not in (None, fixed):
+            raise ValueError(
+                f"{self.model_path} is exported at a fixed {fixed}x{fixed}; onnxruntime cannot run it at "
+                f"{self.input_size} (hack/dynamic-detector.py frees an export's height and width)"
+            )
+        self.size = fixed or self.input_size or DEFAULT_INPUT_SIZE
+        if self.size % CANVAS_MULTIPLE:
+            raise ValueError(f"input_size must be a multiple of {CANVAS_MULTIPLE}, got {self.size}")
+        self.square = self.square or fixed is not None
         self._runner = runner
-        self.size = runner.size
-        self.grid, self.stride = make_grids(self.size)
+        self._grids: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+
+    def grids(self, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+        """The head's anchor grid for a ``height`` x ``width`` canvas, made once per shape."""
+        if (height, width) not in self._grids:
+            self._grids[(height, width)] = make_grids(height, width)
+        return self._grids[(height, width)]
 
     def infer_raw(self, blob: np.ndarray) -> np.ndarray:
-        """Run the network on a ``[B, 3, S, S]`` blob; returns ``[B, N, 85]``."""
+        """Run the network on a ``[B, 3, H, W]`` blob; returns ``[B, N, 85]``."""
         return self._runner(blob)
 
     def detect(self, images: Sequence[np.ndarray] | np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Detect people in ``[H, W, 3]`` uint8 BGR images (any sizes).
+        """Detect people in ``[H, W, 3]`` uint8 BGR images (any sizes; each on its own canvas).
 
         Returns:
             per image ``(boxes [K, 4] xyxy source pixels, scores [K])``, score-descending.
         """
-        letterboxed = [letterbox(im, self.size) for im in images]
-        raw = self.infer_raw(to_blob([c for c, _ in letterboxed]))
-        return [
-            postprocess(
-                raw[i], r, im.shape[:2], self.grid, self.stride, self.min_score, self.nms_iou, self.max_detections
+        results = []
+        for image in images:
+            canvas, r = letterbox(image, self.size, square=self.square)
+            raw = self.infer_raw(to_blob([canvas]))[0]
+            grid, stride = self.grids(*canvas.shape[:2])
+            results.append(
+                postprocess(
+                    raw, r, image.shape[:2], grid, stride, self.min_score, self.nms_iou, self.max_detections
+                )
             )
-            for i, ((_, r), im) in enumerate(zip(letterboxed, images, strict=True))
-        ]
+        return results

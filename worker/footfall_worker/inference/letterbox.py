@@ -1,12 +1,13 @@
 """The person detector's letterbox, done in the worker, and the way back to source-frame pixels.
 
 A worker pod cannot share memory with Triton's pod, so whatever it sends crosses the network: a 1080p frame
-is 6.2 MB, its 416 letterbox 0.5 MB. The worker therefore letterboxes each frame exactly as the model's own
+is 6.2 MB, its 416 letterbox 0.3 MB. The worker therefore letterboxes each frame exactly as the model's own
 preprocessing does (models/person_detector/1/yolox.py `letterbox`: scale r = min(S/H, S/W), truncated to
-whole pixels, bilinear, placed at the top-left of an S x S canvas of 114) and sends the canvas. The model's
-letterbox of an S x S image at input size S is an identity (r = 1, no resize), so the network sees the very
-same pixels as when the full frame is sent; every request has the shape [B, S, S, 3], so Triton's dynamic
-batcher can batch channels whatever their camera resolution.
+whole pixels, bilinear, placed at the top-left of a canvas of 114 whose sides are the scaled frame's rounded up
+to a multiple of 32, e.g. 416 x 256 for 16:9) and sends the canvas. The model's letterbox of such a canvas at
+input size S is an identity (r = 1, no resize, no padding added), so the network sees the very same pixels as
+when the full frame is sent. Channels of one camera resolution send one shape, which Triton's dynamic batcher
+batches across them.
 
 What the model returns are then boxes in canvas pixels, clipped to the canvas; `to_source` divides by r
 (as the model would have), clips to the source frame and drops boxes under 1 px, as the model does for a
@@ -21,9 +22,11 @@ upscaled to 1080p) all 1283 boxes down to the 0.1 floor were identical to the fu
 import cv2
 import numpy as np
 
-# YOLOX's padding value and the model's default side when its config does not say (models/person_detector).
+# YOLOX's padding value, the model's default side when its config does not say, and what each canvas side is
+# rounded up to (the head's coarsest stride) (models/person_detector/1/yolox.py).
 PAD_VALUE = 114
 DEFAULT_INPUT_SIZE = 416
+CANVAS_MULTIPLE = 32
 
 
 def letterbox_scale(height: int, width: int, size: int) -> tuple[float, int, int]:
@@ -35,14 +38,21 @@ def letterbox_scale(height: int, width: int, size: int) -> tuple[float, int, int
     return r, max(1, int(height * r)), max(1, int(width * r))
 
 
-def letterbox_into(frame: np.ndarray, canvas: np.ndarray) -> float:
-    """Letterbox `frame` (H, W, 3 uint8) into `canvas` (S, S, 3 uint8, already filled with `PAD_VALUE`).
+def canvas_shape(height: int, width: int, size: int) -> tuple[int, int]:
+    """The canvas a `height` x `width` frame is letterboxed onto at side `size`: the scaled frame's sides, each
+    rounded up to a multiple of `CANVAS_MULTIPLE` (so at most `size`, which is one)."""
+    _, new_h, new_w = letterbox_scale(height, width, size)
+    return -(-new_h // CANVAS_MULTIPLE) * CANVAS_MULTIPLE, -(-new_w // CANVAS_MULTIPLE) * CANVAS_MULTIPLE
+
+
+def letterbox_into(frame: np.ndarray, canvas: np.ndarray, size: int) -> float:
+    """Letterbox `frame` (H, W, 3 uint8) at side `size` into the top-left of `canvas` (already `PAD_VALUE`).
 
     Returns:
         The scale r: canvas pixels per source pixel.
     """
     height, width = frame.shape[:2]
-    r, new_h, new_w = letterbox_scale(height, width, canvas.shape[0])
+    r, new_h, new_w = letterbox_scale(height, width, size)
     if (new_h, new_w) == (height, width):
         canvas[:new_h, :new_w] = frame
     else:
@@ -53,9 +63,14 @@ def letterbox_into(frame: np.ndarray, canvas: np.ndarray) -> float:
 
 
 def letterbox_batch(frames: list[np.ndarray], size: int) -> tuple[np.ndarray, list[float]]:
-    """Letterbox frames of any sizes into one `[B, size, size, 3]` uint8 batch; returns it and each frame's r."""
-    batch = np.full((len(frames), size, size, 3), PAD_VALUE, dtype=np.uint8)
-    scales = [letterbox_into(frame, batch[i]) for i, frame in enumerate(frames)]
+    """Letterbox frames of any sizes into one `[B, height, width, 3]` uint8 batch; returns it and each frame's r.
+
+    The batch's canvas is the largest of the frames' canvases on each side (one of which is `size`), so the
+    model's letterbox of it is still an identity; frames of one size share one shape."""
+    shapes = [canvas_shape(frame.shape[0], frame.shape[1], size) for frame in frames]
+    height, width = max(h for h, _ in shapes), max(w for _, w in shapes)
+    batch = np.full((len(frames), height, width, 3), PAD_VALUE, dtype=np.uint8)
+    scales = [letterbox_into(frame, batch[i], size) for i, frame in enumerate(frames)]
     return batch, scales
 
 

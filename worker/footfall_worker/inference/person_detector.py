@@ -8,7 +8,7 @@ import tritonclient.grpc as grpcclient
 
 from footfall_worker.detections import Detections
 from footfall_worker.inference.errors import InferenceError
-from footfall_worker.inference.letterbox import DEFAULT_INPUT_SIZE, letterbox_batch, to_source
+from footfall_worker.inference.letterbox import DEFAULT_INPUT_SIZE, canvas_shape, letterbox_batch, to_source
 from footfall_worker.inference.shared_memory import SharedInputRegion
 from footfall_worker.inference.triton_client import TritonConnection, check_images, chunks
 
@@ -26,7 +26,7 @@ DETECTOR_SIZE_PARAMETER = "input_size"
 class PersonDetector:
     """Person boxes from the `person_detector` model (YOLOX, decode and NMS run in Triton).
 
-    Each frame is letterboxed here to the model's square input (see `letterbox.py`) and only that canvas is
+    Each frame is letterboxed here to the model's input size (see `letterbox.py`) and only that canvas is
     sent, over gRPC or, when Triton is on this host, through system shared memory; the boxes come back in
     canvas pixels and are mapped to the frame's here.
     """
@@ -44,7 +44,7 @@ class PersonDetector:
 
     @property
     def input_size(self) -> int:
-        """The side of the square canvas sent to the model: `detector_input_size`, else the model's default.
+        """The longest side of the canvas sent to the model: `detector_input_size`, else the model's default.
 
         The default is read once from the model's config in Triton (its `input_size` parameter, 416 when it has
         none) and then sent with every request, so the model's letterbox stays an identity even if the model is
@@ -58,8 +58,9 @@ class PersonDetector:
         """Detect people in each frame.
 
         Args:
-            frames: BGR uint8 images (H, W, 3) as OpenCV decodes them, of any sizes: letterboxed to one square
-                shape, up to 8 go in one request (and Triton batches equal-shape requests across clients too).
+            frames: BGR uint8 images (H, W, 3) as OpenCV decodes them, of any sizes: letterboxed onto their canvas
+                shape (416 x 256 for 16:9 at 416), up to 8 of a shape in one request (and Triton batches
+                equal-shape requests across clients too).
 
         Returns:
             One `Detections` per frame, boxes xyxy in that frame's pixels, scores descending, down to the
@@ -69,14 +70,21 @@ class PersonDetector:
         if not frames:
             return []
         size = self.input_size
-        results: list[Detections] = []
-        for part in chunks(len(frames), DETECTOR_MAX_BATCH):
-            chosen = list(frames[part])
-            batch, scales = letterbox_batch(chosen, size)
-            for frame, r, found in zip(chosen, scales, self._detect_batch(batch, size), strict=True):
-                boxes, scores = to_source(found.xyxy, found.confidence, r, frame.shape[0], frame.shape[1])
-                results.append(Detections(boxes, scores))
-        return results
+        # One request per canvas shape: a frame padded to another frame's larger canvas would cost more and give
+        # (slightly) other boxes than alone. A channel's frames all have one shape.
+        by_shape: dict[tuple[int, int], list[int]] = {}
+        for index, frame in enumerate(frames):
+            by_shape.setdefault(canvas_shape(frame.shape[0], frame.shape[1], size), []).append(index)
+        results: dict[int, Detections] = {}
+        for indices in by_shape.values():
+            for part in chunks(len(indices), DETECTOR_MAX_BATCH):
+                chosen = [frames[index] for index in indices[part]]
+                batch, scales = letterbox_batch(chosen, size)
+                found_all = self._detect_batch(batch, size)
+                for index, frame, r, found in zip(indices[part], chosen, scales, found_all, strict=True):
+                    boxes, scores = to_source(found.xyxy, found.confidence, r, frame.shape[0], frame.shape[1])
+                    results[index] = Detections(boxes, scores)
+        return [results[index] for index in range(len(frames))]
 
     def detect_one(self, frame: np.ndarray) -> Detections:
         return self.detect([frame])[0]
