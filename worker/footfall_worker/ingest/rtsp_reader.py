@@ -19,26 +19,18 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Self
 
 import cv2
 
-from footfall_contract.config import ConfigError, mask_credentials
+from footfall_contract.config import ConfigError
 from footfall_worker.ingest.camera_return import wait_or_return
 from footfall_worker.ingest.capture import Source, SourceError, is_file, open_capture
 from footfall_worker.ingest.frames import Frame
 from footfall_worker.ingest.handoff import LatestItems
+from footfall_worker.ingest.reader_status import HandoffCounts, ReaderStatus, StateChange
 from footfall_worker.ingest.skipping import FrameSkipper
-from footfall_worker.ingest.stream_state import (
-    ALLOWED_TRANSITIONS,
-    ErrorKind,
-    HealthSnapshot,
-    IllegalTransition,
-    RateMeter,
-    StreamError,
-    StreamState,
-)
+from footfall_worker.ingest.stream_state import ErrorKind, HealthSnapshot, StreamError, StreamState
 from footfall_worker.retry import Backoff
 from footfall_worker.settings import ReaderSettings
 
@@ -47,15 +39,6 @@ log = logging.getLogger("footfall.ingest")
 # A failed read that blocked this share of the read timeout ran into it: the camera went silent (stall),
 # rather than closing the connection (which fails a read at once).
 _TIMEOUT_SHARE = 0.8
-
-
-@dataclass(frozen=True, slots=True)
-class StateChange:
-    channel_id: str
-    old: StreamState
-    new: StreamState
-    at_mono: float
-    error: StreamError | None
 
 
 class CameraReader:
@@ -87,12 +70,9 @@ class CameraReader:
         self._fallback_provider: Callable[[], Source] | None = (
             None if fallback is None else fallback if callable(fallback) else (lambda: fallback)
         )
-        self._on_fallback = False
         self.settings = settings or ReaderSettings()
         self.frames: LatestItems[Frame] = LatestItems(self.settings.handoff_size)
-        self._on_state_change = on_state_change
         self._stop = threading.Event()
-        self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name=f"reader-{channel_id}", daemon=True)
         self._backoff = Backoff(
             self.settings.backoff_initial_s,
@@ -105,20 +85,8 @@ class CameraReader:
             self.settings.adaptive_skip,
             max(self.settings.max_skip, self.settings.process_every),
         )
-        self._fps = RateMeter()
-        self._state = StreamState.CONNECTING
-        self._state_since_wall = time.time()
-        self._last_frame_mono: float | None = None
-        self._last_frame_wall: float | None = None
-        self._last_error: StreamError | None = None
-        self._seq = 0
-        self._skipped = 0
-        self._reconnects = 0
-        self._early_reconnects = 0
-        self._connect_attempts = 0
-        self._ever_streamed = False
-        self._size: tuple[int, int] | None = None
-        self._log_extra = {"channel": channel_id, "source": self._source_label()}
+        self._log_extra: dict[str, object] = {"channel": channel_id, "source": self._source_label()}
+        self.status = ReaderStatus(channel_id, self.settings.stall_timeout_s, self._log_extra, on_state_change)
 
     # -- public ---------------------------------------------------------------------------------------
     def start(self) -> Self:
@@ -147,94 +115,20 @@ class CameraReader:
         return self.snapshot().state
 
     def snapshot(self) -> HealthSnapshot:
-        """A consistent, credential-free view for probes, metrics and the live state.
-
-        A read blocked past `stall_timeout` (a camera that stops sending without closing) is reported as
-        STALLED here, before the read itself gives up.
-        """
-        now_mono = time.monotonic()
-        stall: StateChange | None = None
-        with self._lock:
-            if (
-                self._state is StreamState.STREAMING
-                and self._last_frame_mono is not None
-                and now_mono - self._last_frame_mono > self.settings.stall_timeout_s
-            ):
-                age = now_mono - self._last_frame_mono
-                stall = self._set_state_locked(
-                    StreamState.STALLED, self._error(ErrorKind.STALLED, f"no frame for {age:.1f} s")
-                )
-            snapshot = HealthSnapshot(
-                channel_id=self.channel_id,
-                source=self._source_label(),
-                state=self._state,
-                state_since_wall=self._state_since_wall,
-                last_frame_wall=self._last_frame_wall,
-                last_frame_age_s=None if self._last_frame_mono is None else now_mono - self._last_frame_mono,
-                fps=self._fps.rate(now_mono),
-                frames_read=self._seq,
-                frames_handed_off=self.frames.put_count,
-                frames_skipped=self._skipped,
-                dropped=self.frames.dropped,
-                reconnects=self._reconnects,
-                connect_attempts=self._connect_attempts,
-                skip_every=self._skipper.current,
-                last_error=self._last_error,
-                width=self._size[1] if self._size else None,
-                height=self._size[0] if self._size else None,
-                early_reconnects=self._early_reconnects,
-                on_fallback=self._on_fallback,
-            )
-        if stall is not None:
-            self._announce(stall)
-        return snapshot
+        """A consistent, credential-free view for probes, metrics and the live state (`ReaderStatus.snapshot`:
+        a read blocked past `stall_timeout` is reported as STALLED before the read itself gives up)."""
+        handoff = HandoffCounts(self.frames.put_count, self.frames.dropped, self._skipper.current)
+        return self.status.snapshot(self._source_label(), handoff)
 
     def _source_label(self) -> str:
         """The source for logs and snapshots: masked (RtspUrl's str), or a placeholder before it is known."""
         return str(self.source) if self.source is not None else "<not yet resolved>"
 
-    # -- state ------------------------------------------------------------------------------------------
-    def _error(self, kind: ErrorKind, message: str) -> StreamError:
-        return StreamError(kind, mask_credentials(message), time.time())
-
-    def _set_state_locked(self, new: StreamState, error: StreamError | None = None) -> StateChange | None:
-        old = self._state
-        if new is old:
-            if error is not None:
-                self._last_error = error
-            return None
-        if new not in ALLOWED_TRANSITIONS[old]:
-            raise IllegalTransition(f"{self.channel_id}: {old} -> {new}")
-        self._state = new
-        self._state_since_wall = time.time()
-        if error is not None:
-            self._last_error = error
-        return StateChange(self.channel_id, old, new, time.monotonic(), error)
-
-    def _transition(self, new: StreamState, error: StreamError | None = None) -> None:
-        with self._lock:
-            change = self._set_state_locked(new, error)
-        if change is not None:
-            self._announce(change)
-
-    def _announce(self, change: StateChange) -> None:
-        """Log a state change and tell the listener; never under the lock (the listener may read us)."""
-        extra = {**self._log_extra, "state": str(change.new)}
-        if change.error is not None:
-            log.warning(
-                f"{change.old} -> {change.new}: {change.error.message}",
-                extra={**extra, "error_kind": str(change.error.kind)},
-            )
-        else:
-            log.info(f"{change.old} -> {change.new}", extra=extra)
-        if self._on_state_change is not None:
-            self._on_state_change(change)
-
     # -- the thread -------------------------------------------------------------------------------------
     def _run(self) -> None:
         try:
             while not self._stop.is_set():
-                self._transition(StreamState.CONNECTING)
+                self.status.transition(StreamState.CONNECTING)
                 capture = self._connect()
                 if capture is not None:
                     connected_at = time.monotonic()
@@ -245,21 +139,20 @@ class CameraReader:
                     if error is None:  # stop requested
                         break
                     if error.kind is ErrorKind.END_OF_FILE:
-                        self._transition(StreamState.STOPPED, error)
+                        self.status.transition(StreamState.STOPPED, error)
                         return
                     if time.monotonic() - connected_at >= self.settings.stable_after_s:
                         self._backoff.reset()
-                    self._transition(StreamState.BACKOFF, error)
+                    self.status.transition(StreamState.BACKOFF, error)
                 else:
-                    self._transition(StreamState.BACKOFF)
+                    self.status.transition(StreamState.BACKOFF)
                 self._wait_backoff()
         except Exception as error:  # noqa: BLE001 - the thread must end in a state, never silently
             log.exception("reader thread failed", extra=self._log_extra)
-            with self._lock:
-                self._last_error = self._error(ErrorKind.UNKNOWN, f"{type(error).__name__}: {error}")
+            self.status.record_error(ReaderStatus.error(ErrorKind.UNKNOWN, f"{type(error).__name__}: {error}"))
         finally:
             self.frames.close()
-            self._transition(StreamState.STOPPED)
+            self.status.transition(StreamState.STOPPED)
 
     def _wait_backoff(self) -> None:
         delay = self._backoff.next_delay()
@@ -267,12 +160,10 @@ class CameraReader:
             f"reconnecting in {delay:.1f} s",
             extra={**self._log_extra, "delay_s": round(delay, 2), "attempt": self._backoff.attempts},
         )
-        with self._lock:
-            error = self._last_error
         started = time.monotonic()
+        error = self.status.last_error
         if wait_or_return(self._stop, delay, self.source, error, self.settings.return_probe_interval_s):
-            with self._lock:
-                self._early_reconnects += 1
+            self.status.early_reconnect()
             waited = time.monotonic() - started
             log.info(
                 f"camera answers again: reconnecting now, after {waited:.1f} s of the {delay:.1f} s backoff",
@@ -280,8 +171,7 @@ class CameraReader:
             )
 
     def _connect(self) -> cv2.VideoCapture | None:
-        with self._lock:
-            self._connect_attempts += 1
+        self.status.connect_attempt()
         try:
             try:
                 capture = self._open(self._source_provider)
@@ -292,25 +182,20 @@ class CameraReader:
                     f"{error}; reading the fallback stream instead", extra={**self._log_extra, "fallback": True}
                 )
                 capture = self._open(self._fallback_provider)
-                with self._lock:
-                    self._on_fallback = True
+                self.status.reading_fallback(True)
                 return capture
-            with self._lock:
-                self._on_fallback = False
+            self.status.reading_fallback(False)
             return capture
         except ConfigError as error:  # e.g. the credentials' environment variables are not set
-            with self._lock:
-                self._last_error = self._error(ErrorKind.CONFIG, str(error))
+            self.status.record_error(ReaderStatus.error(ErrorKind.CONFIG, str(error)))
             log.warning(str(error), extra={**self._log_extra, "error_kind": str(ErrorKind.CONFIG)})
             return None
         except SourceError as error:
-            with self._lock:
-                self._last_error = self._error(error.kind, str(error))
+            self.status.record_error(ReaderStatus.error(error.kind, str(error)))
             log.warning(str(error), extra={**self._log_extra, "error_kind": str(error.kind)})
             return None
         except cv2.error as error:
-            with self._lock:
-                self._last_error = self._error(ErrorKind.UNKNOWN, f"OpenCV: {error}")
+            self.status.record_error(ReaderStatus.error(ErrorKind.UNKNOWN, f"OpenCV: {error}"))
             return None
 
     def _open(self, provider: Callable[[], Source]) -> cv2.VideoCapture:
@@ -344,17 +229,16 @@ class CameraReader:
                     continue
                 return self._read_failure(frames_this_connection, now_mono - started)
             frames_this_connection += 1
-            self._count_frame(now_mono, now_wall, image)
+            seq = self.status.frame_read(now_mono, now_wall, None if image is None else image.shape)
             if take:
                 media_s = None
                 if from_file:
                     media_s = last_media_s = media_base + capture.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
-                frame = Frame(self.channel_id, self._seq, image, now_mono, now_wall, media_s)
+                frame = Frame(self.channel_id, seq, image, now_mono, now_wall, media_s)
                 self.frames.put(frame, block=exhaustive)
                 self._skipper.handed_off(self.frames.dropped)
             else:
-                with self._lock:
-                    self._skipped += 1
+                self.status.frame_skipped()
             if pace_s:
                 next_due = max(next_due + pace_s, now_mono - pace_s)
                 self._stop.wait(max(0.0, next_due - time.monotonic()))
@@ -373,31 +257,16 @@ class CameraReader:
         fps = capture.get(cv2.CAP_PROP_FPS)
         return 1.0 / fps if fps and fps > 0 else 0.0
 
-    def _count_frame(self, now_mono: float, now_wall: float, image: object) -> None:
-        with self._lock:
-            self._seq += 1
-            self._last_frame_mono, self._last_frame_wall = now_mono, now_wall
-            self._fps.tick(now_mono)
-            if image is not None and self._size is None:
-                self._size = image.shape[:2]  # type: ignore[attr-defined]
-            first_frame = self._state is not StreamState.STREAMING
-        if first_frame:
-            with self._lock:
-                if self._ever_streamed and self._state is StreamState.CONNECTING:
-                    self._reconnects += 1
-                self._ever_streamed = True
-            self._transition(StreamState.STREAMING)
-
     def _read_failure(self, frames_this_connection: int, blocked_s: float) -> StreamError:
         if self.source is not None and is_file(self.source):
-            if frames_this_connection == 0 and self._seq == 0:
-                return self._error(ErrorKind.NOT_VIDEO, f"{self.source} opened but yielded no frame")
-            return self._error(ErrorKind.END_OF_FILE, f"end of {self.source}")
+            if frames_this_connection == 0 and self.status.frames_read == 0:
+                return ReaderStatus.error(ErrorKind.NOT_VIDEO, f"{self.source} opened but yielded no frame")
+            return ReaderStatus.error(ErrorKind.END_OF_FILE, f"end of {self.source}")
         if blocked_s >= _TIMEOUT_SHARE * self.settings.read_timeout_s:
-            error = self._error(ErrorKind.STALLED, f"no frame for {blocked_s:.1f} s (read timeout)")
+            error = ReaderStatus.error(ErrorKind.STALLED, f"no frame for {blocked_s:.1f} s (read timeout)")
             if self.state is StreamState.STREAMING:
-                self._transition(StreamState.STALLED, error)
+                self.status.transition(StreamState.STALLED, error)
             return error
         if frames_this_connection == 0:
-            return self._error(ErrorKind.STREAM_LOST, f"{self.source} opened but the first read failed")
-        return self._error(ErrorKind.STREAM_LOST, f"connection to {self.source} lost")
+            return ReaderStatus.error(ErrorKind.STREAM_LOST, f"{self.source} opened but the first read failed")
+        return ReaderStatus.error(ErrorKind.STREAM_LOST, f"connection to {self.source} lost")
