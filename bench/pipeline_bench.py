@@ -31,17 +31,17 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from pipeline_limit import StageCosts, measure
+from proc_stats import CACHE, CLK_TCK, cpu_seconds_and_rss, triton_pids
 
-from footfall_worker.inference import PersonDetector, TritonConnection
-from footfall_worker.settings import TrackerSettings, TritonSettings
-from footfall_worker.tracking.byte_tracker import ByteTracker
+from footfall_worker.inference import TritonConnection
+from footfall_worker.settings import TritonSettings
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from tests.support.camera_sim import camera_streams  # noqa: E402 - the repository root is on the path now
 
-CACHE = Path.home() / ".cache" / "footfall"
 FOOTAGE = REPO / "input" / "footage" / "intel"
 CLIPS = (  # the demo store's four channels
     "one-by-one-person-detection.mp4",
@@ -50,8 +50,6 @@ CLIPS = (  # the demo store's four channels
     "head-pose-face-detection-female-and-male.mp4",
 )
 FPS, WIDTH, HEIGHT = 30, 1280, 720
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-PAGE = os.sysconf("SC_PAGE_SIZE")
 # The store's plan, and what we aim for on this 2-core machine.
 PLAN = {"fps_1": 15.0, "fps_4": 10.0, "latency_ms": 500.0}
 AIM = {"fps_1": 30.0, "fps_4": 15.0, "p95_ms": 250.0, "rss_mb_per_h": 5.0}
@@ -101,87 +99,7 @@ def prepare_clip(name: str) -> Path:
     return out
 
 
-# -- the physical limit ---------------------------------------------------------------------------------------
-
-
-def measure_limit(clip: Path, frames: int = 150, kept: int = 40) -> dict[str, float]:
-    """ms per frame of decode, detection (through Triton, as the worker calls it) and tracking, each alone.
-
-    Decoding is timed on frames that are let go at once, as the worker lets each go once processed: keeping
-    every decoded 4 MP frame would time fresh memory being faulted in (16 ms of the 21 a frame, measured),
-    not the decoder. Detection and tracking run on the first `kept` frames, decoding is timed on the next."""
-    capture = cv2.VideoCapture(str(clip), cv2.CAP_FFMPEG)
-    images, decode_s = [], []
-    while len(decode_s) < frames:
-        started = time.perf_counter()
-        ok, image = capture.read()
-        if not ok:
-            capture.set(cv2.CAP_PROP_POS_FRAMES, 0)
-            continue
-        if len(images) < kept:
-            images.append(image)
-        else:
-            decode_s.append(time.perf_counter() - started)
-    connection = TritonConnection(TritonSettings())
-    detector = PersonDetector(connection)
-    detections, detect_s = [], []
-    for image in images:
-        started = time.perf_counter()
-        detections.append(detector.detect_one(image))
-        detect_s.append(time.perf_counter() - started)
-    detector.close()
-    connection.close()
-    tracker = ByteTracker(TrackerSettings(_env_file=None))  # type: ignore[call-arg]
-    track_s = []
-    for i, found in enumerate(detections):
-        started = time.perf_counter()
-        tracker.update(found, i / FPS)
-        track_s.append(time.perf_counter() - started)
-    costs = {
-        "decode_ms": statistics.median(decode_s) * 1000,
-        "detect_ms": statistics.median(detect_s[5:]) * 1000,
-        "track_ms": statistics.median(track_s) * 1000,
-    }
-    costs["limit_fps"] = 1000.0 / sum(costs.values())
-    return costs
-
-
 # -- processes ------------------------------------------------------------------------------------------------
-
-
-def cpu_seconds_and_rss(pid: int) -> tuple[float, int] | None:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        rss_pages = int(Path(f"/proc/{pid}/statm").read_text().split()[1])
-    except (OSError, IndexError, ValueError):
-        return None
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK, rss_pages * PAGE
-
-
-def descendants(pid: int) -> list[int]:
-    """pid and all its descendants (Triton runs one python-backend stub process per model instance)."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(parent, []).append(int(entry.name))
-    found, todo = [], [pid]
-    while todo:
-        current = todo.pop()
-        found.append(current)
-        todo.extend(children.get(current, []))
-    return found
-
-
-def triton_pids() -> list[int]:
-    pid_file = Path(os.environ.get("FOOTFALL_RUN_DIR", CACHE / "run")) / "triton.pid"
-    try:
-        return descendants(int(pid_file.read_text().strip()))
-    except (OSError, ValueError):
-        return []
 
 
 def detector_batches() -> dict[int, int]:
@@ -261,7 +179,7 @@ class ScenarioResult:
     machine_cpu_percent: float
     extra: dict = field(default_factory=dict)
     stream: str = "720p30"
-    limit: dict[str, float] | None = None  # the stream's physical limit, measured in the same run
+    limit: StageCosts | None = None  # the stream's physical limit, measured in the same run
 
 
 def slope_per_hour(times: list[float], values: list[float]) -> float:
@@ -461,8 +379,11 @@ def report(scenarios: list[ScenarioResult]) -> str:
         lines.append(f"  stream {scenario.stream}, {scenario.channels} channel(s):")
         if limit:
             lines.append(
-                f"    physical limit (a frame, alone): decode {limit['decode_ms']:.1f} ms + detect "
-                f"{limit['detect_ms']:.1f} ms + track {limit['track_ms']:.2f} ms = {limit['limit_fps']:.1f} fps"
+                f"    physical limit (a frame, alone): decode {limit.decode_ms:.1f} ms + detect "
+                f"{limit.detect_ms:.1f} ms + track {limit.track_ms:.2f} ms = {limit.limit_fps:.1f} fps; CPU a frame: "
+                f"decode {limit.decode_cpu_ms:.1f} (grab only {limit.grab_cpu_ms:.1f}), detect "
+                f"{limit.detect_cpu_ms:.1f} (Triton and client), "
+                f"track {limit.track_cpu_ms:.2f} ms"
             )
         for r in scenario.per_channel:
             lines.append(
@@ -473,12 +394,16 @@ def report(scenarios: list[ScenarioResult]) -> str:
                 f"{r.rss_slope_mb_per_h:7.1f} {r.fps_cv:6.2f}"
             )
         cores = os.cpu_count() or 1
-        ratio = (
-            f", {scenario.total_fps / limit['limit_fps']:.2f} x the one-core limit, "
-            f"{scenario.total_fps / (cores * limit['limit_fps']):.2f} x the {cores}-core limit"
-            if limit
-            else ""
-        )
+        ratio = ""
+        if limit:
+            machine = limit.machine_fps(scenario.channels, cores)
+            capped = machine >= scenario.channels * limit.stream_fps
+            ratio = (
+                f", {scenario.total_fps / limit.limit_fps:.2f} x the one-core limit, "
+                f"{scenario.total_fps / (cores * limit.limit_fps):.2f} x the {cores}-core limit; "
+                f"{scenario.total_fps / machine:.2f} x this machine's limit with every frame decoded "
+                f"({machine:.1f} fps{', all the cameras send' if capped else ''})"
+            )
         lines.append(
             f"    {scenario.channels} channel(s), {scenario.seconds:.0f} s: {scenario.total_fps:.1f} fps processed in "
             f"total{ratio}; Triton {scenario.triton_cpu_percent:.0f} % CPU, {scenario.triton_rss_mb:.0f} MB; "
@@ -547,9 +472,10 @@ def main() -> int:
         for stream in args.streams.split(","):
             # the limit on frames the channels process (for the demo footage, store-aisle's, as before)
             sample = cameras_for(stream, 2)[1].processed
-            limit = None if args.no_limit else measure_limit(sample)
+            limit = None if args.no_limit else measure(sample)
             if limit:
-                print(f"{stream}: physical limit {json.dumps({k: round(v, 2) for k, v in limit.items()})}", flush=True)
+                costs = {k: round(v, 2) for k, v in limit.as_dict().items()}
+                print(f"{stream}: physical limit {json.dumps(costs)}", flush=True)
             for count in (int(c) for c in args.channels.split(",")):
                 machine_before, started, batches = machine_cpu_seconds(), time.monotonic(), detector_batches()
                 scenario = run_scenario(count, args.seconds, args.interval, Path(work), args.trace_memory, stream)
