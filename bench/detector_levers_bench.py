@@ -40,7 +40,8 @@ ROOT = Path(__file__).resolve().parents[1]
 MODEL_DIR = ROOT / "models" / "person_detector" / "1"
 sys.path.insert(0, str(MODEL_DIR))  # the sibling module Triton's python backend imports (as tests/models does)
 
-from yolox import PersonDetector, openvino_available  # noqa: E402
+from yolox import PersonDetector  # noqa: E402
+from yolox_runtimes import openvino_available  # noqa: E402
 
 MODEL = MODEL_DIR / "model.onnx"
 CLIPS = sorted((ROOT / "input" / "footage" / "intel").glob("*.mp4"))

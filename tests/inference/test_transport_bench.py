@@ -33,7 +33,7 @@ def test_every_mode_finds_the_same_people_and_sends_what_it_says(triton: TritonI
     stats = {s.mode: s for s in measure(triton.url, frames, MODES, rounds=1, warmup=1)}
     assert list(stats) == list(MODES)
     assert stats["full_grpc"].tensor_bytes == 1920 * 1080 * 3
-    assert stats["letterbox_grpc"].tensor_bytes == stats["letterbox_shm"].tensor_bytes == 416 * 416 * 3
+    assert stats["letterbox_grpc"].tensor_bytes == stats["letterbox_shm"].tensor_bytes == 256 * 416 * 3  # 16:9
     assert [s.transport for s in stats.values()] == ["grpc", "grpc", "shm"]
     people = {s.people for s in stats.values()}
     assert len(people) == 1 and people.pop() >= 3, stats
@@ -56,7 +56,7 @@ def test_the_command_line_prints_json_from_a_npy(triton: TritonInstance, tmp_pat
     report = json.loads(done.stdout)
     assert [m["mode"] for m in report["modes"]] == ["full_grpc", "letterbox_grpc"]
     assert report["baseline"] == "full_grpc" and report["ratios_p50"]["full_grpc"] == 1.0
-    assert [m["tensor_bytes"] for m in report["modes"]] == [480 * 270 * 3, 416 * 416 * 3]
+    assert [m["tensor_bytes"] for m in report["modes"]] == [480 * 270 * 3, 256 * 416 * 3]
     assert all(m["frames"] == 2 for m in report["modes"])
 
 

@@ -30,7 +30,8 @@ try:
 except ImportError:  # imported outside Triton (tests, benches): only the helpers below are usable
     pb_utils = None
 
-from yolox import RUNTIMES, PersonDetector, check_images, openvino_available, pad_detections
+from yolox import PersonDetector, check_images, pad_detections
+from yolox_runtimes import RUNTIMES, openvino_available
 
 # the input sizes offered (either runtime runs model.onnx at any of them): 416 the default, 640 for more small
 # people, 320/384 for speed where people are near (bench/detector_levers_bench.py has what each costs)

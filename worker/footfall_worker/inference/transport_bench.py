@@ -15,6 +15,7 @@ adds onnxruntime in-process on the same model file and real footage, through `ti
 
 import argparse
 import json
+import math
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -27,6 +28,7 @@ import numpy as np
 import tritonclient.grpc as grpcclient
 
 from footfall_worker.detections import Detections
+from footfall_worker.inference.letterbox import canvas_shape
 from footfall_worker.inference.person_detector import (
     DETECTOR_INPUT,
     DETECTOR_OUTPUTS,
@@ -146,7 +148,7 @@ def grpc_modes(url: str, names: Sequence[str] = POD_MODES, input_size: int | Non
                 Mode(
                     name,
                     lambda frame, d=detector: len(d.detect_one(frame).above(PERSON)),
-                    lambda frame, s=side: s * s * 3,
+                    lambda frame, s=side: 3 * math.prod(canvas_shape(frame.shape[0], frame.shape[1], s)),
                     "shm" if name == "letterbox_shm" else "grpc",
                 )
             )
