@@ -17,6 +17,7 @@ yolox.py, as bench/inference_bench.py does) and real footage. `--save-npy F` wri
 
 import argparse
 import json
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -27,6 +28,7 @@ import cv2
 import numpy as np
 from inference_bench import ROOT, load_local_model, read_frames
 
+from footfall_worker.inference import PersonDetector, TritonConnection
 from footfall_worker.inference.transport_bench import (
     MODES,
     PERSON,
@@ -150,6 +152,41 @@ def pod_stats(frames: np.ndarray, rounds: int) -> list[ModeStats]:
         _kubectl("delete", "namespace", BENCH_NAMESPACE, "--wait=false")
 
 
+def server_breakdown(url: str, frames: np.ndarray, rounds: int) -> str:
+    """Where a letterboxed request's time goes, from Triton's own statistics: requests alone (no other mode
+    between them), the client's wall time next to the server's queue, input, model (the python backend: its IPC
+    and yolox.py) and output times per request."""
+    settings = TritonSettings(url=url, shared_memory="off")
+    connection = TritonConnection(settings)
+    detector = PersonDetector(connection)
+
+    def totals() -> dict[str, tuple[int, int]]:
+        stats = connection.inference_statistics(settings.detector_model)["model_stats"][0]["inference_stats"]
+        return {key: (int(value.get("count", 0)), int(value.get("ns", 0))) for key, value in stats.items()}
+
+    try:
+        for frame in frames[:3]:
+            detector.detect_one(frame)
+        before, wall = totals(), []
+        for _ in range(rounds):
+            for frame in frames:
+                started = time.perf_counter()
+                detector.detect_one(frame)
+                wall.append(time.perf_counter() - started)
+        after = totals()
+    finally:
+        detector.close()
+        connection.close()
+    cells = []
+    for key in ("success", "queue", "compute_input", "compute_infer", "compute_output"):
+        count = after[key][0] - before[key][0]
+        cells.append(f"{key} {(after[key][1] - before[key][1]) / max(count, 1) / 1e6:.2f}")
+    return (
+        f"letterbox_grpc alone, {len(wall)} requests: client p50 {statistics.median(wall) * 1000:.2f} ms; "
+        f"Triton per request (ms): {', '.join(cells)}"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--url", default=TritonSettings().url)
@@ -183,6 +220,8 @@ def main() -> int:
         " 1 onnxruntime thread in-process and per Triton instance; ratio of p50 to in-process"
     )
     print(report(stats, "in_process", header, args.json))
+    if not args.json:
+        print(server_breakdown(args.url, frames, args.rounds))
     return 0
 
 
