@@ -6,8 +6,8 @@ preprocessing does (models/person_detector/1/yolox.py `letterbox`: scale r = min
 whole pixels, bilinear, placed at the top-left of a canvas of 114 whose sides are the scaled frame's rounded up
 to a multiple of 32, e.g. 416 x 256 for 16:9) and sends the canvas. The model's letterbox of such a canvas at
 input size S is an identity (r = 1, no resize, no padding added), so the network sees the very same pixels as
-when the full frame is sent. Channels of one camera resolution send one shape, which Triton's dynamic batcher
-batches across them.
+when the full frame is sent. Cameras of one aspect ratio send one shape whatever their resolution (1080p, 720p
+and 4 MP are all 416 x 256), which Triton's dynamic batcher batches across channels.
 
 What the model returns are then boxes in canvas pixels, clipped to the canvas; `to_source` divides by r
 (as the model would have), clips to the source frame and drops boxes under 1 px, as the model does for a
