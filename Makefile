@@ -60,6 +60,7 @@ lint: venv  ## ruff (lint, formatting) and import-linter (the module boundaries 
 
 test: venv lint services triton-install gstreamer kube-install  ## set everything up and run the tests
 	@hack/install-chromium.sh
+	@hack/install-prometheus.sh
 	$(PY) -m pytest
 
 run: venv services triton cameras  ## the whole pipeline on the demo store's 4 simulated cameras, live table; DURATION=s (0 = until Ctrl+C)
