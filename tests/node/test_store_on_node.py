@@ -292,9 +292,18 @@ def test_a_deleted_pod_hands_over_without_losing_a_row_or_sharing_the_journal(in
         "SELECT ended_at, exit_reason, rows_produced FROM runs WHERE id = %s", old_run[0]
     )[0]
     assert reason == "signal" and ended_at is not None  # a clean shutdown: the old pod closed its own run
-    (new_started,) = store.sql(
-        "SELECT started_at FROM runs WHERE channel_id = %s ORDER BY started_at DESC LIMIT 1", channel
-    )[0]
+    # The replacement's own run row reaches PostgreSQL through its writer after the journal it replays: wait for it
+    # rather than read the newest run, which may still be the old one.
+    ((new_started,),) = wait_for(
+        "the replacement's run",
+        lambda: store.sql(
+            "SELECT started_at FROM runs WHERE channel_id = %s"
+            " AND started_at > (SELECT started_at FROM runs WHERE id = %s)",
+            channel,
+            old_run[0],
+        ),
+        60,
+    )
     assert new_started >= ended_at, "the replacement started before the old pod had finished"
     committed = _rows_of_run(store, old_run[0])
     assert produced is not None and committed == produced, f"produced {produced}, committed {committed}"
