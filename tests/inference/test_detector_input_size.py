@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from footfall_worker.inference import PersonDetector, TritonConnection
 from footfall_worker.settings import TritonSettings
 from tests.conftest import triton_settings
+from tests.inference.test_worker_letterbox import RequestSpy
 from tests.support.footage import ONE_BY_ONE, frames_at
 from tests.support.triton import TritonInstance
 
@@ -91,14 +92,7 @@ def test_the_smallest_size_runs_on_the_default_server(
     # canvas for this 768 x 432 frame (180 rows of picture, padded to a multiple of 32) and finds the one person.
     detectors = detector_with(triton, transport, 320)
     detector = next(detectors)
-    sent: list[list[int]] = []
-    real = detector._connection.infer
-
-    def infer(model, inputs, outputs, parameters=None):  # type: ignore[no-untyped-def]
-        sent.append(inputs[0].shape())
-        return real(model, inputs, outputs, parameters)
-
-    detector._connection.infer = infer  # type: ignore[method-assign]
+    spy = RequestSpy(detector._connection)
     assert len(detector.detect_one(frame).above(0.5)) == 1
-    assert sent == [[1, 192, 320, 3]]
+    assert [request["shape"] for request in spy.requests] == [[1, 192, 320, 3]]
     next(detectors, None)  # closes the detector and its connection

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -21,6 +20,7 @@ from typing import Any, Self
 
 import yaml
 
+from tests.support.kube import wait_until
 from tests.support.paths import free_port
 
 
@@ -103,15 +103,17 @@ class PrometheusServer:
         return self.api("query", query=expr)["result"]
 
     def wait_until(self, check: Callable[[], Any], timeout_s: float, what: str) -> Any:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
+        """`tests.support.kube.wait_until`, failing at once if Prometheus exits, with its log on a timeout."""
+
+        def probe() -> Any:
             if self._process is not None and self._process.poll() is not None:
                 raise PrometheusError(f"Prometheus exited with {self._process.returncode}\n{self.log_tail()}")
-            result = check()
-            if result:
-                return result
-            time.sleep(0.5)
-        raise PrometheusError(f"no {what} within {timeout_s:.0f} s\n{self.log_tail()}")
+            return check()
+
+        try:
+            return wait_until(what, probe, timeout_s, interval_s=0.5)
+        except AssertionError as error:
+            raise PrometheusError(f"{error}\n{self.log_tail()}") from error
 
     def log_tail(self, lines: int = 20) -> str:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:]) if self.log.exists() else ""
