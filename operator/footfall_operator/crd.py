@@ -96,7 +96,9 @@ class CameraChannelSpec(_SpecModel):
 
     store: str = Field(max_length=63, pattern=IDENTIFIER_PATTERN, description="store id, e.g. kidsplaza_thanhxuan")
     store_name: DisplayName | None = Field(default=None, description="the store's display name")
-    timezone: str = Field(default="UTC", max_length=64, description="the store's IANA time zone (per-minute stats)")
+    timezone: str = Field(
+        default="UTC", max_length=64, description="the store's IANA time zone: reports count in its local hours"
+    )
     channel_id: str = Field(max_length=63, pattern=IDENTIFIER_PATTERN, description="unique within the store")
     display_name: DisplayName = Field(description="a name for people: printable, one line")
     description: Description = Field(default="", description="printable text; newlines and tabs allowed")

@@ -1,6 +1,7 @@
 """Tracker events become rows: a track's row as it grows, sampled boxes, started/ended events, minute stats."""
 
 import numpy as np
+import pytest
 
 from footfall_worker.classify.gender_worker import GenderRequest, GenderResult
 from footfall_worker.classify.track_gender import TrackGender
@@ -188,3 +189,36 @@ def test_a_zone_exit_known_after_its_minute_closed_corrects_that_minute() -> Non
     assert (corrected.people_count, corrected.occupancy_max) == (first.people_count, first.occupancy_max)
     second = stats.flush()
     assert second is not None and second.dwells == 0
+
+
+def test_minute_stats_cover_the_time_between_close_frames_and_split_it_at_the_minute() -> None:
+    stats = MinuteStats()
+    minute = 1_800_000_000.0 - (1_800_000_000.0 % 60)
+    for k in range(11):  # 10 fps from :50 to :51: one second seen
+        assert stats.observe(minute + 50.0 + k / 10, [], started=0) is None
+    stats.observe(minute + 55.0, [], started=0)  # 4 s without a frame (camera stalled): not seen
+    first = None
+    for k in range(1, 60):  # 0.1 s steps from :55 to 1:00.9, across the minute's end
+        done = stats.observe(minute + 55.0 + k / 10, [], started=0)
+        if done is not None:
+            first = done
+    assert first is not None and first.minute == minute and first.covered_s == pytest.approx(1.0 + 5.0)
+    assert stats.covered_total_s == pytest.approx(1.0 + 5.9)
+    stats.observe(minute + 61.5, [], started=0)  # 0.6 s: seen
+    stats.observe(minute + 61.4, [], started=0)  # the wall clock stepped back: nothing
+    later = stats.flush()
+    assert later is not None and later.covered_s == pytest.approx(0.9 + 0.6)
+    assert stats.covered_total_s == pytest.approx(first.covered_s + later.covered_s)
+    assert stats.flush() is None
+
+
+def test_minute_stats_never_cover_more_than_the_minute_and_a_first_frame_covers_nothing() -> None:
+    stats = MinuteStats()
+    minute = 1_800_000_000.0 - (1_800_000_000.0 % 60)
+    stats.observe(minute + 30.0, [], started=0)
+    only = stats.flush()
+    assert only is not None and only.covered_s == 0.0
+    for k in range(1, 600):  # :00.1 to :59.9
+        stats.observe(minute + 60.0 + k / 10, [], started=0)
+    full = stats.observe(minute + 120.05, [], started=0)
+    assert full is not None and full.covered_s == pytest.approx(60.0 - 0.1)  # :00.0 to :00.1 had no frame yet

@@ -25,6 +25,7 @@ from tests.pipeline.conftest import Backends
 from tests.support.camera_sim import DAHUA_QUERY, CameraSimulator
 from tests.support.footage import STORE_AISLE
 from tests.support.paths import footage_path
+from tests.support.postgres import connect
 from tests.support.triton import TritonInstance
 from tests.support.worker import WorkerProcess, write_store
 
@@ -44,16 +45,18 @@ def test_triton_outage_fails_readiness_not_liveness_and_processing_resumes(
 ) -> None:
     camera = CameraSimulator(footage_path(STORE_AISLE)).start()
     env = backends.env(FOOTFALL_TRITON_URL=own_triton.url, FOOTFALL_TRITON_CHECK_S="1")
-    store = write_store(tmp_path / "s.json", {"channel_3": camera.port})
+    store = write_store(tmp_path / "s.json", {"channel_3": camera.port}, timezone="Europe/Berlin")
     try:
         with WorkerProcess.for_store(store, "channel_3", env) as w:
             w.wait_until(lambda s: s["ready"] and s["frames_processed"] > 20, timeout_s=60, what="processing")
+            down_at = time.monotonic()
             own_triton.stop()
             down = w.wait_until(lambda s: not s["ready"], timeout_s=30, what="not ready without Triton")
             assert "Triton not answering" in down["not_ready_reasons"]
             failing = w.wait_until(lambda s: s["frames_failed"] >= 3, timeout_s=30, what="failed detections counted")
             assert w.get("/healthz")[0] == 200 and failing["state"] == "streaming"
             own_triton.start()
+            outage_s = time.monotonic() - down_at  # at least: detection fails until Triton has loaded its models
             processed = failing["frames_processed"]
             back = w.wait_until(
                 lambda s: s["ready"] and s["frames_processed"] > processed + 20, timeout_s=60, what="processing again"
@@ -62,6 +65,17 @@ def test_triton_outage_fails_readiness_not_liveness_and_processing_resumes(
             assert w.terminate() == 0
     finally:
         camera.close()
+    # Coverage: the seconds the worker saw, per minute in the record, leave the outage out.
+    with connect(backends.dsn) as conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT extract(epoch FROM r.ended_at - r.started_at), (SELECT sum(covered_s) FROM channel_stats_minute m"
+            " WHERE m.run_id = r.id::text), c.timezone FROM runs r JOIN channels c ON c.id = r.channel_id"
+            " WHERE r.channel_id = 'channel_3' ORDER BY r.started_at DESC LIMIT 1"
+        )
+        run_s, covered_s, timezone = cur.fetchone()
+    assert timezone == "Europe/Berlin"  # the store's zone, recorded with its channel
+    assert back["covered_s"] <= covered_s <= float(run_s) - outage_s + 1.0, (run_s, outage_s, covered_s)
+    assert covered_s > 1.0  # before and after the outage the camera's frames were seen (20 processed each)
 
 
 def bare_settings(triton_url: str, liveness_timeout_s: float = 30.0, **reader: object) -> Settings:

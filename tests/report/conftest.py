@@ -48,21 +48,27 @@ def footfall_report(dsn: str, out: Path, *args: str) -> Report:
 
 
 @pytest.fixture(scope="package")
-def report_dsn() -> Iterator[str]:
-    """A migrated database holding seed.py's day (and nothing else)."""
+def report_cluster() -> Iterator[PostgresCluster]:
+    """The report tests' own PostgreSQL cluster."""
     cluster = PostgresCluster()
     cluster.create()
     try:
-        dsn = cluster.create_database("report")
-        migrate(dsn)
-        conn = psycopg2.connect(dsn, connect_timeout=5)
-        try:
-            seed.insert_day(conn)
-        finally:
-            conn.close()
-        yield dsn
+        yield cluster
     finally:
         cluster.drop()
+
+
+@pytest.fixture(scope="package")
+def report_dsn(report_cluster: PostgresCluster) -> str:
+    """A migrated database holding seed.py's day (and nothing else)."""
+    dsn = report_cluster.create_database("report")
+    migrate(dsn)
+    conn = psycopg2.connect(dsn, connect_timeout=5)
+    try:
+        seed.insert_day(conn)
+    finally:
+        conn.close()
+    return dsn
 
 
 @pytest.fixture(scope="package")

@@ -56,12 +56,28 @@ DWELLS: dict[str, list[float]] = {
 
 OPEN, CLOSE = time(8, 0), time(21, 0)  # channel_stats_minute rows cover [08:00, 21:00) local
 STATS_GAP = ("channel_2", time(14, 0), time(14, 30))  # the worker was down: no rows
+# channel_1 saw only 15 s of each minute from 17:40 (a flapping camera): hour 17 is (40 * 60 + 20 * 15) / 3600
+THIN = ("channel_1", time(17, 40), time(18, 0), 15.0)
 # channel_3's minutes 12:00..12:04 exactly: occupancy_avg and occupancy_max (bucket 12:00: mean 3.0, max 9)
 FIXED_MINUTES = {"channel_3": ([1.0, 2.0, 3.0, 4.0, 5.0], [2, 3, 4, 5, 9])}
 
 
 def local(day: date, hh: int, mm: int = 0, ss: int = 0) -> datetime:
     return datetime.combine(day, time(hh, mm, ss), TZ)
+
+
+def covered_s(channel: str, at: time) -> float | None:
+    """Seconds the seed says `channel` saw of the local minute at `at`; None when it has no row."""
+    gap_channel, gap_from, gap_to = STATS_GAP
+    if not OPEN <= at < CLOSE or (channel == gap_channel and gap_from <= at < gap_to):
+        return None
+    thin_channel, thin_from, thin_to, thin_s = THIN
+    return thin_s if channel == thin_channel and thin_from <= at < thin_to else 60.0
+
+
+def hour_coverage(channel: str, hour: int) -> float:
+    """The fraction of the local hour the seed says `channel` saw."""
+    return sum(covered_s(channel, time(hour, m)) or 0.0 for m in range(60)) / 3600
 
 
 @dataclass
@@ -131,10 +147,9 @@ def build_day() -> _Rows:
     rows = _Rows()
     runs = {channel: str(uuid.uuid4()) for channel in [*CHANNELS, OTHER_CHANNEL]}
     for number, (channel, name) in enumerate(CHANNELS.items(), start=1):
-        # What the worker stores (the channel's config as JSON), plus the store's time zone, which it does not
-        # store today: the report takes it from here when --timezone is not given.
+        # What the worker stores: the channel's config as JSON and its store's time zone.
         source = {"host": "192.0.2.10", "port": 554, "channel": number, "subtype": 0}
-        config: dict = {"id": channel, "name": name, "source": source, "timezone": TZ.key}
+        config: dict = {"id": channel, "name": name, "source": source}
         if channel == "channel_3":
             zones = [
                 {"id": zone, "polygon": [[0.1 + i / 2, 0.2], [0.5 + i / 2, 0.2], [0.5 + i / 2, 0.9]]}
@@ -144,10 +159,12 @@ def build_day() -> _Rows:
         else:
             config["analytics"] = {"lines": [{"id": "door", "points": [[0.1, 0.6], [0.9, 0.6]], "in_side": "left"}]}
         masked = f"rtsp://***@192.0.2.10:554/cam/realmonitor?channel={number}&subtype=0"
-        rows.channels.append((channel, STORE, name, masked, json.dumps(config)))
+        rows.channels.append((channel, STORE, name, masked, json.dumps(config), TZ.key))
         rows.runs.append((runs[channel], channel, local(DAY, 7)))
-    # Another store, with no time zone stored: its report defaults to UTC.
-    rows.channels.append((OTHER_CHANNEL, OTHER_STORE, "door", "rtsp://***@192.0.2.20:554/1", '{"id": "channel_9"}'))
+    # Another store, whose config sets no time zone: its workers record UTC.
+    rows.channels.append(
+        (OTHER_CHANNEL, OTHER_STORE, "door", "rtsp://***@192.0.2.20:554/1", '{"id": "channel_9"}', "UTC")
+    )
     rows.runs.append((runs[OTHER_CHANNEL], OTHER_CHANNEL, local(DAY, 7)))
 
     for (channel, hour), (entries, exits) in CROSSINGS.items():
@@ -175,15 +192,15 @@ def build_day() -> _Rows:
     for channel in CHANNELS:
         minute = local(DAY, OPEN.hour)
         while minute < local(DAY, CLOSE.hour):
-            gap_channel, gap_from, gap_to = STATS_GAP
-            if not (channel == gap_channel and gap_from <= minute.time() < gap_to):
+            seen = covered_s(channel, minute.time())
+            if seen is not None:
                 minute_of_day = minute.hour * 60 + minute.minute
                 avg, peak = _occupancy(channel, minute_of_day)
                 if channel in FIXED_MINUTES and local(DAY, 12) <= minute < local(DAY, 12, 5):
                     avgs, peaks = FIXED_MINUTES[channel]
                     avg, peak = avgs[minute.minute], peaks[minute.minute]
                 rollup = rollups.get((channel, minute), (0, 0, 0, 0, 0, 0, None))
-                rows.stats.append((channel, minute, round(avg), round(avg), 10.0, avg, peak, *rollup))
+                rows.stats.append((channel, minute, round(avg), round(avg), 10.0, avg, peak, *rollup, seen))
             minute += timedelta(minutes=1)
     return rows
 
@@ -192,7 +209,9 @@ def insert_day(conn: psycopg2.extensions.connection) -> None:
     """Insert the day in one transaction (the schema must be migrated)."""
     rows = build_day()
     with conn.cursor() as cur:
-        execute_values(cur, "INSERT INTO channels (id, store_id, name, source_masked, config) VALUES %s", rows.channels)
+        execute_values(
+            cur, "INSERT INTO channels (id, store_id, name, source_masked, config, timezone) VALUES %s", rows.channels
+        )
         execute_values(cur, "INSERT INTO runs (id, channel_id, started_at) VALUES %s", rows.runs)
         execute_values(
             cur,
@@ -208,7 +227,8 @@ def insert_day(conn: psycopg2.extensions.connection) -> None:
         execute_values(
             cur,
             "INSERT INTO channel_stats_minute (channel_id, minute, people_count, unique_tracks, fps, occupancy_avg,"
-            " occupancy_max, entries, exits, entries_female, entries_male, entries_unknown, dwells, dwell_mean_s)"
+            " occupancy_max, entries, exits, entries_female, entries_male, entries_unknown, dwells, dwell_mean_s,"
+            " covered_s)"
             " VALUES %s",
             rows.stats,
         )

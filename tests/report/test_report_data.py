@@ -21,7 +21,7 @@ def _by(rows: list[dict[str, str]], *keys: str) -> dict[tuple[str, ...], dict[st
 
 def test_the_report_says_where_its_time_zone_comes_from(day_report: Report) -> None:
     assert "footfall report: wrote" in day_report.completed.stdout
-    assert "Asia/Ho_Chi_Minh (from the store&#x27;s stored channel config)" in day_report.html
+    assert "Asia/Ho_Chi_Minh (the store&#x27;s, as its workers recorded it)" in day_report.html
     assert "Mon 06 May 2024 00:00 to Tue 07 May 2024 00:00" in day_report.html
 
 
@@ -35,6 +35,12 @@ def test_hourly_footfall_counts_each_crossing_in_its_local_hour(day_report: Repo
     for (hour_start, channel), row in hourly.items():
         hour = int(hour_start[11:13])
         assert hour_start == f"{DAY}T{hour:02d}:00:00+07:00"
+        coverage = seed.hour_coverage(channel, hour)
+        assert float(row["coverage"]) == pytest.approx(coverage, abs=1e-4), (hour_start, channel)
+        if coverage == 0:  # the camera saw nothing of the hour: no count, never "0 visitors"
+            assert (row["in"], row["out"], row["status"]) == ("", "", "no data"), (hour_start, channel)
+            continue
+        assert row["status"] == ("full" if coverage >= 0.9 else "partial"), (hour_start, channel)
         assert (int(row["in"]), int(row["out"])) == expected.get((channel, hour), (0, 0)), (hour_start, channel)
     assert hourly[(f"{DAY}T10:00:00+07:00", "channel_1")] == {
         "hour_start": f"{DAY}T10:00:00+07:00",
@@ -42,7 +48,21 @@ def test_hourly_footfall_counts_each_crossing_in_its_local_hour(day_report: Repo
         "channel_name": "entrance_left",
         "in": "7",
         "out": "5",
+        "coverage": "1.0000",
+        "status": "full",
     }
+    # The flapping camera's hour and the half hour channel_2's worker was down: counts shown, marked partial.
+    assert (
+        hourly[(f"{DAY}T17:00:00+07:00", "channel_1")]["coverage"],
+        hourly[(f"{DAY}T17:00:00+07:00", "channel_1")]["status"],
+    ) == ("0.7500", "partial")
+    assert hourly[(f"{DAY}T14:00:00+07:00", "channel_2")]["status"] == "partial"
+    statuses = [r["status"] for r in rows]
+    assert (statuses.count("full"), statuses.count("partial"), statuses.count("no data")) == (
+        24,
+        2,
+        22,
+    )  # 13 open hours each
 
 
 def test_summary_totals_per_entrance_and_for_the_store(day_report: Report) -> None:
@@ -53,6 +73,11 @@ def test_summary_totals_per_entrance_and_for_the_store(day_report: Report) -> No
         (("store", ""), "24", "20"),  # the sum over the entrance cameras
     ]
     assert summary[("store", "")]["unknown_share"] == "0.2500"
+    # 13 hours open of 24; channel_1 lost 20 * 45 s at 17:40, channel_2 30 minutes at 14:00; the store: the least
+    coverage = {key[1]: float(row["coverage"]) for key, row in summary.items()}
+    assert coverage["channel_1"] == pytest.approx((13 * 3600 - 20 * 45) / 86400, abs=1e-4)
+    assert coverage["channel_2"] == pytest.approx((13 * 3600 - 30 * 60) / 86400, abs=1e-4)
+    assert coverage[""] == coverage["channel_2"]
 
 
 def test_gender_split_uses_the_final_track_gender_and_keeps_unknown(day_report: Report) -> None:
@@ -119,15 +144,19 @@ def test_timezone_flag_moves_the_hours(report_dsn: str, tmp_path: Path) -> None:
         hourly[(f"{DAY}T03:00:00+00:00", "channel_1")]["out"],
     ) == ("7", "5")
     assert hourly[(f"{DAY}T17:00:00+00:00", "channel_1")]["in"] == "1"
-    assert sum(int(r["in"]) for r in hourly.values()) == 25
+    # 17:00 UTC (local midnight) has no minute rows, but a crossing: seen, partial, its count shown
+    assert hourly[(f"{DAY}T17:00:00+00:00", "channel_1")]["status"] == "partial"
+    assert sum(int(r["in"] or 0) for r in hourly.values()) == 25
 
 
-def test_without_a_stored_time_zone_the_report_is_in_utc_and_says_so(report_dsn: str, tmp_path: Path) -> None:
+def test_a_store_without_a_time_zone_reports_in_utc_and_says_so(report_dsn: str, tmp_path: Path) -> None:
     report = footfall_report(report_dsn, tmp_path, "--store", seed.OTHER_STORE, "--from", DAY, "--to", DAY)
     assert report.completed.returncode == 0, report.completed.stderr
-    assert "UTC (default: no --timezone given and none in the store&#x27;s stored channel config)" in report.html
+    assert "UTC (the store&#x27;s, as its workers recorded it)" in report.html
     crossings = [
-        (r["hour_start"], r["channel_id"], r["in"]) for r in report.csv("hourly_footfall.csv") if r["in"] != "0"
+        (r["hour_start"], r["channel_id"], r["in"])
+        for r in report.csv("hourly_footfall.csv")
+        if r["in"] not in ("0", "")
     ]
     assert crossings == [(f"{DAY}T03:00:00+00:00", seed.OTHER_CHANNEL, "1")]  # 10:15 in Ho Chi Minh City
 

@@ -1,8 +1,11 @@
 """Minute rollups per run: a restart within a minute adds its share instead of overwriting the earlier run's,
 a replayed journal changes nothing, and the migration keeps the rows of a database filled by the old schema."""
 
+from dataclasses import replace
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
+import psycopg2
 import pytest
 
 from footfall_worker.storage.journal import Journal
@@ -91,3 +94,52 @@ def test_the_migration_keeps_the_minutes_of_a_database_filled_by_the_old_schema(
             cur.execute("SELECT run_id, entries FROM channel_stats_minute")
             assert cur.fetchall() == [("", 4)]
     assert totals(dsn) == (4, 2, 2, 1, pytest.approx(30.0), 4, 1)
+
+
+def test_coverage_and_the_store_time_zone_reach_the_record_and_the_hourly_view(dsn: str, tmp_path: Path) -> None:
+    first, second = new_run_id(), new_run_id()
+    writer = make_writer(dsn, tmp_path)
+    writer.start()
+    writer.put(ChannelRow(CHANNEL, "store_1", "door", "rtsp://192.0.2.10/x", {}, "America/New_York"))
+    writer.put(RunStart(first, T0))
+    # A restart in the minute: the runs saw 40 s and 35 s of it (at most the minute), the next minute 12.5 s.
+    writer.put(replace(minute_of_run(first, 1, 0, 0, None), covered_s=40.0))
+    writer.put(RunStart(second, T0 + 30))
+    writer.put(replace(minute_of_run(second, 1, 0, 0, None), covered_s=35.0))
+    writer.put(replace(minute_of_run(second, 0, 0, 0, None), minute=MINUTE + 65.0, covered_s=12.5))
+    assert writer.close(5.0)
+    with connect(dsn) as conn, conn.cursor() as cur:
+        cur.execute("SELECT minute, covered_s FROM channel_minutes WHERE channel_id = %s ORDER BY minute", (CHANNEL,))
+        assert [float(c) for _, c in cur.fetchall()] == [60.0, 12.5]
+        cur.execute("SELECT timezone, hour, local_hour, covered_s, entries, minutes FROM channel_hours")
+        ((timezone, hour, local_hour, covered_s, entries, minutes),) = cur.fetchall()
+    assert timezone == "America/New_York" and local_hour == hour.astimezone(ZoneInfo(timezone)).replace(tzinfo=None)
+    assert (covered_s, entries, minutes) == (72.5, 2, 2) and local_hour.minute == 0
+
+
+def test_the_coverage_migration_keeps_old_minutes_and_counts_them_whole(dsn: str) -> None:
+    migrations = load_migrations()
+    with connect(dsn) as conn:
+        apply_migrations(conn, [m for m in migrations if m.version < 6])
+        with conn.cursor() as cur:
+            cur.execute(
+                "INSERT INTO channels (id, store_id, name, source_masked) VALUES (%s, 's', 'n', 'x')", (CHANNEL,)
+            )
+            cur.execute(
+                "INSERT INTO channel_stats_minute (channel_id, minute, people_count, unique_tracks, fps, occupancy_avg,"
+                " occupancy_max, entries, entries_unknown, run_id)"
+                " VALUES (%s, to_timestamp(%s), 4, 4, 12.0, 1.5, 3, 4, 4, 'r')",
+                (CHANNEL, MINUTE),
+            )
+        conn.commit()
+        assert [m.version for m in apply_migrations(conn, migrations)] == [6]
+        with conn.cursor() as cur:
+            cur.execute("SELECT covered_s FROM channel_stats_minute")
+            assert cur.fetchall() == [(None,)]  # not measured: stays unknown in the table
+            cur.execute("SELECT covered_s, entries FROM channel_minutes")
+            assert cur.fetchall() == [(60.0, 4)]  # it had frames processed: counted whole in the view
+            cur.execute("SELECT timezone FROM channels")
+            assert cur.fetchall() == [("UTC",)]
+            with pytest.raises(psycopg2.Error, match="Mars/Olympus"):
+                cur.execute("UPDATE channels SET timezone = 'Mars/Olympus'")
+        conn.rollback()

@@ -50,13 +50,18 @@ def worker_env(dsn: str, redis_url: str, triton_url: str, journal_dir: Path, **e
     return env
 
 
-def write_store(path: Path, ports: dict[str, int], store_id: str = "test_store") -> Path:
+def write_store(path: Path, ports: dict[str, int], store_id: str = "test_store", timezone: str = "UTC") -> Path:
     """A store config whose channels are simulated cameras on 127.0.0.1 (no credentials)."""
     channels = [
         {"id": channel, "name": f"simulated {channel}", "source": {"port": port, "channel": i + 1}}
         for i, (channel, port) in enumerate(ports.items())
     ]
-    document = {"store_id": store_id, "store_name": "Test store", "source_defaults": {"host": "127.0.0.1"}}
+    document = {
+        "store_id": store_id,
+        "store_name": "Test store",
+        "timezone": timezone,
+        "source_defaults": {"host": "127.0.0.1"},
+    }
     path.write_text(json.dumps({**document, "channels": channels}))
     return path
 

@@ -17,6 +17,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from footfall_contract.counters import ChannelCounters, flat_dict
+from footfall_worker.pipeline.minute_stats import MAX_FRAME_GAP_S
 
 # Capture -> row: tens of ms when all is well, seconds when a queue backs up; the store's plan asks < 500 ms.
 LATENCY_BUCKETS_S = (0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1.0, 2.0, 5.0, 10.0, 30.0)
@@ -61,6 +62,7 @@ class WorkerStatus:
     # seconds spent per processing stage since the start, wall and CPU of the processing thread (stage_clock)
     stage_wall_s: dict[str, float] = dataclasses.field(default_factory=dict)
     stage_cpu_s: dict[str, float] = dataclasses.field(default_factory=dict)
+    covered_s: float = 0.0  # seconds the channel saw (coverage: its rate is the fraction of time processed)
 
     def as_dict(self) -> dict[str, object]:
         """The `/status` document: flat, the counters' fields beside the others."""
@@ -91,6 +93,12 @@ _COUNTERS = (
         "footfall_writer_transient_errors",
         "Writes PostgreSQL refused for now (failover, grants, migration); the rows were kept and retried.",
         "writer_transient_errors",
+    ),
+    (
+        "footfall_covered_seconds",
+        f"Seconds the channel saw: processed frames at most {MAX_FRAME_GAP_S:g} s apart (its rate is the fraction "
+        "of time covered).",
+        "covered_s",
     ),
     ("footfall_live_skipped", "Live-state updates skipped because Redis was down.", "live_skipped"),
     (

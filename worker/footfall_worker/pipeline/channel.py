@@ -26,6 +26,7 @@ class ChannelSpec:
         analytics: the channel's counting lines and zones, None when it has none.
         fallback: where to read when the camera has no `source` stream (it answers 404): the main stream of a
             channel configured on the sub-stream; None when there is no such alternative.
+        timezone: the store's IANA time zone, recorded with the channel for reports in store-local hours.
     """
 
     channel_id: str
@@ -37,6 +38,7 @@ class ChannelSpec:
     config: dict[str, Any] = field(default_factory=dict)
     analytics: AnalyticsConfig | None = None
     fallback: Callable[[], Source] | None = None
+    timezone: str = "UTC"
 
     @classmethod
     def from_store(cls, store: StoreConfig, channel: ChannelConfig) -> "ChannelSpec":
@@ -50,6 +52,7 @@ class ChannelSpec:
             config=channel.model_dump(mode="json"),
             analytics=channel.analytics,
             fallback=_main_stream(channel),
+            timezone=store.timezone,
         )
 
     @classmethod

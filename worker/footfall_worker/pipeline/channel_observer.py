@@ -151,6 +151,7 @@ class ChannelObserver:
             stream_fallback=health.on_fallback,
             stage_wall_s=stage_wall_s,
             stage_cpu_s=stage_cpu_s,
+            covered_s=round(p.processor.covered_s, 3),
         )
 
     def publish_live(self, force: bool = False) -> None:

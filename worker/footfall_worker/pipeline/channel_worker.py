@@ -108,7 +108,9 @@ class ChannelWorker:
         if self.writer is not None:
             self.writer.start()
             spec = self.spec
-            self.writer.put(ChannelRow(spec.channel_id, spec.store_id, spec.name, spec.source_masked, spec.config))
+            self.writer.put(
+                ChannelRow(spec.channel_id, spec.store_id, spec.name, spec.source_masked, spec.config, spec.timezone)
+            )
             self.writer.put(RunStart(self.run_id, self._started_wall))
         self.probes.start()
         if self.gender_worker is not None:

@@ -89,6 +89,11 @@ class FrameProcessor:
         self.stages = StageClock()  # where each frame's processing time goes
 
     @property
+    def covered_s(self) -> float:
+        """Seconds the channel saw since the start: processed frames at most `MAX_FRAME_GAP_S` apart."""
+        return self._stats.covered_total_s
+
+    @property
     def clock_origin(self) -> float:
         """The wall time a file's position counts from (0 for a camera: its events are on the wall clock)."""
         return self._file_wall_start or 0.0

@@ -1,5 +1,5 @@
-"""Per-minute rollup of a channel: people seen, occupancy, processing rate, line entries/exits and zone dwells
-(`channel_stats_minute`)."""
+"""Per-minute rollup of a channel: people seen, occupancy, processing rate, line entries/exits, zone dwells and
+the seconds the channel actually saw (`channel_stats_minute`)."""
 
 import math
 from collections.abc import Iterable
@@ -10,6 +10,9 @@ from footfall_worker.events import ChannelEvent, EventKind
 from footfall_worker.storage.records import ChannelStatMinute
 
 _ENTRY_GENDERS = ("female", "male")
+# Two processed frames further apart than this leave the time between them unseen: the tracker forgets a person
+# lost for its track buffer (30 reference frames, 1 s by default), so a crossing in such a gap can go uncounted.
+MAX_FRAME_GAP_S = 1.0
 
 
 @dataclass(slots=True)
@@ -27,6 +30,7 @@ class _Minute:
     entries_by_gender: dict[str, int] = field(default_factory=dict)  # female / male / unknown
     dwells: int = 0
     dwell_sum_s: float = 0.0
+    covered_s: float = 0.0  # seconds of the minute between processed frames at most MAX_FRAME_GAP_S apart
 
     def count(self, event: ChannelEvent) -> None:
         if event.kind == EventKind.LINE_CROSSING:
@@ -59,6 +63,7 @@ class _Minute:
             dwells=self.dwells,
             dwell_mean_s=round(self.dwell_sum_s / self.dwells, 3) if self.dwells else None,
             run_id=run_id,
+            covered_s=round(min(60.0, self.covered_s), 3),
         )
 
 
@@ -79,21 +84,38 @@ class MinuteStats:
     minute its zone visit ended. A zone exit is known only after its grace period (or when the track ends),
     so it can belong to the minute already emitted: that minute is then corrected and emitted again (the writer
     upserts it). An event older than that minute counts in it too (the only minute still held).
+
+    Coverage: the time between two consecutive processed frames at most `MAX_FRAME_GAP_S` apart was seen; a
+    longer gap (camera down or stalled, detection failing, processing starved) was not. A gap across a minute's
+    end is split between the two minutes. `covered_total_s` adds up every minute's share since the start.
     """
 
     def __init__(self, run_id: str = "") -> None:
         self.run_id = run_id
         self._minute: _Minute | None = None
         self._closed: _Minute | None = None  # the minute emitted last, corrected by late events
+        self._last_frame_wall: float | None = None
+        self.covered_total_s = 0.0
 
     def observe(self, wall: float, track_ids: list[int], started: int) -> ChannelStatMinute | None:
         """Count one processed frame; returns the previous minute when this frame opens a new one."""
         start = _minute_of(wall)
+        gap = wall - self._last_frame_wall if self._last_frame_wall is not None else 0.0
+        seen = 0.0 < gap <= MAX_FRAME_GAP_S
+        self._last_frame_wall = wall
         done = None
         minute = self._minute
         if minute is None or start != minute.start:
+            if seen and minute is not None:
+                minute.covered_s += max(0.0, gap - (wall - start))  # the gap's part before this minute began
             done = self.flush()
             minute = self._minute = _Minute(start, wall, wall)
+            if seen:
+                minute.covered_s += min(gap, wall - start)
+        elif seen:
+            minute.covered_s += gap
+        if seen:
+            self.covered_total_s += gap
         minute.frames += 1
         minute.last_wall = wall
         minute.occupancy_sum += len(track_ids)

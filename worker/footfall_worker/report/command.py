@@ -5,8 +5,11 @@ footfall report --store kidsplaza_thanhxuan --from 2024-05-06 --to 2024-05-06 --
 footfall report --store kidsplaza_thanhxuan --from 2024-05-06T08:00 --to 2024-05-06T22:00 --out r --timezone UTC
 
 A date as --to means the end of that day (so --from D --to D is the whole day D); a date and time is excluded.
-Times without a UTC offset are local to the report's time zone: --timezone, else the `timezone` in the store's
-stored channel config, else UTC. Exit codes: 0 written, 2 bad input (unknown store, period, flag), 1 database.
+Times without a UTC offset are local to the report's time zone: --timezone, else the store's time zone as its
+workers recorded it (the store config's or CameraChannel's `timezone`; UTC when it sets none). Hours are the
+store's wall-clock hours: a spring-forward day has 23, a fall-back day 25. Every count shows the fraction of the
+hour its camera saw (coverage); an hour it saw only part of is greyed, one it did not see at all has no counts,
+never zero visitors. Exit codes: 0 written, 2 bad input (unknown store, period, flag), 1 database.
 """
 
 import argparse
@@ -40,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=os.environ.get("FOOTFALL_DATABASE_URL") or DEFAULT_DSN,
         help="PostgreSQL URL (default: $FOOTFALL_DATABASE_URL, else %(default)s)",
     )
-    parser.add_argument("--timezone", help="IANA zone for hours and dates (default: the store's stored one, else UTC)")
+    parser.add_argument("--timezone", help="IANA zone for hours and dates (default: the store's recorded one)")
     return parser
 
 
@@ -100,11 +103,10 @@ def _report_zone(args: argparse.Namespace, channels: Sequence[query.Channel]) ->
     stored = query.stored_timezones(channels)
     if len(stored) > 1:
         raise ReportInputError(
-            f"the channels of store {args.store!r} store different time zones ({', '.join(stored)}): give --timezone"
+            f"the channels of store {args.store!r} record different time zones ({', '.join(stored)}): set one "
+            "`timezone` for the store (its CameraChannels or store config), or give --timezone"
         )
-    if stored:
-        return _zone(stored[0], f"store {args.store!r} channel config"), "from the store's stored channel config"
-    return ZoneInfo("UTC"), "default: no --timezone given and none in the store's stored channel config"
+    return _zone(stored[0], f"store {args.store!r}"), "the store's, as its workers recorded it"
 
 
 def make_report(conn: psycopg2.extensions.connection, args: argparse.Namespace) -> Path:

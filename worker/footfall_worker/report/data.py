@@ -48,7 +48,8 @@ class HistogramBin:
 
 @dataclass(frozen=True, slots=True)
 class FootfallSummary:
-    """Totals of one entrance channel, or of the store (`channel_id` empty): in, out, entries by final gender."""
+    """Totals of one entrance channel, or of the store (`channel_id` empty): in, out, entries by final gender, and
+    the fraction of the period the channel saw (the store's: its least-covered entrance)."""
 
     channel_id: str
     name: str
@@ -57,6 +58,7 @@ class FootfallSummary:
     female: int
     male: int
     unknown: int
+    coverage: float
 
     @property
     def unknown_share(self) -> float | None:
@@ -107,9 +109,14 @@ def dwell_histogram(zones: Sequence[ZoneDwells]) -> list[HistogramBin]:
 
 
 def footfall_summary(
-    channels: Sequence[Channel], entrances: Sequence[str], hourly: Sequence[HourlyCount], genders: Sequence[GenderCount]
+    channels: Sequence[Channel],
+    entrances: Sequence[str],
+    hourly: Sequence[HourlyCount],
+    genders: Sequence[GenderCount],
+    window: Window,
 ) -> list[FootfallSummary]:
     names = {c.id: c.name for c in channels}
+    period_s = window.seconds
     rows = []
     for channel in entrances:
         by_gender = {g.gender: g.entries for g in genders if g.channel_id == channel}
@@ -120,6 +127,7 @@ def footfall_summary(
                 sum(h.entries for h in hourly if h.channel_id == channel),
                 sum(h.exits for h in hourly if h.channel_id == channel),
                 *(by_gender.get(g, 0) for g in GENDERS),
+                coverage=min(1.0, sum(h.covered_s for h in hourly if h.channel_id == channel) / period_s),
             )
         )
     if rows:
@@ -133,6 +141,7 @@ def footfall_summary(
                 sum(r.female for r in rows),
                 sum(r.male for r in rows),
                 sum(r.unknown for r in rows),
+                coverage=min(r.coverage for r in rows),
             )
         )
     return rows
@@ -166,13 +175,18 @@ def collect(
         zones=tuple(zones),
         histogram=tuple(dwell_histogram(zones)),
         genders=tuple(genders),
-        footfall=tuple(footfall_summary(channels, entrances, hourly, genders)),
+        footfall=tuple(footfall_summary(channels, entrances, hourly, genders, window)),
         dwell=tuple(dwell_summary(zones)),
     )
 
 
 def _share(part: int, whole: int) -> str:
     return f"{part / whole:.4f}" if whole else ""
+
+
+def coverage_status(hour: HourlyCount) -> str:
+    """`full`, `partial` (counts are a lower bound) or `no data` (counts unknown): the CSV's and the page's word."""
+    return "no data" if not hour.seen else ("partial" if hour.partial else "full")
 
 
 def write_csvs(data: ReportData, out_dir: Path) -> dict[str, Path]:
@@ -183,9 +197,11 @@ def write_csvs(data: ReportData, out_dir: Path) -> dict[str, Path]:
     """
     tables: dict[str, tuple[list[str], list[list[object]]]] = {
         "hourly": (
-            ["hour_start", "channel_id", "channel_name", "in", "out"],
+            ["hour_start", "channel_id", "channel_name", "in", "out", "coverage", "status"],
             [
-                [h.hour.isoformat(), h.channel_id, data.channel_name(h.channel_id), h.entries, h.exits]
+                [h.hour.isoformat(), h.channel_id, data.channel_name(h.channel_id)]
+                + ([h.entries, h.exits] if h.seen else ["", ""])  # an unseen hour's count is unknown, not 0
+                + [f"{h.coverage:.4f}", coverage_status(h)]
                 for h in data.hourly
             ],
         ),
@@ -213,10 +229,11 @@ def write_csvs(data: ReportData, out_dir: Path) -> dict[str, Path]:
             ],
         ),
         "summary_footfall": (
-            ["scope", "channel_id", "channel_name", "in", "out", "female", "male", "unknown", "unknown_share"],
+            ["scope", "channel_id", "channel_name", "in", "out", "female", "male", "unknown", "unknown_share"]
+            + ["coverage"],
             [
                 ["channel" if s.channel_id else "store", s.channel_id, s.name, s.entries, s.exits]
-                + [s.female, s.male, s.unknown, _share(s.unknown, s.entries)]
+                + [s.female, s.male, s.unknown, _share(s.unknown, s.entries), f"{s.coverage:.4f}"]
                 for s in data.footfall
             ],
         ),

@@ -8,8 +8,9 @@ from collections.abc import Mapping
 from datetime import datetime
 from html import escape
 
-from footfall_worker.report.data import CSV_FILES, ReportData
+from footfall_worker.report.data import CSV_FILES, ReportData, coverage_status
 from footfall_worker.report.plots import format_duration
+from footfall_worker.report.query import HourlyCount
 
 # (key, section id, title, what the plot shows, what "no data" means). The keys match plots' and CSV_FILES'.
 SECTIONS = (
@@ -17,8 +18,10 @@ SECTIONS = (
         "hourly",
         "hourly-footfall",
         "Hourly footfall per entrance",
-        "Line crossings per local hour on each camera with a counting line: entries (in) above, exits (out) "
-        "below. The store total is the sum over its entrance cameras.",
+        "Line crossings per local hour on each camera with a counting line: entries (in), exits (out), and the "
+        "fraction of each hour the camera saw (coverage). A pale hatched bar is an hour the camera saw only part "
+        "of: its count is a lower bound; a grey cross an hour it did not see: no count, not zero visitors. The "
+        "store total is the sum over its entrance cameras.",
         "no line crossings on this store's cameras in the period",
     ),
     (
@@ -49,6 +52,8 @@ SECTIONS = (
     ),
 )
 
+HOURLY_TABLE_UP_TO = 72  # hours in the page's table; a longer period has them in its CSV only
+
 _CSS = """
 body { font-family: "DejaVu Sans", Verdana, Arial, sans-serif; color: #222; margin: 0 auto; max-width: 1180px;
        padding: 24px 32px; line-height: 1.45; background: #fff; }
@@ -66,6 +71,8 @@ th, td { border: 1px solid #ccc; padding: 5px 10px; text-align: right; }
 th { background: #eef4fa; }
 td.name, th.name { text-align: left; }
 tr.total td { font-weight: bold; background: #f6f6f6; }
+td.partial { background: #ececec; color: #777; font-style: italic; }
+td.no-data { background: #e0e0e0; color: #777; text-align: center; }
 footer { margin-top: 36px; font-size: 12px; color: #666; border-top: 1px solid #ddd; padding-top: 8px; }
 """
 
@@ -83,7 +90,7 @@ def _summary(data: ReportData) -> str:
     if data.footfall:
         parts.append(
             "<table><thead><tr><th class='name'>entrance</th><th>in</th><th>out</th><th>female</th><th>male</th>"
-            "<th>unknown</th><th>unknown share of entries</th></tr></thead><tbody>"
+            "<th>unknown</th><th>unknown share of entries</th><th>coverage</th></tr></thead><tbody>"
         )
         for row in data.footfall:
             name = escape(row.name if not row.channel_id else f"{row.name} ({row.channel_id})")
@@ -91,12 +98,13 @@ def _summary(data: ReportData) -> str:
             parts.append(
                 f"<tr{css}><td class='name'>{name}</td><td>{row.entries}</td><td>{row.exits}</td>"
                 f"<td>{row.female}</td><td>{row.male}</td><td>{row.unknown}</td>"
-                f"<td>{_pct(row.unknown, row.entries)}</td></tr>"
+                f"<td>{_pct(row.unknown, row.entries)}</td><td>{row.coverage:.1%}</td></tr>"
             )
         parts.append(
             "</tbody></table><p class='note'>In and out: line crossings per entrance camera; female, male, unknown: "
-            "entries by final gender. The store row is the sum over its entrance cameras (a person crossing two "
-            "entrances' lines counts twice).</p>"
+            "entries by final gender; coverage: the fraction of the period the camera saw (the store's: its "
+            "least-covered entrance), so a count under 100 % is a lower bound. The store row is the sum over its "
+            "entrance cameras (a person crossing two entrances' lines counts twice).</p>"
         )
     else:
         parts.append("<p class='no-data'>No data: no line crossings on this store's cameras in the period.</p>")
@@ -119,6 +127,39 @@ def _summary(data: ReportData) -> str:
         f"<p class='csv'>Data: <a href='{CSV_FILES['summary_footfall']}'>{CSV_FILES['summary_footfall']}</a>, "
         f"<a href='{CSV_FILES['summary_dwell']}'>{CSV_FILES['summary_dwell']}</a></p></section>"
     )
+    return "".join(parts)
+
+
+def _hourly_table(data: ReportData) -> str:
+    """Every hour's counts beside its coverage, per entrance: a partial hour greyed, an unseen one "no data"."""
+    if not data.entrances:
+        return ""
+    if len(data.hourly) > HOURLY_TABLE_UP_TO * len(data.entrances):
+        return f"<p class='note'>{HOURLY_TABLE_UP_TO}+ hours: each hour's counts and coverage are in the CSV.</p>"
+    rows: dict[datetime, dict[str, HourlyCount]] = {}
+    for hour in data.hourly:
+        rows.setdefault(hour.start, {})[hour.channel_id] = hour
+    head = "".join(f"<th colspan='3'>{escape(data.channel_name(c))} ({escape(c)})</th>" for c in data.entrances)
+    parts = [
+        "<table class='hourly'><thead><tr><th class='name' rowspan='2'>hour</th>",
+        head,
+        "</tr><tr>",
+        "<th>in</th><th>out</th><th>seen</th>" * len(data.entrances),
+        "</tr></thead><tbody>",
+    ]
+    for by_channel in rows.values():
+        local = next(iter(by_channel.values())).hour
+        parts.append(f"<tr><td class='name'>{local:%a %d %H:%M %Z}</td>")
+        for channel in data.entrances:
+            hour = by_channel[channel]
+            status = coverage_status(hour)
+            if not hour.seen:
+                parts.append(f"<td class='no-data' colspan='3'>{status}</td>")
+                continue
+            css = " class='partial'" if hour.partial else ""
+            parts.append(f"<td{css}>{hour.entries}</td><td{css}>{hour.exits}</td><td{css}>{hour.coverage:.0%}</td>")
+        parts.append("</tr>")
+    parts.append("</tbody></table>")
     return "".join(parts)
 
 
@@ -150,6 +191,8 @@ def render(data: ReportData, plots: Mapping[str, bytes | None]) -> str:
         else:
             encoded = base64.b64encode(svg).decode("ascii")
             parts.append(f'<img class="plot" alt="{escape(heading)}" src="data:image/svg+xml;base64,{encoded}">')
+        if key == "hourly":
+            parts.append(_hourly_table(data))
         if key == "gender" and fallback:
             note += f" {fallback} entries had no recorded track and use the gender known at crossing time."
         parts.append(f"<p class='note'>{escape(note)}</p>")

@@ -1,13 +1,14 @@
 """The store report's numbers: SQL in, plain dataclasses out. Counts and durations only, never pixels or boxes.
 
 Every query is bounded by the report window [start, end) in absolute time and by the store's channels.
-Local hours are computed by PostgreSQL (`t AT TIME ZONE tz`), so a crossing is counted in the store's
-wall-clock hour; in the autumn DST change the repeated hour is one bucket.
+Hours are the store's wall-clock hours, computed by PostgreSQL (`date_trunc('hour', t, tz)`): each is the
+instant its local hour starts, so a spring-forward day has 23 and a fall-back day 25, the repeated hour
+twice (one bucket per offset).
 """
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -15,6 +16,10 @@ import psycopg2.extensions
 
 GENDERS = ("female", "male", "unknown")
 OCCUPANCY_BUCKET_S = 300  # 5-minute buckets: the mean of the minute averages, the max of the minute maxima
+HOUR_S = 3600.0  # every zone in use changes its offset on a whole hour: each local hour lasts an hour
+# An hour the channel saw less of is shown as partial (greyed): its counts are a lower bound. The chart's
+# FootfallCoverageLow alert defaults to the same fraction.
+MIN_COVERAGE = 0.9
 
 
 class ReportInputError(ValueError):
@@ -26,6 +31,7 @@ class Channel:
     id: str
     name: str
     config: dict[str, Any] = field(default_factory=dict)
+    timezone: str = "UTC"  # the store's IANA zone as the channel's worker recorded it
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,15 +46,38 @@ class Window:
     def local(self, t: datetime) -> datetime:
         return t.astimezone(self.timezone)
 
+    @property
+    def seconds(self) -> float:
+        """The period's length in elapsed time: 23 hours for a spring-forward day. (Aware datetimes sharing a
+        tzinfo subtract as wall-clock times, so both are taken to UTC first.)"""
+        return (self.end.astimezone(UTC) - self.start.astimezone(UTC)).total_seconds()
+
 
 @dataclass(frozen=True, slots=True)
 class HourlyCount:
-    """Line crossings of one entrance channel in one local hour (zero rows included: every hour of the window)."""
+    """Line crossings of one entrance channel in one local hour (every hour of the window), with the seconds of
+    it the channel saw. An hour it did not see at all has unknown counts, never zero visitors (`seen`)."""
 
-    hour: datetime  # local wall-clock hour start, aware (tzinfo = the report's zone)
+    start: datetime  # the instant the local hour starts, in UTC: the key (the repeated autumn hour is two)
+    hour: datetime  # the same instant on the report's wall clock (aware; fold set in the repeated hour)
     channel_id: str
     entries: int
     exits: int
+    covered_s: float  # seconds the channel processed frames in the hour (`channel_minutes.covered_s`)
+
+    @property
+    def coverage(self) -> float:
+        return min(1.0, self.covered_s / HOUR_S)
+
+    @property
+    def seen(self) -> bool:
+        """Anything of the hour was processed (crossings without coverage: rows of an older worker)."""
+        return self.covered_s > 0 or self.entries > 0 or self.exits > 0
+
+    @property
+    def partial(self) -> bool:
+        """Seen, but less than MIN_COVERAGE of it: the counts are a lower bound."""
+        return self.seen and self.coverage < MIN_COVERAGE
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,38 +122,64 @@ def known_stores(conn: psycopg2.extensions.connection) -> list[str]:
 def store_channels(conn: psycopg2.extensions.connection, store_id: str) -> list[Channel]:
     """The store's channels, by id; empty when the store is unknown."""
     with conn.cursor() as cur:
-        cur.execute("SELECT id, name, config FROM channels WHERE store_id = %s ORDER BY id", (store_id,))
-        return [Channel(id_, name, config if isinstance(config, dict) else {}) for id_, name, config in cur.fetchall()]
+        cur.execute("SELECT id, name, config, timezone FROM channels WHERE store_id = %s ORDER BY id", (store_id,))
+        return [
+            Channel(id_, name, config if isinstance(config, dict) else {}, timezone)
+            for id_, name, config, timezone in cur.fetchall()
+        ]
 
 
 def stored_timezones(channels: Sequence[Channel]) -> list[str]:
-    """The distinct `timezone` values in the channels' stored config (none today unless a writer adds it)."""
-    return sorted({str(c.config["timezone"]) for c in channels if c.config.get("timezone")})
+    """The distinct time zones the store's workers recorded with its channels."""
+    return sorted({c.timezone for c in channels})
 
 
-def _local_hours(window: Window) -> list[datetime]:
-    """Every local wall-clock hour the window touches, as naive local datetimes (matches PostgreSQL's buckets)."""
-    hour = window.local(window.start).replace(tzinfo=None, minute=0, second=0, microsecond=0)
-    end = window.local(window.end).replace(tzinfo=None)
-    hours = []
-    while hour < end:
-        hours.append(hour)
-        hour += timedelta(hours=1)
-    return hours
+def local_hours(conn: psycopg2.extensions.connection, window: Window) -> list[datetime]:
+    """The start of every local wall-clock hour the window touches, as UTC instants, by the same date_trunc
+    that buckets the rows (15-minute steps: every zone's offset is a whole quarter hour)."""
+    with conn.cursor() as cur:
+        cur.execute(
+            """
+            SELECT DISTINCT date_trunc('hour', g, %(tz)s)
+            FROM generate_series(%(start)s::timestamptz, %(end)s::timestamptz - interval '1 microsecond',
+                                 interval '15 minutes') g
+            ORDER BY 1
+            """,
+            {"tz": window.timezone.key, "start": window.start, "end": window.end},
+        )
+        return [hour.astimezone(UTC) for (hour,) in cur.fetchall()]
+
+
+def hourly_coverage(
+    conn: psycopg2.extensions.connection, channel_ids: Sequence[str], window: Window
+) -> dict[tuple[datetime, str], float]:
+    """Seconds each channel saw in each local hour of the window (absent: none)."""
+    with conn.cursor() as cur:
+        cur.execute(
+            """
+            SELECT date_trunc('hour', minute, %(tz)s), channel_id, sum(covered_s)
+            FROM channel_minutes
+            WHERE channel_id = ANY(%(channels)s) AND minute >= %(start)s AND minute < %(end)s
+            GROUP BY 1, 2
+            """,
+            {"tz": window.timezone.key, "channels": list(channel_ids), "start": window.start, "end": window.end},
+        )
+        return {(hour.astimezone(UTC), channel): float(seconds) for hour, channel, seconds in cur.fetchall()}
 
 
 def hourly_crossings(
     conn: psycopg2.extensions.connection, channel_ids: Sequence[str], window: Window
 ) -> tuple[list[str], list[HourlyCount]]:
-    """Entries and exits per local hour for each channel of `channel_ids` that has line crossings in the window.
+    """Entries and exits per local hour for each channel of `channel_ids` that has line crossings in the window,
+    with the seconds of each hour the channel saw.
 
     Returns:
-        The entrance channels (those with crossings), and a row for every (hour, entrance) with zeros filled in.
+        The entrance channels (those with crossings), and a row for every (hour, entrance).
     """
     with conn.cursor() as cur:
         cur.execute(
             """
-            SELECT channel_id, date_trunc('hour', t AT TIME ZONE %(tz)s) AS local_hour,
+            SELECT channel_id, date_trunc('hour', t, %(tz)s) AS local_hour,
                    count(*) FILTER (WHERE payload->>'direction' = 'in'),
                    count(*) FILTER (WHERE payload->>'direction' = 'out')
             FROM events
@@ -133,11 +188,20 @@ def hourly_crossings(
             """,
             {"tz": window.timezone.key, "channels": list(channel_ids), "start": window.start, "end": window.end},
         )
-        found = {(channel, hour): (int(n_in), int(n_out)) for channel, hour, n_in, n_out in cur.fetchall()}
+        found = {
+            (channel, hour.astimezone(UTC)): (int(n_in), int(n_out)) for channel, hour, n_in, n_out in cur.fetchall()
+        }
     entrances = sorted({channel for channel, _ in found})
+    covered = hourly_coverage(conn, entrances, window)
     rows = [
-        HourlyCount(hour.replace(tzinfo=window.timezone), channel, *found.get((channel, hour), (0, 0)))
-        for hour in _local_hours(window)
+        HourlyCount(
+            hour,
+            window.local(hour),
+            channel,
+            *found.get((channel, hour), (0, 0)),
+            covered.get((hour, channel), 0.0),
+        )
+        for hour in local_hours(conn, window)
         for channel in entrances
     ]
     return entrances, rows

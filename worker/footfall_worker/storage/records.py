@@ -26,6 +26,7 @@ class ChannelRow:
     name: str
     source_masked: str  # masked again at the SQL edge: credentials never reach the database
     config: dict[str, Any]
+    timezone: str = "UTC"  # the store's IANA zone: reports and `channel_hours` bucket by its local hours
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +154,7 @@ class ChannelStatMinute:
     dwells: int = 0
     dwell_mean_s: float | None = None  # None when no dwell ended in the minute
     run_id: str = ""
+    covered_s: float | None = None  # seconds of the minute the channel saw; None from a worker before coverage
 
 
 Record = ChannelRow | RunStart | RunSeen | RunEnd | TrackRow | TrackPoint | EventRow | ChannelStatMinute

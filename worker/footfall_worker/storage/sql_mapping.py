@@ -45,11 +45,12 @@ TABLE_ORDER: dict[type, int] = {
 }
 
 _SQL_CHANNELS = """
-INSERT INTO channels (id, store_id, name, source_masked, config) VALUES %s
+INSERT INTO channels (id, store_id, name, source_masked, config, timezone) VALUES %s
 ON CONFLICT (id) DO UPDATE SET store_id = EXCLUDED.store_id, name = EXCLUDED.name,
-    source_masked = EXCLUDED.source_masked, config = EXCLUDED.config, updated_at = now()
+    source_masked = EXCLUDED.source_masked, config = EXCLUDED.config, timezone = EXCLUDED.timezone,
+    updated_at = now()
 """
-_TPL_CHANNELS = "(%s, %s, %s, %s, %s::jsonb)"
+_TPL_CHANNELS = "(%s, %s, %s, %s, %s::jsonb, %s)"
 
 _SQL_RUNS = "INSERT INTO runs (id, channel_id, started_at) VALUES %s ON CONFLICT (id) DO NOTHING"
 _TPL_RUNS = "(%s, %s, to_timestamp(%s))"
@@ -82,15 +83,17 @@ _TPL_EVENTS = "(%s, %s, %s, to_timestamp(%s), %s, %s, %s::jsonb)"
 
 _SQL_STATS = """
 INSERT INTO channel_stats_minute (channel_id, minute, people_count, unique_tracks, fps, occupancy_avg,
-    occupancy_max, entries, exits, entries_female, entries_male, entries_unknown, dwells, dwell_mean_s, run_id)
+    occupancy_max, entries, exits, entries_female, entries_male, entries_unknown, dwells, dwell_mean_s, run_id,
+    covered_s)
 VALUES %s
 ON CONFLICT (channel_id, minute, run_id) DO UPDATE SET people_count = EXCLUDED.people_count,
     unique_tracks = EXCLUDED.unique_tracks, fps = EXCLUDED.fps, occupancy_avg = EXCLUDED.occupancy_avg,
     occupancy_max = EXCLUDED.occupancy_max, entries = EXCLUDED.entries, exits = EXCLUDED.exits,
     entries_female = EXCLUDED.entries_female, entries_male = EXCLUDED.entries_male,
-    entries_unknown = EXCLUDED.entries_unknown, dwells = EXCLUDED.dwells, dwell_mean_s = EXCLUDED.dwell_mean_s
+    entries_unknown = EXCLUDED.entries_unknown, dwells = EXCLUDED.dwells, dwell_mean_s = EXCLUDED.dwell_mean_s,
+    covered_s = EXCLUDED.covered_s
 """
-_TPL_STATS = "(%s, to_timestamp(%s), %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+_TPL_STATS = "(%s, to_timestamp(%s), %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
 
 _SQL_RUN_END = """
 UPDATE runs SET ended_at = to_timestamp(%s), frames_read = %s, frames_processed = %s, frames_dropped = %s,
@@ -168,6 +171,7 @@ def execute_records(cur: psycopg2.extensions.cursor, channel_id: str, records: l
                 int(r.dwells),
                 _opt_float(r.dwell_mean_s),
                 str(r.run_id),
+                _opt_float(r.covered_s),
             )
         elif isinstance(r, RunStart):
             runs.append((r.run_id, channel_id, float(r.started_at)))
@@ -194,6 +198,7 @@ def execute_records(cur: psycopg2.extensions.cursor, channel_id: str, records: l
                 r.name,
                 mask_credentials(r.source_masked),
                 _dumps(r.config),
+                str(r.timezone),
             )
         else:
             raise TypeError(f"not a storage record: {type(r).__name__}")

@@ -1,0 +1,60 @@
+-- Data coverage and store-local time.
+--   channel_stats_minute.covered_s  seconds of the minute the channel saw: the time between processed frames at
+--                                   most 1 s apart (a longer gap: camera down, detection failing, processing
+--                                   starved). NULL for minutes written by workers before this migration.
+--   channels.timezone               the store's IANA time zone, recorded by the channel's worker; reports and
+--                                   `channel_hours` bucket by its local hours. A name PostgreSQL does not know
+--                                   is refused here, so no query over the views can fail on it later.
+ALTER TABLE channel_stats_minute
+    ADD COLUMN covered_s real CHECK (covered_s IS NULL OR covered_s BETWEEN 0 AND 60);
+ALTER TABLE channels
+    ADD COLUMN timezone text NOT NULL DEFAULT 'UTC'
+    CHECK (length(timezone) <= 64 AND ('2000-01-01 00:00Z'::timestamptz AT TIME ZONE timezone) IS NOT NULL);
+
+-- The runs of a minute cover different parts of it: their seconds add up, to at most the minute. A minute
+-- without a measure (a worker before this migration) had frames processed, or it would have no row: it counts
+-- whole, an estimate (the hours of such workers read as covered wherever a minute has a row).
+CREATE OR REPLACE VIEW channel_minutes AS
+SELECT channel_id,
+       minute,
+       sum(people_count)::integer    AS people_count,
+       sum(unique_tracks)::integer   AS unique_tracks,
+       max(fps)                      AS fps,
+       avg(occupancy_avg)::real      AS occupancy_avg,
+       max(occupancy_max)            AS occupancy_max,
+       sum(entries)::integer         AS entries,
+       sum(exits)::integer           AS exits,
+       sum(entries_female)::integer  AS entries_female,
+       sum(entries_male)::integer    AS entries_male,
+       sum(entries_unknown)::integer AS entries_unknown,
+       sum(dwells)::integer          AS dwells,
+       (sum(dwell_mean_s * dwells) FILTER (WHERE dwells > 0) / nullif(sum(dwells), 0))::real AS dwell_mean_s,
+       count(*)::integer             AS runs,
+       least(60, sum(coalesce(covered_s, 60)))::real AS covered_s
+FROM channel_stats_minute
+GROUP BY channel_id, minute;
+
+-- One row per channel and hour of its store's wall clock that has any minute row. `hour` is the instant the
+-- local hour starts (date_trunc in the store's zone), so the repeated hour of an autumn DST change is two rows
+-- (same `local_hour`, different `hour`) and the spring gap has none. `coverage` is the fraction of the hour the
+-- channel saw (every zone in use changes its offset on a whole hour, so an hour is 3600 s); an hour missing
+-- here was not seen at all: coverage 0, its counts unknown, never zero visitors. Entries are split by the
+-- gender known when the minute closed (reports join events with tracks for the final one).
+CREATE VIEW channel_hours AS
+SELECT m.channel_id,
+       c.store_id,
+       c.timezone,
+       date_trunc('hour', m.minute, c.timezone)                           AS hour,
+       date_trunc('hour', m.minute, c.timezone) AT TIME ZONE c.timezone   AS local_hour,
+       sum(m.entries)::integer                                            AS entries,
+       sum(m.exits)::integer                                              AS exits,
+       sum(m.entries_female)::integer                                     AS entries_female,
+       sum(m.entries_male)::integer                                       AS entries_male,
+       sum(m.entries_unknown)::integer                                    AS entries_unknown,
+       sum(m.people_count)::integer                                       AS people_count,
+       sum(m.covered_s)::real                                             AS covered_s,
+       (sum(m.covered_s) / 3600)::real                                    AS coverage,
+       count(*)::integer                                                  AS minutes
+FROM channel_minutes m
+JOIN channels c ON c.id = m.channel_id
+GROUP BY m.channel_id, c.store_id, c.timezone, date_trunc('hour', m.minute, c.timezone);
