@@ -52,6 +52,7 @@ def test_the_rules_are_valid_prometheus_rules(tmp_path: Path) -> None:
         "FootfallLatencyHigh",
         "FootfallDatabaseDown",
         "FootfallJournalBacklogGrowing",
+        "FootfallCoverageLow",
         "FootfallRowsQuarantined",
         "FootfallRowsLost",
         "FootfallOperatorErrors",
