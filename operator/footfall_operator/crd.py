@@ -15,6 +15,7 @@ from pydantic.alias_generators import to_camel
 from footfall_contract.config import CameraSource, ChannelConfig, CredentialsRef, StoreConfig
 from footfall_contract.config.cameras import IDENTIFIER_PATTERN, format_validation_error, known_timezone
 from footfall_contract.config.geometry import AnalyticsConfig
+from footfall_contract.config.store_hours import OpeningHours
 from footfall_contract.config.text import Description, DisplayName
 
 GROUP = "footfall.io"
@@ -99,6 +100,9 @@ class CameraChannelSpec(_SpecModel):
     timezone: str = Field(
         default="UTC", max_length=64, description="the store's IANA time zone: reports count in its local hours"
     )
+    opening_hours: OpeningHours | None = Field(
+        default=None, description="when the store opens and closes (HH:MM); live store occupancy resets at closing"
+    )
     channel_id: str = Field(max_length=63, pattern=IDENTIFIER_PATTERN, description="unique within the store")
     display_name: DisplayName = Field(description="a name for people: printable, one line")
     description: Description = Field(default="", description="printable text; newlines and tabs allowed")
@@ -137,6 +141,7 @@ class CameraChannelSpec(_SpecModel):
             store_id=self.store,
             store_name=self.store_name or self.store,
             timezone=self.timezone,
+            opening_hours=self.opening_hours,
             channels=[self.channel_config()],
         )
 

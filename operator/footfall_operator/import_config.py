@@ -157,6 +157,8 @@ def channel_spec(store: StoreConfig, channel: ChannelConfig, secret_name: str | 
         "description": channel.description,
         "source": _source(channel),
     }
+    if store.opening_hours is not None:
+        spec["openingHours"] = store.opening_hours.model_dump(mode="json")
     if channel.credentials is not None and secret_name is not None:
         spec["credentialsSecretRef"] = {"name": secret_name, "usernameKey": USERNAME_KEY, "passwordKey": PASSWORD_KEY}
     if channel.analytics is not None:

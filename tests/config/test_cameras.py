@@ -178,3 +178,17 @@ def test_a_mounted_secret_is_read_at_every_resolve(tmp_path: Path) -> None:
 def test_a_control_character_in_an_environment_password_names_the_variable() -> None:
     with pytest.raises(ConfigError, match="FOOTFALL_CAMERA_PASSWORD contains the control character U\\+000D"):
         CredentialsRef().resolve({"FOOTFALL_CAMERA_USERNAME": "admin", "FOOTFALL_CAMERA_PASSWORD": "pw\r\n"})
+
+
+def test_opening_hours_and_a_partner_channel_are_checked_naming_the_field() -> None:
+    store = parse_store_config({**minimal(), "opening_hours": {"open": "08:00", "close": "21:30"}})
+    assert store.opening_hours is not None and store.opening_hours.closes.hour == 21
+    with pytest.raises(ConfigError, match=r"opening_hours\.close: String should match pattern"):
+        parse_store_config({**minimal(), "opening_hours": {"open": "08:00", "close": "9pm"}})
+    config = minimal()
+    config["channels"][0]["analytics"] = {"partner": {"channel": "channel_1"}}
+    with pytest.raises(ConfigError, match="analytics.partner names the channel itself"):
+        parse_store_config(config)
+    config["channels"][0]["analytics"] = {"partner": {"channel": "channel_2", "window_s": 0}}
+    with pytest.raises(ConfigError, match=r"partner\.window_s: Input should be greater than 0"):
+        parse_store_config(config)

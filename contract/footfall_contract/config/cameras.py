@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from footfall_contract.config.credentials import CameraCredentials, ConfigError, CredentialsRef
 from footfall_contract.config.geometry import IDENTIFIER_PATTERN, AnalyticsConfig
 from footfall_contract.config.masking import mask_credentials
+from footfall_contract.config.store_hours import OpeningHours
 from footfall_contract.config.text import Description, DisplayName
 
 # IDENTIFIER_PATTERN (config.geometry): channel and store ids end up in labels, Redis keys and table rows.
@@ -177,6 +178,9 @@ class StoreConfig(BaseModel):
     store_id: str = Field(max_length=63, pattern=IDENTIFIER_PATTERN)
     store_name: DisplayName
     timezone: str = "UTC"
+    opening_hours: OpeningHours | None = Field(
+        default=None, description="when the store opens and closes; live store occupancy resets at closing time"
+    )
     channels: list[ChannelConfig] = Field(min_length=1)
 
     @model_validator(mode="before")
@@ -222,6 +226,10 @@ class StoreConfig(BaseModel):
             if stream in seen_streams:
                 raise ValueError(f"channels {seen_streams[stream]!r} and {channel.id!r} read the same stream")
             seen_streams[stream] = channel.id
+        for channel in self.channels:
+            partner = channel.analytics.partner if channel.analytics else None
+            if partner is not None and partner.channel == channel.id:
+                raise ValueError(f"channel {channel.id!r}: analytics.partner names the channel itself")
         return self
 
     def channel(self, channel_id: str) -> ChannelConfig:

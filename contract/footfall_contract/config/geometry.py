@@ -93,12 +93,26 @@ class ExclusionMask(_Area):
     noun = "exclusion mask"
 
 
+class PartnerChannel(_Geometry):
+    """Another camera watching the same door: a crossing of this channel's lines in the same direction as one of
+    the partner's within `window_s` is the same person, counted once in the store's totals and occupancy (each
+    channel's own counts keep it)."""
+
+    channel: str = Field(max_length=63, pattern=IDENTIFIER_PATTERN, description="the partner's channel id")
+    window_s: float = Field(
+        default=2.0, gt=0, le=30, description="crossings this close in time (seconds) are one person"
+    )
+
+
 class AnalyticsConfig(_Geometry):
     """Counting lines and zones of one channel, how jitter-proof counting is, and the areas whose detections
     are not people."""
 
     lines: list[CountingLine] = Field(default_factory=list, max_length=16)
     zones: list[Zone] = Field(default_factory=list, max_length=16)
+    partner: PartnerChannel | None = Field(
+        default=None, description="another channel watching the same door: their crossings are de-duplicated"
+    )
     exclusion_masks: list[ExclusionMask] = Field(
         default_factory=list,
         max_length=16,
