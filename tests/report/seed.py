@@ -55,6 +55,7 @@ DWELLS: dict[str, list[float]] = {
 }
 
 OPEN, CLOSE = time(8, 0), time(21, 0)  # channel_stats_minute rows cover [08:00, 21:00) local
+HOURS = {"open": "08:00", "close": "21:00"}  # the store's opening hours, recorded with each channel
 STATS_GAP = ("channel_2", time(14, 0), time(14, 30))  # the worker was down: no rows
 # channel_1 saw only 15 s of each minute from 17:40 (a flapping camera): hour 17 is (40 * 60 + 20 * 15) / 3600
 THIN = ("channel_1", time(17, 40), time(18, 0), 15.0)
@@ -159,11 +160,11 @@ def build_day() -> _Rows:
         else:
             config["analytics"] = {"lines": [{"id": "door", "points": [[0.1, 0.6], [0.9, 0.6]], "in_side": "left"}]}
         masked = f"rtsp://***@192.0.2.10:554/cam/realmonitor?channel={number}&subtype=0"
-        rows.channels.append((channel, STORE, name, masked, json.dumps(config), TZ.key))
+        rows.channels.append((channel, STORE, name, masked, json.dumps(config), TZ.key, json.dumps(HOURS)))
         rows.runs.append((runs[channel], channel, local(DAY, 7)))
     # Another store, whose config sets no time zone: its workers record UTC.
     rows.channels.append(
-        (OTHER_CHANNEL, OTHER_STORE, "door", "rtsp://***@192.0.2.20:554/1", '{"id": "channel_9"}', "UTC")
+        (OTHER_CHANNEL, OTHER_STORE, "door", "rtsp://***@192.0.2.20:554/1", '{"id": "channel_9"}', "UTC", None)
     )
     rows.runs.append((runs[OTHER_CHANNEL], OTHER_CHANNEL, local(DAY, 7)))
 
@@ -210,7 +211,9 @@ def insert_day(conn: psycopg2.extensions.connection) -> None:
     rows = build_day()
     with conn.cursor() as cur:
         execute_values(
-            cur, "INSERT INTO channels (id, store_id, name, source_masked, config, timezone) VALUES %s", rows.channels
+            cur,
+            "INSERT INTO channels (id, store_id, name, source_masked, config, timezone, opening_hours) VALUES %s",
+            rows.channels,
         )
         execute_values(cur, "INSERT INTO runs (id, channel_id, started_at) VALUES %s", rows.runs)
         execute_values(

@@ -131,6 +131,27 @@ def test_occupancy_is_five_minute_buckets_of_the_minute_stats(day_report: Report
     assert (f"{DAY}T14:10:00+07:00", "channel_2") not in buckets
 
 
+def test_store_occupancy_is_reconciled_and_reset_at_closing(day_report: Report) -> None:
+    (day,) = day_report.csv("occupancy_days.csv")
+    # The crossing at 23:59:59 the evening before is after that day's 21:00 closing: it opens this business day.
+    # 25 in, 20 out, nobody left with nobody inside; 5 still counted inside at 21:00 are reset; 13 at the peaks.
+    assert day == {
+        "business_day": DAY,
+        "entries": "25",
+        "exits": "20",
+        "partner_duplicates": "0",
+        "exits_clamped": "0",
+        "residual_at_close": "5",
+        "drift": "5",
+        "peak_inside": "13",
+    }
+    timeline = [(row["time"], int(row["people_inside"])) for row in day_report.csv("store_occupancy.csv")]
+    assert timeline[0] == (f"{DAY}T00:00:00+07:00", 1)  # the count the period starts with
+    assert timeline[-1] == (f"{DAY}T21:00:00+07:00", 0)  # reset at closing
+    assert max(people for _, people in timeline) == 13 and min(people for _, people in timeline) >= 0
+    assert "open 08:00-21:00" in day_report.html
+
+
 def test_timezone_flag_moves_the_hours(report_dsn: str, tmp_path: Path) -> None:
     report = footfall_report(
         report_dsn, tmp_path, "--store", seed.STORE, "--from", DAY, "--to", DAY, "--timezone", "UTC"
@@ -164,9 +185,10 @@ def test_a_store_without_a_time_zone_reports_in_utc_and_says_so(report_dsn: str,
 def test_an_empty_period_says_no_data_in_every_section(report_dsn: str, tmp_path: Path) -> None:
     report = footfall_report(report_dsn, tmp_path, "--store", seed.STORE, "--from", "2024-06-01", "--to", "2024-06-01")
     assert report.completed.returncode == 0, report.completed.stderr
-    assert report.html.count("<p class='no-data'>No data:") == 4 + 2  # four plots, two summary tables
+    assert report.html.count("<p class='no-data'>No data:") == 5 + 2  # five plots, two summary tables
     assert "<img" not in report.html
-    for name in ("hourly_footfall.csv", "occupancy.csv", "dwell_histogram.csv", "gender_split.csv"):
+    csvs = ("hourly_footfall.csv", "occupancy.csv", "dwell_histogram.csv", "gender_split.csv", "store_occupancy.csv")
+    for name in (*csvs, "occupancy_days.csv"):
         assert report.csv(name) == [], name
         assert (tmp_path / name).read_text().count("\n") == 1  # the header only
 

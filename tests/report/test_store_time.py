@@ -6,6 +6,7 @@ crossings, so an hour merged, lost or shifted changes a count."""
 import json
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import psycopg2
@@ -80,10 +81,47 @@ def dst_dsn(report_cluster: PostgresCluster) -> str:
                     minutes,
                     template="(%s, %s, 0, 0, 10.0, 0, 0, %s, %s, %s, %s)",
                 )
+            insert_partner_store(cur)
         conn.commit()
     finally:
         conn.close()
     return dsn
+
+
+PARTNERS = ("partner_store", "door_outside", "door_inside")  # two cameras on one door, in Berlin
+PARTNER_DAY = date(2026, 10, 25)
+
+
+def insert_partner_store(cur: psycopg2.extensions.cursor) -> None:
+    """Two people in through the door, each seen by both cameras (one second apart); one of them out, seen by
+    both; the other out, seen by the inside camera only; then one more exit while nobody is counted inside."""
+    store, outside, inside = PARTNERS
+    tz = ZoneInfo("Europe/Berlin")
+    run = str(uuid.uuid4())
+    partner = {"analytics": {"partner": {"channel": outside, "window_s": 2.0}}}
+    for channel, config in ((outside, {}), (inside, partner)):
+        cur.execute(
+            "INSERT INTO channels (id, store_id, name, source_masked, config, timezone, opening_hours)"
+            " VALUES (%s, %s, 'door', 'x', %s, 'Europe/Berlin', '{\"open\": \"09:00\", \"close\": \"20:00\"}')",
+            (channel, store, json.dumps(config)),
+        )
+    cur.execute("INSERT INTO runs (id, channel_id, started_at) VALUES (%s, %s, %s)", (run, outside, start_of(tz)))
+    moves = [(10, outside, "in"), (11, inside, "in"), (60, outside, "in"), (61.5, inside, "in")]
+    moves += [(600, inside, "out"), (600.5, outside, "out"), (3600, inside, "out"), (4000, inside, "out")]
+    execute_values(
+        cur,
+        "INSERT INTO events (id, run_id, channel_id, t, kind, track_id, payload) VALUES %s",
+        [
+            (str(uuid.uuid4()), run, channel, start_of(tz) + timedelta(seconds=s), "line_crossing", i)
+            + (json.dumps({"line": "door", "direction": direction, "gender": None}),)
+            for i, (s, channel, direction) in enumerate(moves)
+        ],
+        template="(%s, %s, %s, %s, %s, %s, %s::jsonb)",
+    )
+
+
+def start_of(tz: ZoneInfo) -> datetime:
+    return datetime.combine(PARTNER_DAY, time(10), tz)
 
 
 def expected_hours(zone: str, day: date) -> list[tuple[str, int]]:
@@ -135,3 +173,21 @@ def test_channel_hours_view_buckets_by_the_stores_zone(
     )
     assert all(coverage == 1.0 for *_, coverage in rows)
     assert [local.hour for _, local, _, _ in rows] == [h.astimezone(ZoneInfo(zone)).hour for h, *_ in rows]
+
+
+def test_partner_cameras_count_a_person_once_in_the_store_and_corrections_are_kept(
+    dst_dsn: str, tmp_path: Path
+) -> None:
+    store, outside, inside = PARTNERS
+    day = PARTNER_DAY.isoformat()
+    report = footfall_report(dst_dsn, tmp_path, "--store", store, "--from", day, "--to", day)
+    assert report.completed.returncode == 0, report.completed.stderr
+    totals = {(r["scope"], r["channel_id"]): (r["in"], r["out"]) for r in report.csv("summary_footfall.csv")}
+    # each camera keeps its own counts; the store counts the two people once, and the one exit seen twice once
+    assert totals == {("channel", inside): ("2", "3"), ("channel", outside): ("2", "1"), ("store", ""): ("2", "3")}
+    (days,) = report.csv("occupancy_days.csv")
+    assert (days["entries"], days["exits"], days["partner_duplicates"], days["exits_clamped"]) == ("2", "3", "3", "1")
+    assert (days["residual_at_close"], days["peak_inside"]) == ("0", "2")
+    timeline = [int(row["people_inside"]) for row in report.csv("store_occupancy.csv")]
+    assert timeline == [0, 1, 2, 1, 0]  # never below zero: the clamped exit is not on it
+    assert f"{inside} and {outside} counted once" in report.html

@@ -100,7 +100,8 @@ def test_coverage_and_the_store_time_zone_reach_the_record_and_the_hourly_view(d
     first, second = new_run_id(), new_run_id()
     writer = make_writer(dsn, tmp_path)
     writer.start()
-    writer.put(ChannelRow(CHANNEL, "store_1", "door", "rtsp://192.0.2.10/x", {}, "America/New_York"))
+    hours = {"open": "09:00", "close": "21:00"}
+    writer.put(ChannelRow(CHANNEL, "store_1", "door", "rtsp://192.0.2.10/x", {}, "America/New_York", hours))
     writer.put(RunStart(first, T0))
     # A restart in the minute: the runs saw 40 s and 35 s of it (at most the minute), the next minute 12.5 s.
     writer.put(replace(minute_of_run(first, 1, 0, 0, None), covered_s=40.0))
@@ -111,6 +112,8 @@ def test_coverage_and_the_store_time_zone_reach_the_record_and_the_hourly_view(d
     with connect(dsn) as conn, conn.cursor() as cur:
         cur.execute("SELECT minute, covered_s FROM channel_minutes WHERE channel_id = %s ORDER BY minute", (CHANNEL,))
         assert [float(c) for _, c in cur.fetchall()] == [60.0, 12.5]
+        cur.execute("SELECT opening_hours FROM channels")
+        assert cur.fetchall() == [(hours,)]
         cur.execute("SELECT timezone, hour, local_hour, covered_s, entries, minutes FROM channel_hours")
         ((timezone, hour, local_hour, covered_s, entries, minutes),) = cur.fetchall()
     assert timezone == "America/New_York" and local_hour == hour.astimezone(ZoneInfo(timezone)).replace(tzinfo=None)
@@ -142,4 +145,7 @@ def test_the_coverage_migration_keeps_old_minutes_and_counts_them_whole(dsn: str
             assert cur.fetchall() == [("UTC",)]
             with pytest.raises(psycopg2.Error, match="Mars/Olympus"):
                 cur.execute("UPDATE channels SET timezone = 'Mars/Olympus'")
+        conn.rollback()
+        with conn.cursor() as cur, pytest.raises(psycopg2.errors.CheckViolation):
+            cur.execute("""UPDATE channels SET opening_hours = '{"open": "8am", "close": "22:00"}'""")
         conn.rollback()

@@ -8,6 +8,7 @@ from typing import Any
 
 from footfall_contract.config import ChannelConfig, StoreConfig
 from footfall_contract.config.geometry import AnalyticsConfig
+from footfall_contract.config.store_hours import OpeningHours
 from footfall_worker.ingest.capture import Source, is_file
 
 
@@ -27,6 +28,7 @@ class ChannelSpec:
         fallback: where to read when the camera has no `source` stream (it answers 404): the main stream of a
             channel configured on the sub-stream; None when there is no such alternative.
         timezone: the store's IANA time zone, recorded with the channel for reports in store-local hours.
+        opening_hours: the store's, when configured: live store occupancy resets at closing time.
     """
 
     channel_id: str
@@ -39,6 +41,7 @@ class ChannelSpec:
     analytics: AnalyticsConfig | None = None
     fallback: Callable[[], Source] | None = None
     timezone: str = "UTC"
+    opening_hours: OpeningHours | None = None
 
     @classmethod
     def from_store(cls, store: StoreConfig, channel: ChannelConfig) -> "ChannelSpec":
@@ -53,6 +56,7 @@ class ChannelSpec:
             analytics=channel.analytics,
             fallback=_main_stream(channel),
             timezone=store.timezone,
+            opening_hours=store.opening_hours,
         )
 
     @classmethod

@@ -108,8 +108,11 @@ class ChannelWorker:
         if self.writer is not None:
             self.writer.start()
             spec = self.spec
+            hours = spec.opening_hours.model_dump(mode="json") if spec.opening_hours is not None else None
             self.writer.put(
-                ChannelRow(spec.channel_id, spec.store_id, spec.name, spec.source_masked, spec.config, spec.timezone)
+                ChannelRow(
+                    spec.channel_id, spec.store_id, spec.name, spec.source_masked, spec.config, spec.timezone, hours
+                )
             )
             self.writer.put(RunStart(self.run_id, self._started_wall))
         self.probes.start()

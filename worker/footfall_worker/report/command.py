@@ -127,6 +127,7 @@ def make_report(conn: psycopg2.extensions.connection, args: argparse.Namespace) 
     rendered = {
         "hourly": plots.hourly_footfall(data),
         "occupancy": plots.occupancy(data),
+        "store": plots.store_occupancy(data),
         "dwell": plots.dwell_histogram(data),
         "gender": plots.gender_split(data),
     }

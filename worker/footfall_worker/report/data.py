@@ -12,6 +12,7 @@ import psycopg2.extensions
 
 from footfall_worker.report import query
 from footfall_worker.report.query import GENDERS, Channel, GenderCount, HourlyCount, OccupancyBucket, Window, ZoneDwells
+from footfall_worker.report.store_occupancy import StoreOccupancy, store_occupancy
 
 # Dwell histogram bins in seconds, [start, end); the last is open-ended. Uneven on purpose: a queue of 40 s and
 # one of 50 s matter less than 4 minutes against 40.
@@ -33,6 +34,8 @@ CSV_FILES = {
     "gender": "gender_split.csv",
     "summary_footfall": "summary_footfall.csv",
     "summary_dwell": "summary_dwell.csv",
+    "store": "store_occupancy.csv",
+    "occupancy_days": "occupancy_days.csv",
 }
 
 
@@ -88,6 +91,7 @@ class ReportData:
     genders: tuple[GenderCount, ...]
     footfall: tuple[FootfallSummary, ...]  # one per entrance, then the store total (when there are entrances)
     dwell: tuple[ZoneSummary, ...]
+    store: StoreOccupancy | None  # people inside the store, reconciled; None without entrance crossings
 
     def channel_name(self, channel_id: str) -> str:
         return next((c.name for c in self.channels if c.id == channel_id), channel_id)
@@ -114,6 +118,7 @@ def footfall_summary(
     hourly: Sequence[HourlyCount],
     genders: Sequence[GenderCount],
     window: Window,
+    store: StoreOccupancy | None = None,
 ) -> list[FootfallSummary]:
     names = {c.id: c.name for c in channels}
     period_s = window.seconds
@@ -131,13 +136,13 @@ def footfall_summary(
             )
         )
     if rows:
-        # The store counts every entrance camera's crossings: a person crossing two entrances' lines counts twice.
+        # The store counts every entrance camera's crossings, but a partner camera's duplicate of a crossing once.
         rows.append(
             FootfallSummary(
                 "",
                 "Store (all entrances)",
-                sum(r.entries for r in rows),
-                sum(r.exits for r in rows),
+                sum(r.entries for r in rows) - (store.duplicate_entries if store else 0),
+                sum(r.exits for r in rows) - (store.duplicate_exits if store else 0),
                 sum(r.female for r in rows),
                 sum(r.male for r in rows),
                 sum(r.unknown for r in rows),
@@ -164,6 +169,7 @@ def collect(
     occupancy = query.occupancy(conn, channel_ids, window)
     zones = query.zone_dwells(conn, channel_ids, window)
     genders = query.entry_genders(conn, channel_ids, window)
+    store = store_occupancy(conn, store_id, channels, window)
     return ReportData(
         store_id=store_id,
         channels=tuple(channels),
@@ -175,8 +181,9 @@ def collect(
         zones=tuple(zones),
         histogram=tuple(dwell_histogram(zones)),
         genders=tuple(genders),
-        footfall=tuple(footfall_summary(channels, entrances, hourly, genders, window)),
+        footfall=tuple(footfall_summary(channels, entrances, hourly, genders, window, store)),
         dwell=tuple(dwell_summary(zones)),
+        store=store,
     )
 
 
@@ -240,6 +247,18 @@ def write_csvs(data: ReportData, out_dir: Path) -> dict[str, Path]:
         "summary_dwell": (
             ["channel_id", "zone", "visits", "mean_dwell_s", "median_dwell_s"],
             [[z.channel_id, z.zone, z.visits, f"{z.mean_s:.1f}", f"{z.median_s:.1f}"] for z in data.dwell],
+        ),
+        "store": (
+            ["time", "people_inside"],
+            [[t.isoformat(), people] for t, people in (data.store.timeline if data.store else ())],
+        ),
+        "occupancy_days": (
+            ["business_day", "entries", "exits", "partner_duplicates", "exits_clamped", "residual_at_close"]
+            + ["drift", "peak_inside"],
+            [
+                [d.day.isoformat(), d.entries, d.exits, d.duplicates, d.clamped, d.residual, d.drift, d.peak]
+                for d in (data.store.days if data.store else ())
+            ],
         ),
     }
     out_dir.mkdir(parents=True, exist_ok=True)

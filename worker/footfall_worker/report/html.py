@@ -34,6 +34,17 @@ SECTIONS = (
         "no per-minute channel statistics for this store in the period",
     ),
     (
+        "store",
+        "store-occupancy",
+        "People in the store",
+        "Entries minus exits over every entrance camera, reconciled so it never drifts: never below zero (an exit "
+        "that finds nobody inside is counted as clamped), reset to zero at closing time (whoever is still counted "
+        "inside then is the day's residual), and a person seen by two partner cameras at one door counted once. "
+        "The table keeps each day's corrections: a residual or clamped count that grows points at a camera that "
+        "misses people.",
+        "no line crossings on this store's entrance cameras in the period",
+    ),
+    (
         "dwell",
         "dwell",
         "Dwell time per zone",
@@ -163,6 +174,32 @@ def _hourly_table(data: ReportData) -> str:
     return "".join(parts)
 
 
+def _store_days_table(data: ReportData) -> str:
+    """What reconciliation corrected, per business day."""
+    store = data.store
+    if store is None:
+        return ""
+    hours = f"open {store.hours.open}-{store.hours.close}" if store.hours else "no opening hours set: reset at midnight"
+    pairs = "; ".join(f"{escape(a)} and {escape(b)} counted once" for a, b in store.partners) or "no partner cameras"
+    parts = [
+        f"<p class='note'>Business days end at closing time ({escape(hours)}); {pairs}.</p>",
+        "<table class='store-days'><thead><tr><th class='name'>business day</th><th>in</th><th>out</th>"
+        "<th>partner duplicates</th><th>exits clamped</th><th>inside at closing (reset)</th><th>drift</th>"
+        "<th>peak inside</th></tr></thead><tbody>",
+    ]
+    for day in store.days:
+        parts.append(
+            f"<tr><td class='name'>{day.day:%a %d %b %Y}</td><td>{day.entries}</td><td>{day.exits}</td>"
+            f"<td>{day.duplicates}</td><td>{day.clamped}</td><td>{day.residual}</td><td>{day.drift}</td>"
+            f"<td>{day.peak}</td></tr>"
+        )
+    parts.append(
+        f"</tbody></table><p class='csv'>Data: <a href='{CSV_FILES['occupancy_days']}'>"
+        f"{CSV_FILES['occupancy_days']}</a></p>"
+    )
+    return "".join(parts)
+
+
 def render(data: ReportData, plots: Mapping[str, bytes | None]) -> str:
     """The whole page. `plots` maps each SECTIONS key to its SVG, or None for "no data"."""
     window = data.window
@@ -193,6 +230,8 @@ def render(data: ReportData, plots: Mapping[str, bytes | None]) -> str:
             parts.append(f'<img class="plot" alt="{escape(heading)}" src="data:image/svg+xml;base64,{encoded}">')
         if key == "hourly":
             parts.append(_hourly_table(data))
+        if key == "store":
+            parts.append(_store_days_table(data))
         if key == "gender" and fallback:
             note += f" {fallback} entries had no recorded track and use the gender known at crossing time."
         parts.append(f"<p class='note'>{escape(note)}</p>")

@@ -32,6 +32,7 @@ class Channel:
     name: str
     config: dict[str, Any] = field(default_factory=dict)
     timezone: str = "UTC"  # the store's IANA zone as the channel's worker recorded it
+    opening_hours: dict[str, str] | None = None  # the store's {"open", "close"} as recorded, if configured
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,10 +123,13 @@ def known_stores(conn: psycopg2.extensions.connection) -> list[str]:
 def store_channels(conn: psycopg2.extensions.connection, store_id: str) -> list[Channel]:
     """The store's channels, by id; empty when the store is unknown."""
     with conn.cursor() as cur:
-        cur.execute("SELECT id, name, config, timezone FROM channels WHERE store_id = %s ORDER BY id", (store_id,))
+        cur.execute(
+            "SELECT id, name, config, timezone, opening_hours FROM channels WHERE store_id = %s ORDER BY id",
+            (store_id,),
+        )
         return [
-            Channel(id_, name, config if isinstance(config, dict) else {}, timezone)
-            for id_, name, config, timezone in cur.fetchall()
+            Channel(id_, name, config if isinstance(config, dict) else {}, timezone, hours)
+            for id_, name, config, timezone, hours in cur.fetchall()
         ]
 
 

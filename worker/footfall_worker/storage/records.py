@@ -27,6 +27,7 @@ class ChannelRow:
     source_masked: str  # masked again at the SQL edge: credentials never reach the database
     config: dict[str, Any]
     timezone: str = "UTC"  # the store's IANA zone: reports and `channel_hours` bucket by its local hours
+    opening_hours: dict[str, str] | None = None  # the store's {"open": "HH:MM", "close": "HH:MM"}, if configured
 
 
 @dataclass(frozen=True, slots=True)

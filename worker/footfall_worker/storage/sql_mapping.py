@@ -45,12 +45,12 @@ TABLE_ORDER: dict[type, int] = {
 }
 
 _SQL_CHANNELS = """
-INSERT INTO channels (id, store_id, name, source_masked, config, timezone) VALUES %s
+INSERT INTO channels (id, store_id, name, source_masked, config, timezone, opening_hours) VALUES %s
 ON CONFLICT (id) DO UPDATE SET store_id = EXCLUDED.store_id, name = EXCLUDED.name,
     source_masked = EXCLUDED.source_masked, config = EXCLUDED.config, timezone = EXCLUDED.timezone,
-    updated_at = now()
+    opening_hours = EXCLUDED.opening_hours, updated_at = now()
 """
-_TPL_CHANNELS = "(%s, %s, %s, %s, %s::jsonb, %s)"
+_TPL_CHANNELS = "(%s, %s, %s, %s, %s::jsonb, %s, %s::jsonb)"
 
 _SQL_RUNS = "INSERT INTO runs (id, channel_id, started_at) VALUES %s ON CONFLICT (id) DO NOTHING"
 _TPL_RUNS = "(%s, %s, to_timestamp(%s))"
@@ -199,6 +199,7 @@ def execute_records(cur: psycopg2.extensions.cursor, channel_id: str, records: l
                 mask_credentials(r.source_masked),
                 _dumps(r.config),
                 str(r.timezone),
+                None if r.opening_hours is None else _dumps(r.opening_hours),
             )
         else:
             raise TypeError(f"not a storage record: {type(r).__name__}")

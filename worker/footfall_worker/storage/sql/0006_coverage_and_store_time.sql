@@ -5,11 +5,17 @@
 --   channels.timezone               the store's IANA time zone, recorded by the channel's worker; reports and
 --                                   `channel_hours` bucket by its local hours. A name PostgreSQL does not know
 --                                   is refused here, so no query over the views can fail on it later.
+--   channels.opening_hours          the store's {"open": "HH:MM", "close": "HH:MM"}, recorded by the worker;
+--                                   NULL: none configured (a business day is the calendar day).
 ALTER TABLE channel_stats_minute
     ADD COLUMN covered_s real CHECK (covered_s IS NULL OR covered_s BETWEEN 0 AND 60);
 ALTER TABLE channels
     ADD COLUMN timezone text NOT NULL DEFAULT 'UTC'
-    CHECK (length(timezone) <= 64 AND ('2000-01-01 00:00Z'::timestamptz AT TIME ZONE timezone) IS NOT NULL);
+    CHECK (length(timezone) <= 64 AND ('2000-01-01 00:00Z'::timestamptz AT TIME ZONE timezone) IS NOT NULL),
+    ADD COLUMN opening_hours jsonb CHECK (
+        opening_hours IS NULL OR (jsonb_typeof(opening_hours) = 'object'
+            AND opening_hours->>'open' ~ '^([01][0-9]|2[0-3]):[0-5][0-9]$'
+            AND opening_hours->>'close' ~ '^([01][0-9]|2[0-3]):[0-5][0-9]$'));
 
 -- The runs of a minute cover different parts of it: their seconds add up, to at most the minute. A minute
 -- without a measure (a worker before this migration) had frames processed, or it would have no row: it counts
