@@ -9,7 +9,8 @@ from pydantic import ValidationError
 
 from footfall_contract.config.geometry import PartnerChannel
 from footfall_contract.config.store_hours import OpeningHours, business_day
-from footfall_worker.analytics.store_occupancy import IN, OUT, Crossing, mark_duplicates, reconcile
+from footfall_worker.analytics.line_state import IN, OUT
+from footfall_worker.analytics.store_occupancy import Crossing, mark_duplicates, reconcile
 
 BERLIN = ZoneInfo("Europe/Berlin")
 HOURS = OpeningHours(open="08:00", close="22:00")

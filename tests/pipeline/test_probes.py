@@ -58,6 +58,9 @@ STATUS = WorkerStatus(
     uptime_s=60.0,
     zone_occupancy={"checkout_queue": 3},
     stream_fallback=True,
+    covered_s=58.5,
+    store_id="kidsplaza_thanhxuan",
+    store_people_inside=11,
     stage_wall_s={"detect": 12.5, "track": 0.25},
     stage_cpu_s={"detect": 2.0, "track": 0.25},
 )

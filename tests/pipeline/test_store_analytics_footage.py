@@ -80,6 +80,9 @@ def one_by_one_detections(triton: TritonInstance) -> Iterator[list[Detections]]:
 def test_the_pipeline_counts_each_visit_once_in_and_once_out_with_its_dwell(backends: Backends, tmp_path: Path) -> None:
     config = tmp_path / "analytics.json"
     config.write_text(json.dumps(GEOMETRY))
+    redis_client = backends.redis.client(timeout_s=2.0)
+    store_key = "footfall:store:local:occupancy"  # a file's channel belongs to the store "local"
+    before = {k.decode(): v.decode() for k, v in redis_client.hgetall(store_key).items()}
     done = subprocess.run(
         [sys.executable, "-m", "footfall_worker.cli", "process-video", str(footage_path(ONE_BY_ONE)), "--json"]
         + ["--analytics", str(config), "--channel", "obo", "--no-gender"],
@@ -136,6 +139,12 @@ def test_the_pipeline_counts_each_visit_once_in_and_once_out_with_its_dwell(back
     assert state["zone_occupancy"] == {"table": 0}
     streamed = [fields for _, fields in live.read_events(count=1000) if fields.get("type") == EventKind.LINE_CROSSING]
     assert sorted(fields["direction"] for fields in streamed) == ["in"] * 6 + ["out"] * 6
+    # the store's live count took every crossing (other tests' files count in the same store: the difference)
+    after = {k.decode(): v.decode() for k, v in redis_client.hgetall(store_key).items()}
+    if before.get("day") != after["day"]:  # the run crossed midnight (UTC): the count started again
+        before = {}
+    added = [int(after[field]) - int(before.get(field, 0)) for field in ("entries", "exits")]
+    assert added == [6, 6], (before, after)
 
 
 def count(detections: list[Detections], config: AnalyticsConfig) -> tuple[dict[str, dict[str, int]], list[float]]:

@@ -24,6 +24,7 @@ class EventKind(enum.StrEnum):
     LINE_CROSSING = "line_crossing"
     ZONE_ENTER = "zone_enter"
     ZONE_EXIT = "zone_exit"
+    OCCUPANCY_DAY = "occupancy_day"  # a business day the store's live count closed: its corrections (store-wide)
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,8 +19,7 @@ from datetime import UTC, date, datetime
 
 from footfall_contract.config.geometry import PartnerChannel
 from footfall_contract.config.store_hours import BusinessDay
-
-IN, OUT = "in", "out"
+from footfall_worker.analytics.line_state import IN
 
 
 @dataclass(frozen=True, slots=True)

@@ -63,6 +63,8 @@ class WorkerStatus:
     stage_wall_s: dict[str, float] = dataclasses.field(default_factory=dict)
     stage_cpu_s: dict[str, float] = dataclasses.field(default_factory=dict)
     covered_s: float = 0.0  # seconds the channel saw (coverage: its rate is the fraction of time processed)
+    store_id: str = ""
+    store_people_inside: int | None = None  # the store's live count as this entrance camera last saw it
 
     def as_dict(self) -> dict[str, object]:
         """The `/status` document: flat, the counters' fields beside the others."""
@@ -158,6 +160,14 @@ class _StatusCollector(Collector):
         for zone, people in sorted(status.zone_occupancy.items()):
             occupancy.add_metric([status.channel, zone], float(people))
         yield occupancy
+        if status.store_people_inside is not None:
+            inside = GaugeMetricFamily(
+                "footfall_store_people_inside",
+                "People inside the store: entries minus exits over its entrances, reconciled (an entrance's view).",
+                labels=["channel", "store"],
+            )
+            inside.add_metric([status.channel, status.store_id], float(status.store_people_inside))
+            yield inside
         for clock, totals, documentation in (
             ("wall", status.stage_wall_s, "Wall seconds spent in each processing stage (a frame's latency)."),
             ("cpu", status.stage_cpu_s, "CPU seconds of the processing thread in each processing stage."),

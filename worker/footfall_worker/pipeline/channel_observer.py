@@ -152,6 +152,8 @@ class ChannelObserver:
             stage_wall_s=stage_wall_s,
             stage_cpu_s=stage_cpu_s,
             covered_s=round(p.processor.covered_s, 3),
+            store_id=self.spec.store_id,
+            store_people_inside=p.store.inside if p.store is not None else None,
         )
 
     def publish_live(self, force: bool = False) -> None:

@@ -9,7 +9,9 @@ and no ReID; gender off, no classifier thread), and each part gets the others it
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
+from footfall_contract.config.store_hours import business_day
 from footfall_contract.redis_client import connect_url
 from footfall_worker.classify.gender_worker import GenderWorker
 from footfall_worker.classify.track_gender import TrackGender
@@ -22,7 +24,14 @@ from footfall_worker.ingest.rtsp_reader import CameraReader
 from footfall_worker.pipeline.channel import ChannelSpec
 from footfall_worker.pipeline.frame_processor import FrameProcessor
 from footfall_worker.pipeline.processing import make_processor
-from footfall_worker.pipeline.sinks import FrameMetricsSink, LiveEventSink, RecordSink, Sink, Sinks
+from footfall_worker.pipeline.sinks import (
+    FrameMetricsSink,
+    LiveEventSink,
+    RecordSink,
+    Sink,
+    Sinks,
+    StoreOccupancySink,
+)
 from footfall_worker.reid.appearance import ColorHistogramEncoder
 from footfall_worker.reid.cache import ReidCache
 from footfall_worker.reid.linker import TrackLinker
@@ -31,6 +40,7 @@ from footfall_worker.storage.journal_lock import journal_directory
 from footfall_worker.storage.live_state import LiveState
 from footfall_worker.storage.postgres_writer import PostgresWriter
 from footfall_worker.storage.records import Record, TrackPoint
+from footfall_worker.storage.store_occupancy_live import LiveStoreOccupancy
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +56,7 @@ class ChannelParts:
     frames: FrameMetricsSink
     sinks: Sinks
     reader: CameraReader
+    store: LiveStoreOccupancy | None = None  # an entrance camera's share of its store's live count
 
 
 def build_parts(
@@ -110,6 +121,17 @@ def build_parts(
     frames = FrameMetricsSink(metrics.capture_to_buffered.observe)
     sinks: list[Sink] = [RecordSink(writer.put)] if writer is not None else []
     sinks += [LiveEventSink(live)] if live is not None else []
+    store = None
+    if redis_client is not None and spec.analytics is not None and spec.analytics.lines:
+        zone, hours = ZoneInfo(spec.timezone), spec.opening_hours
+        store = LiveStoreOccupancy(
+            redis_client,
+            spec.store_id,
+            spec.channel_id,
+            lambda t: business_day(t, zone, hours),
+            spec.analytics.partner,
+        )
+        sinks.append(StoreOccupancySink(store, writer.put if writer is not None else None, run_id))
     return ChannelParts(
         metrics=metrics,
         connection=connection,
@@ -121,5 +143,6 @@ def build_parts(
         processor=processor,
         frames=frames,
         sinks=Sinks([*sinks, frames, *extra_sinks]),
+        store=store,
         reader=CameraReader(spec.channel_id, spec.source, settings.reader, fallback=spec.fallback),
     )

@@ -12,7 +12,8 @@ from pydantic import ValidationError
 
 from footfall_contract.config.geometry import PartnerChannel
 from footfall_contract.config.store_hours import OpeningHours, business_day
-from footfall_worker.analytics.store_occupancy import IN, OUT, Crossing, OccupancyDay, mark_duplicates, reconcile
+from footfall_worker.analytics.line_state import IN, OUT
+from footfall_worker.analytics.store_occupancy import Crossing, OccupancyDay, mark_duplicates, reconcile
 from footfall_worker.report.query import Channel, ReportInputError, Window
 
 log = logging.getLogger("footfall.report")

@@ -64,3 +64,20 @@ SELECT m.channel_id,
 FROM channel_minutes m
 JOIN channels c ON c.id = m.channel_id
 GROUP BY m.channel_id, c.store_id, c.timezone, date_trunc('hour', m.minute, c.timezone);
+
+-- Each business day a store's live count closed (`occupancy_day` events: one per store and day, written by the
+-- entrance worker whose step closed it) and what reconciliation corrected that day. Only this worker writes the
+-- kind; a value that is not a count reads as NULL rather than failing the view.
+CREATE VIEW store_occupancy_days AS
+SELECT payload->>'store'                                                                          AS store_id,
+       CASE WHEN payload->>'day' ~ '^\d{4}-\d{2}-\d{2}$' THEN (payload->>'day')::date END          AS day,
+       CASE WHEN payload->>'entries' ~ '^\d{1,9}$' THEN (payload->>'entries')::integer END         AS entries,
+       CASE WHEN payload->>'exits' ~ '^\d{1,9}$' THEN (payload->>'exits')::integer END             AS exits,
+       CASE WHEN payload->>'duplicates' ~ '^\d{1,9}$' THEN (payload->>'duplicates')::integer END   AS duplicates,
+       CASE WHEN payload->>'clamped' ~ '^\d{1,9}$' THEN (payload->>'clamped')::integer END         AS clamped,
+       CASE WHEN payload->>'residual' ~ '^\d{1,9}$' THEN (payload->>'residual')::integer END       AS residual,
+       CASE WHEN payload->>'peak' ~ '^\d{1,9}$' THEN (payload->>'peak')::integer END               AS peak,
+       t                                                                                           AS closed_at,
+       channel_id                                                                                  AS closed_by
+FROM events
+WHERE kind = 'occupancy_day';
