@@ -55,7 +55,8 @@ def test_walking_up_into_the_in_side_counts_one_in_with_the_gender_known_then():
     events = walk(analytics, vertical(450, 50), gender="female")
     assert directions(events) == ["in"]
     (crossing,) = events
-    assert crossing.payload == {"line": "door", "direction": "in", "gender": "female"} and crossing.track_id == 1
+    assert crossing.payload == {"line": "door", "direction": "in", "gender": "female", "staff": False}
+    assert crossing.track_id == 1
     assert analytics.totals() == {"door": {"in": 1, "out": 0}}
 
 

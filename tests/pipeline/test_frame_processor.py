@@ -141,3 +141,32 @@ def test_the_stage_clock_says_where_a_frame_waits_and_where_it_spends() -> None:
     assert cpu["detect"] < wall["detect"] / 2  # asleep, not computing
     assert all(seconds > 0 for seconds in wall.values())  # every stage ran and was timed
     assert wall["track"] < wall["detect"]
+
+
+def test_a_walker_who_appears_in_a_staff_zone_is_staff_in_every_row_event_and_minute() -> None:
+    # the walker's first box (feet at x 130, y 400) is inside the staff zone: they came out of the stock room
+    door = CountingLine(id="door", points=[[0.5, 0.0], [0.5, 1.0]], in_side="left")
+    stock_room = {"id": "stock_room", "polygon": [[0.1, 0.7], [0.3, 0.7], [0.3, 0.95], [0.1, 0.95]], "staff": True}
+    analytics = AnalyticsConfig.model_validate({"lines": [door.model_dump()], "zones": [stock_room]})
+    p = FrameProcessor(
+        walker,
+        ByteTracker(TrackerSettings(_env_file=None)),  # type: ignore[call-arg]
+        TrackRecorder("run-1", TrackGender.off()),
+        TrackGender.off(),
+        analytics=analytics,
+    )
+    results = [p.process(frame(seq)) for seq in range(FRAMES + 5)] + [p.finish(gender_wait_s=0.0)]
+    events = [e for r in results for e in r.events]
+    assert [e.kind for e in events if e.kind in (EventKind.STAFF_TAGGED, EventKind.LINE_CROSSING)] == [
+        EventKind.STAFF_TAGGED,
+        EventKind.LINE_CROSSING,
+    ]
+    assert [e.payload["staff"] for e in events if e.kind in (EventKind.LINE_CROSSING, EventKind.TRACK_ENDED)] == [
+        True,
+        True,
+    ]
+    rows = [r for result in results for r in result.records if isinstance(r, TrackRow)]
+    # the rows of the frame that tagged it left before the tag (analytics counts after recording); every later says so
+    assert [r.staff for r in rows] == [False, False] + [True] * (len(rows) - 2) and len(rows) > 4
+    minutes = [r for result in results for r in result.records if isinstance(r, ChannelStatMinute)]
+    assert sum(m.entries_staff for m in minutes) == sum(m.entries for m in minutes) == 1

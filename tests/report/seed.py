@@ -48,6 +48,10 @@ CROSSINGS: dict[tuple[str, int], tuple[list[str], int]] = {
     ("channel_2", 18): (["Fm"], 3),
 }
 
+# (channel, local hour) -> staff entries, each True when the crossing knew it was staff, False when the tag came
+# later (the track's final `staff` says so). They are entries, not customers.
+STAFF_ENTRIES: dict[tuple[str, int], list[bool]] = {("channel_2", 8): [True, False]}
+
 # zone on channel_3 -> dwell seconds of each completed visit (bin edges 30, 60, 120, 300, 600, 900, 1800 s)
 DWELLS: dict[str, list[float]] = {
     "checkout_queue": [12.0, 29.9, 30.0, 45.0, 59.9, 75.0, 110.0, 130.0, 200.0, 299.9, 301.0, 650.0, 1900.0],
@@ -90,14 +94,16 @@ class _Rows:
     stats: list[tuple] = field(default_factory=list)
     next_track: dict[str, int] = field(default_factory=dict)
 
-    def person(self, run_id: str, channel: str, t: datetime, final: str | None, stays_s: float = 20.0) -> int:
+    def person(
+        self, run_id: str, channel: str, t: datetime, final: str | None, stays_s: float = 20.0, staff: bool = False
+    ) -> int:
         """A new track seen from a few seconds before `t` to `stays_s` after it; no row when `final` is None."""
         track_id = self.next_track.get(run_id, 1)
         self.next_track[run_id] = track_id + 1
         if final is not None:
             first, last = t - timedelta(seconds=6), t + timedelta(seconds=stays_s)
             self.tracks.append(
-                (run_id, track_id, channel, first, last, int((last - first).total_seconds() * 10), final)
+                (run_id, track_id, channel, first, last, int((last - first).total_seconds() * 10), final, staff)
             )
         return track_id
 
@@ -105,10 +111,13 @@ class _Rows:
         self.events.append((str(uuid.uuid4()), run_id, channel, t, kind, track_id, json.dumps(payload)))
 
 
-def _crossing(rows: _Rows, run_id: str, channel: str, t: datetime, direction: str, code: str) -> None:
+def _crossing(
+    rows: _Rows, run_id: str, channel: str, t: datetime, direction: str, code: str, staff: bool | None = None
+) -> None:
+    """`staff`: None a customer; True staff known at crossing time; False staff tagged after the crossing."""
     final, at_crossing = GENDER_CODES[code]
-    track_id = rows.person(run_id, channel, t, final)
-    payload = {"line": "door", "direction": direction, "gender": at_crossing}
+    track_id = rows.person(run_id, channel, t, final, staff=staff is not None)
+    payload = {"line": "door", "direction": direction, "gender": at_crossing, "staff": staff is True}
     rows.event(run_id, channel, t, "line_crossing", track_id, payload)
 
 
@@ -173,6 +182,10 @@ def build_day() -> _Rows:
         for i, (direction, code) in enumerate(moves):
             offset = round(3599 * i / (len(moves) - 1)) if len(moves) > 1 else 600
             _crossing(rows, runs[channel], channel, local(DAY, hour) + timedelta(seconds=offset), direction, code)
+    # Staff coming in at opening through channel_2's door: one tagged before the crossing, one after it.
+    for (channel, hour), known in STAFF_ENTRIES.items():
+        for i, known_then in enumerate(known):
+            _crossing(rows, runs[channel], channel, local(DAY, hour, 5 * (i + 1)), "in", "F", known_then)
     # Just outside the day (local), and another store's entrance inside it: never in the day's report.
     _crossing(rows, runs["channel_1"], "channel_1", local(DAY - timedelta(days=1), 23, 59, 59), "in", "F")
     _crossing(rows, runs["channel_1"], "channel_1", local(DAY + timedelta(days=1), 0), "in", "F")
@@ -218,7 +231,7 @@ def insert_day(conn: psycopg2.extensions.connection) -> None:
         execute_values(cur, "INSERT INTO runs (id, channel_id, started_at) VALUES %s", rows.runs)
         execute_values(
             cur,
-            "INSERT INTO tracks (run_id, track_id, channel_id, first_seen, last_seen, frames, gender) VALUES %s",
+            "INSERT INTO tracks (run_id, track_id, channel_id, first_seen, last_seen, frames, gender, staff) VALUES %s",
             rows.tracks,
         )
         execute_values(

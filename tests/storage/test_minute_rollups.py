@@ -10,7 +10,14 @@ import pytest
 
 from footfall_worker.storage.journal import Journal
 from footfall_worker.storage.migrations import apply_migrations, load_migrations
-from footfall_worker.storage.records import ChannelRow, ChannelStatMinute, RunStart, encode_record, new_run_id
+from footfall_worker.storage.records import (
+    ChannelRow,
+    ChannelStatMinute,
+    RunStart,
+    TrackRow,
+    encode_record,
+    new_run_id,
+)
 from tests.storage.workload import CHANNEL, T0, make_writer
 from tests.support.postgres import PostgresCluster, connect, pg_cluster  # noqa: F401 - pg_cluster is a fixture
 
@@ -135,7 +142,7 @@ def test_the_coverage_migration_keeps_old_minutes_and_counts_them_whole(dsn: str
                 (CHANNEL, MINUTE),
             )
         conn.commit()
-        assert [m.version for m in apply_migrations(conn, migrations)] == [6]
+        assert [m.version for m in apply_migrations(conn, migrations)] == [m.version for m in migrations][5:]
         with conn.cursor() as cur:
             cur.execute("SELECT covered_s FROM channel_stats_minute")
             assert cur.fetchall() == [(None,)]  # not measured: stays unknown in the table
@@ -149,3 +156,22 @@ def test_the_coverage_migration_keeps_old_minutes_and_counts_them_whole(dsn: str
         with conn.cursor() as cur, pytest.raises(psycopg2.errors.CheckViolation):
             cur.execute("""UPDATE channels SET opening_hours = '{"open": "8am", "close": "22:00"}'""")
         conn.rollback()
+
+
+def test_staff_stays_staff_in_the_record_and_minutes_keep_their_staff_part(dsn: str, tmp_path: Path) -> None:
+    run = new_run_id()
+    writer = make_writer(dsn, tmp_path)
+    writer.start()
+    writer.put(ChannelRow(CHANNEL, "store_1", "door", "rtsp://192.0.2.10/x", {}))
+    writer.put(RunStart(run, T0))
+    writer.put(TrackRow(run, 7, T0, T0 + 1.0, 10, staff=True))
+    writer.put(TrackRow(run, 7, T0, T0 + 2.0, 20))  # a later row that does not say so (a replayed older writer)
+    writer.put(replace(minute_of_run(run, 3, 2, 0, None), entries_staff=1, exits_staff=2))
+    assert writer.close(5.0)
+    with connect(dsn) as conn, conn.cursor() as cur:
+        cur.execute("SELECT staff, frames FROM tracks")
+        assert cur.fetchall() == [(True, 20)]
+        cur.execute("SELECT entries, entries_staff, exits_staff, customers FROM channel_hours")
+        assert cur.fetchall() == [(3, 1, 2, 2)]
+        with pytest.raises(psycopg2.errors.CheckViolation):
+            cur.execute("UPDATE channel_stats_minute SET entries_staff = entries + 1")

@@ -24,6 +24,7 @@ class EventKind(enum.StrEnum):
     LINE_CROSSING = "line_crossing"
     ZONE_ENTER = "zone_enter"
     ZONE_EXIT = "zone_exit"
+    STAFF_TAGGED = "staff_tagged"  # a track judged staff (staff zone), from then on and in its counts
     OCCUPANCY_DAY = "occupancy_day"  # a business day the store's live count closed: its corrections (store-wide)
 
 

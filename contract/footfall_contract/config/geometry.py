@@ -84,6 +84,12 @@ class Zone(_Area):
 
     noun = "zone"
 
+    staff: bool = Field(
+        default=False,
+        description="a staff zone (behind the counter, the stock-room door): a person who appears in it, or stays "
+        "in it for staffAfterS, is staff; counts keep their staff part apart",
+    )
+
 
 class ExclusionMask(_Area):
     """A polygon around a static false positive (a mannequin, a poster, a sign post) whose detections are dropped."""
@@ -110,6 +116,13 @@ class AnalyticsConfig(_Geometry):
 
     lines: list[CountingLine] = Field(default_factory=list, max_length=16)
     zones: list[Zone] = Field(default_factory=list, max_length=16)
+    staff_after_s: float = Field(
+        default=60.0,
+        gt=0,
+        le=3600,
+        description="seconds in the channel's staff zones after which a person is staff (a customer at the counter "
+        "stays a customer for a normal purchase)",
+    )
     partner: PartnerChannel | None = Field(
         default=None, description="another channel watching the same door: their crossings are de-duplicated"
     )

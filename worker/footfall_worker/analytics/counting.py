@@ -23,6 +23,9 @@ counts once). Static objects (a mannequin, a poster) never count: no crossings, 
 judged (born mid-view, not moved) has its zone visits withheld until it is: a person's visit then starts at its
 first time inside (so that event is older than the frame that releases it).
 
+Staff (`analytics/staff.py`): a track that appears in a staff zone or stays in staff zones long enough is staff;
+its crossings carry `staff`, and the tag is a `staff_tagged` event.
+
 Zones: an anchor inside the polygon enters the zone; the visit ends when the anchor has been outside for
 `zone_exit_grace_s` (a missed detection is not an exit) or the track ends; its dwell is from the first to the
 last time inside.
@@ -40,6 +43,7 @@ from footfall_contract.config.geometry import AnalyticsConfig, Zone
 from footfall_worker.analytics.feet import FeetVisibility
 from footfall_worker.analytics.line_state import IN, OUT, LineState, anchors
 from footfall_worker.analytics.polygon import inside_polygon
+from footfall_worker.analytics.staff import StaffTagger
 from footfall_worker.analytics.track_origins import TrackOrigins, Verdict
 from footfall_worker.events import ChannelEvent, EventKind
 
@@ -76,6 +80,7 @@ class StoreAnalytics:
 
     config: AnalyticsConfig
     origins: TrackOrigins = field(init=False)
+    staff: StaffTagger = field(init=False)
     _feet: FeetVisibility = field(default_factory=FeetVisibility)
     _frame: _Frame | None = None
     _lines: list[LineState] = field(default_factory=list)
@@ -84,12 +89,14 @@ class StoreAnalytics:
 
     def __post_init__(self) -> None:
         self.origins = TrackOrigins(self.config.static_after_s, self.config.static_radius)
+        self.staff = StaffTagger(self.config.zones, self.config.staff_after_s)
 
     def _layout(self, width: int, height: int) -> None:
         # Geometry is in pixels of the current frame size; a resolution change rebuilds it (and forgets sides).
         if self._frame is not None and (self._frame.width, self._frame.height) == (width, height):
             return
         self._frame = _Frame(width, height)
+        self.staff.layout(width, height)
         lines = [LineState(line, width, height, self.config.line_band) for line in self.config.lines]
         zones = [_Zone(zone, width, height) for zone in self.config.zones]
         # Sides, counts and visits are in relative terms, so they carry over to the new pixel layout.
@@ -139,6 +146,7 @@ class StoreAnalytics:
             for heir, lost in judged.heirs.items():
                 line.inherit(heir, lost)
         verdicts = judged.verdicts
+        events += self.staff.update(ts, ids, points, verdicts, judged.heirs)  # before crossings: they carry it
         for line in self._lines:
             events += self._cross(line, ids, points, feet_seen, verdicts, ts, gender_of)
         for zone in self._zones:
@@ -182,7 +190,12 @@ class StoreAnalytics:
             counted.add(direction)
             line.totals[direction] += 1
             gender = gender_of(track_id) if gender_of else None
-            payload = {"line": line.id, "direction": direction, "gender": gender}
+            payload = {
+                "line": line.id,
+                "direction": direction,
+                "gender": gender,
+                "staff": self.staff.is_staff(track_id),
+            }
             events.append(ChannelEvent(EventKind.LINE_CROSSING, track_id, ts, payload))
         return events
 
@@ -249,6 +262,7 @@ class StoreAnalytics:
     def _forget_lines(self, track_id: int) -> None:
         for line in self._lines:
             line.forget(track_id)
+        self.staff.forget(track_id)
 
     def occupancy(self) -> dict[str, int]:
         """People in each zone now (entered, visit not ended)."""

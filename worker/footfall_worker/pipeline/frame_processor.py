@@ -27,7 +27,7 @@ from footfall_worker.analytics.counting import IN, OUT, StoreAnalytics
 from footfall_worker.analytics.exclusion import ExclusionMasks
 from footfall_worker.classify.track_gender import TrackGender
 from footfall_worker.detections import Detections
-from footfall_worker.events import ChannelEvent
+from footfall_worker.events import ChannelEvent, EventKind
 from footfall_worker.inference.errors import InferenceError
 from footfall_worker.ingest.frames import Frame
 from footfall_worker.pipeline.frame_result import ChannelTally, FrameResult
@@ -215,6 +215,9 @@ class FrameProcessor:
     def _count(self, events: list[ChannelEvent], out: FrameResult) -> None:
         """Each analytics event: an `events` row, a live event, a count in its minute."""
         run_id = self.recorder.run_id
+        for event in events:
+            if event.kind == EventKind.STAFF_TAGGED:
+                self.recorder.mark_staff(event.track_id)
         walled = [event.at_wall(self._offset_s) for event in events]
         out.records += [EventRow.of(run_id, event) for event in walled]
         out.events += walled

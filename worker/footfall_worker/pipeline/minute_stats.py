@@ -31,16 +31,21 @@ class _Minute:
     dwells: int = 0
     dwell_sum_s: float = 0.0
     covered_s: float = 0.0  # seconds of the minute between processed frames at most MAX_FRAME_GAP_S apart
+    entries_staff: int = 0
+    exits_staff: int = 0
 
     def count(self, event: ChannelEvent) -> None:
         if event.kind == EventKind.LINE_CROSSING:
+            staff = event.payload.get("staff") is True
             if event.payload.get("direction") == IN:
                 self.entries += 1
+                self.entries_staff += staff
                 gender = event.payload.get("gender")
                 label = gender if gender in _ENTRY_GENDERS else "unknown"
                 self.entries_by_gender[label] = self.entries_by_gender.get(label, 0) + 1
             elif event.payload.get("direction") == OUT:
                 self.exits += 1
+                self.exits_staff += staff
         elif event.kind == EventKind.ZONE_EXIT:
             self.dwells += 1
             self.dwell_sum_s += float(event.payload.get("dwell_s", 0.0))
@@ -64,6 +69,8 @@ class _Minute:
             dwell_mean_s=round(self.dwell_sum_s / self.dwells, 3) if self.dwells else None,
             run_id=run_id,
             covered_s=round(min(60.0, self.covered_s), 3),
+            entries_staff=self.entries_staff,
+            exits_staff=self.exits_staff,
         )
 
 

@@ -36,10 +36,15 @@ class TrackRecorder:
         self.run_id = run_id
         self._gender = gender
         self._links: dict[int, Link] = {}
+        self._staff: set[int] = set()  # tracks tagged staff (analytics), until their final row
         self._ended: dict[int, _Ended] = {}
         self.tracks_started = 0
         self.tracks_finished = 0
         self.genders: Counter[str] = Counter()  # final labels of the finished tracks
+
+    def mark_staff(self, track_id: int) -> None:
+        """The track is staff (a `staff_tagged` event): its rows say so from now on."""
+        self._staff.add(track_id)
 
     def link(self, link: Link) -> None:
         """Remember a ReID link; it goes out with the track's next row."""
@@ -83,6 +88,9 @@ class TrackRecorder:
             link = self._links.pop(track_id, None)
             if link is not None:
                 payload["linked"] = {"run_id": link.earlier_run_id, "track_id": link.earlier_track_id}
+            if track_id in self._staff:
+                payload["staff"] = True
+            self._staff.discard(track_id)
             event = ChannelEvent(EventKind.TRACK_ENDED, track_id, ended.ended_wall, payload)
             out.records.append(EventRow.of(self.run_id, event))
             out.events.append(event)
@@ -106,4 +114,5 @@ class TrackRecorder:
             score_max=round(track.score_max, 4),
             linked_run_id=link.earlier_run_id if link else None,
             linked_track_id=link.earlier_track_id if link else None,
+            staff=track.track_id in self._staff,
         )

@@ -51,8 +51,9 @@ class HistogramBin:
 
 @dataclass(frozen=True, slots=True)
 class FootfallSummary:
-    """Totals of one entrance channel, or of the store (`channel_id` empty): in, out, entries by final gender, and
-    the fraction of the period the channel saw (the store's: its least-covered entrance)."""
+    """Totals of one entrance channel, or of the store (`channel_id` empty): in, out, staff's part of the entries,
+    customers' entries by final gender, and the fraction of the period the channel saw (the store's: its
+    least-covered entrance)."""
 
     channel_id: str
     name: str
@@ -62,10 +63,15 @@ class FootfallSummary:
     male: int
     unknown: int
     coverage: float
+    staff: int = 0  # entries of staff
+
+    @property
+    def customers(self) -> int:
+        return self.entries - self.staff
 
     @property
     def unknown_share(self) -> float | None:
-        return self.unknown / self.entries if self.entries else None
+        return self.unknown / self.customers if self.customers else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +139,7 @@ def footfall_summary(
                 sum(h.exits for h in hourly if h.channel_id == channel),
                 *(by_gender.get(g, 0) for g in GENDERS),
                 coverage=min(1.0, sum(h.covered_s for h in hourly if h.channel_id == channel) / period_s),
+                staff=sum(h.entries_staff for h in hourly if h.channel_id == channel),
             )
         )
     if rows:
@@ -147,6 +154,7 @@ def footfall_summary(
                 sum(r.male for r in rows),
                 sum(r.unknown for r in rows),
                 coverage=min(r.coverage for r in rows),
+                staff=sum(r.staff for r in rows),
             )
         )
     return rows
@@ -204,10 +212,12 @@ def write_csvs(data: ReportData, out_dir: Path) -> dict[str, Path]:
     """
     tables: dict[str, tuple[list[str], list[list[object]]]] = {
         "hourly": (
-            ["hour_start", "channel_id", "channel_name", "in", "out", "coverage", "status"],
+            ["hour_start", "channel_id", "channel_name", "in", "out", "in_staff", "out_staff", "customers_in"]
+            + ["coverage", "status"],
             [
                 [h.hour.isoformat(), h.channel_id, data.channel_name(h.channel_id)]
-                + ([h.entries, h.exits] if h.seen else ["", ""])  # an unseen hour's count is unknown, not 0
+                # an unseen hour's count is unknown, not 0
+                + ([h.entries, h.exits, h.entries_staff, h.exits_staff, h.customers] if h.seen else [""] * 5)
                 + [f"{h.coverage:.4f}", coverage_status(h)]
                 for h in data.hourly
             ],
@@ -230,17 +240,17 @@ def write_csvs(data: ReportData, out_dir: Path) -> dict[str, Path]:
         "gender": (
             ["scope", "channel_id", "gender", "entries", "share"],
             [
-                ["channel" if s.channel_id else "store", s.channel_id, gender, n, _share(n, s.entries)]
+                ["channel" if s.channel_id else "store", s.channel_id, gender, n, _share(n, s.customers)]
                 for s in data.footfall
                 for gender, n in zip(GENDERS, (s.female, s.male, s.unknown), strict=True)
             ],
         ),
         "summary_footfall": (
-            ["scope", "channel_id", "channel_name", "in", "out", "female", "male", "unknown", "unknown_share"]
-            + ["coverage"],
+            ["scope", "channel_id", "channel_name", "in", "out", "staff_in", "customers_in", "female", "male"]
+            + ["unknown", "unknown_share", "coverage"],
             [
-                ["channel" if s.channel_id else "store", s.channel_id, s.name, s.entries, s.exits]
-                + [s.female, s.male, s.unknown, _share(s.unknown, s.entries), f"{s.coverage:.4f}"]
+                ["channel" if s.channel_id else "store", s.channel_id, s.name, s.entries, s.exits, s.staff, s.customers]
+                + [s.female, s.male, s.unknown, _share(s.unknown, s.customers), f"{s.coverage:.4f}"]
                 for s in data.footfall
             ],
         ),

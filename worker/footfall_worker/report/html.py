@@ -56,9 +56,9 @@ SECTIONS = (
         "gender",
         "gender-split",
         "Gender split of entries",
-        "Entries (line crossings in) by the final gender of each tracked person (the gender known at crossing "
-        "time when the track is not recorded). Unknown (not decided) is shown as its own category, never "
-        "dropped or redistributed.",
+        "Customers' entries (line crossings in; staff left out) by the final gender of each tracked person (the "
+        "gender known at crossing time when the track is not recorded). Unknown (not decided) is shown as its "
+        "own category, never dropped or redistributed.",
         "no entries on this store's cameras in the period",
     ),
 )
@@ -100,22 +100,25 @@ def _summary(data: ReportData) -> str:
     parts = ['<section id="summary"><h2>Summary</h2>']
     if data.footfall:
         parts.append(
-            "<table><thead><tr><th class='name'>entrance</th><th>in</th><th>out</th><th>female</th><th>male</th>"
-            "<th>unknown</th><th>unknown share of entries</th><th>coverage</th></tr></thead><tbody>"
+            "<table><thead><tr><th class='name'>entrance</th><th>in</th><th>out</th><th>staff in</th>"
+            "<th>customers in</th><th>female</th><th>male</th><th>unknown</th><th>unknown share</th>"
+            "<th>coverage</th></tr></thead><tbody>"
         )
         for row in data.footfall:
             name = escape(row.name if not row.channel_id else f"{row.name} ({row.channel_id})")
             css = " class='total'" if not row.channel_id else ""
             parts.append(
                 f"<tr{css}><td class='name'>{name}</td><td>{row.entries}</td><td>{row.exits}</td>"
-                f"<td>{row.female}</td><td>{row.male}</td><td>{row.unknown}</td>"
-                f"<td>{_pct(row.unknown, row.entries)}</td><td>{row.coverage:.1%}</td></tr>"
+                f"<td>{row.staff}</td><td>{row.customers}</td><td>{row.female}</td><td>{row.male}</td>"
+                f"<td>{row.unknown}</td><td>{_pct(row.unknown, row.customers)}</td><td>{row.coverage:.1%}</td></tr>"
             )
         parts.append(
-            "</tbody></table><p class='note'>In and out: line crossings per entrance camera; female, male, unknown: "
-            "entries by final gender; coverage: the fraction of the period the camera saw (the store's: its "
-            "least-covered entrance), so a count under 100 % is a lower bound. The store row is the sum over its "
-            "entrance cameras (a person crossing two entrances' lines counts twice).</p>"
+            "</tbody></table><p class='note'>In and out: line crossings per entrance camera; staff in: those of "
+            "people tagged staff by a staff zone (behind the counter, the stock-room door); customers in = in - "
+            "staff in; female, male, unknown: customers' entries by final gender; coverage: the fraction of the "
+            "period the camera saw (the store's: its least-covered entrance), so a count under 100 % is a lower "
+            "bound. The store row is the sum over its entrance cameras (a person crossing two entrances' lines "
+            "counts twice, but partner cameras on one door once).</p>"
         )
     else:
         parts.append("<p class='no-data'>No data: no line crossings on this store's cameras in the period.</p>")
@@ -168,7 +171,10 @@ def _hourly_table(data: ReportData) -> str:
                 parts.append(f"<td class='no-data' colspan='3'>{status}</td>")
                 continue
             css = " class='partial'" if hour.partial else ""
-            parts.append(f"<td{css}>{hour.entries}</td><td{css}>{hour.exits}</td><td{css}>{hour.coverage:.0%}</td>")
+            staff = f" ({hour.entries_staff} staff)" if hour.entries_staff else ""
+            parts.append(
+                f"<td{css}>{hour.entries}{staff}</td><td{css}>{hour.exits}</td><td{css}>{hour.coverage:.0%}</td>"
+            )
         parts.append("</tr>")
     parts.append("</tbody></table>")
     return "".join(parts)

@@ -20,6 +20,8 @@ HOUR_S = 3600.0  # every zone in use changes its offset on a whole hour: each lo
 # An hour the channel saw less of is shown as partial (greyed): its counts are a lower bound. The chart's
 # FootfallCoverageLow alert defaults to the same fraction.
 MIN_COVERAGE = 0.9
+# A crossing is staff's when its track was finally tagged staff, or (no track row) when it was known at crossing.
+_STAFF = "(tr.staff IS TRUE OR e.payload->'staff' = 'true'::jsonb)"
 
 
 class ReportInputError(ValueError):
@@ -65,6 +67,13 @@ class HourlyCount:
     entries: int
     exits: int
     covered_s: float  # seconds the channel processed frames in the hour (`channel_minutes.covered_s`)
+    entries_staff: int = 0  # of the entries and exits, those of staff (`analytics/staff.py`)
+    exits_staff: int = 0
+
+    @property
+    def customers(self) -> int:
+        """Entries that were not staff."""
+        return self.entries - self.entries_staff
 
     @property
     def coverage(self) -> float:
@@ -182,19 +191,21 @@ def hourly_crossings(
     """
     with conn.cursor() as cur:
         cur.execute(
-            """
-            SELECT channel_id, date_trunc('hour', t, %(tz)s) AS local_hour,
-                   count(*) FILTER (WHERE payload->>'direction' = 'in'),
-                   count(*) FILTER (WHERE payload->>'direction' = 'out')
-            FROM events
-            WHERE kind = 'line_crossing' AND channel_id = ANY(%(channels)s) AND t >= %(start)s AND t < %(end)s
+            f"""
+            SELECT e.channel_id, date_trunc('hour', e.t, %(tz)s) AS local_hour,
+                   count(*) FILTER (WHERE e.payload->>'direction' = 'in'),
+                   count(*) FILTER (WHERE e.payload->>'direction' = 'out'),
+                   count(*) FILTER (WHERE e.payload->>'direction' = 'in' AND {_STAFF}),
+                   count(*) FILTER (WHERE e.payload->>'direction' = 'out' AND {_STAFF})
+            FROM events e
+            LEFT JOIN tracks tr ON tr.run_id = e.run_id AND tr.track_id = e.track_id
+            WHERE e.kind = 'line_crossing' AND e.channel_id = ANY(%(channels)s) AND e.t >= %(start)s
+              AND e.t < %(end)s
             GROUP BY 1, 2
             """,
             {"tz": window.timezone.key, "channels": list(channel_ids), "start": window.start, "end": window.end},
         )
-        found = {
-            (channel, hour.astimezone(UTC)): (int(n_in), int(n_out)) for channel, hour, n_in, n_out in cur.fetchall()
-        }
+        found = {(channel, hour.astimezone(UTC)): tuple(int(n) for n in counts) for channel, hour, *counts in cur}
     entrances = sorted({channel for channel, _ in found})
     covered = hourly_coverage(conn, entrances, window)
     rows = [
@@ -202,8 +213,9 @@ def hourly_crossings(
             hour,
             window.local(hour),
             channel,
-            *found.get((channel, hour), (0, 0)),
+            *found.get((channel, hour), (0, 0))[:2],
             covered.get((hour, channel), 0.0),
+            *found.get((channel, hour), (0, 0, 0, 0))[2:],
         )
         for hour in local_hours(conn, window)
         for channel in entrances
@@ -256,12 +268,12 @@ def zone_dwells(conn: psycopg2.extensions.connection, channel_ids: Sequence[str]
 def entry_genders(
     conn: psycopg2.extensions.connection, channel_ids: Sequence[str], window: Window
 ) -> list[GenderCount]:
-    """Entries per channel and final gender: `tracks.gender` of the crossing's (run_id, track_id) when the track
-    is recorded (even when it is `unknown`: the final label wins), else the crossing's own gender, else unknown.
-    Unknown stays its own category."""
+    """Customers' entries (staff's left out) per channel and final gender: `tracks.gender` of the crossing's
+    (run_id, track_id) when the track is recorded (even when it is `unknown`: the final label wins), else the
+    crossing's own gender, else unknown. Unknown stays its own category."""
     with conn.cursor() as cur:
         cur.execute(
-            """
+            f"""
             SELECT e.channel_id,
                    CASE WHEN tr.gender IS NOT NULL THEN tr.gender
                         WHEN e.payload->>'gender' IN ('female', 'male') THEN e.payload->>'gender'
@@ -270,7 +282,7 @@ def entry_genders(
                    count(*) FILTER (WHERE tr.gender IS NULL)
             FROM events e
             LEFT JOIN tracks tr ON tr.run_id = e.run_id AND tr.track_id = e.track_id
-            WHERE e.kind = 'line_crossing' AND e.payload->>'direction' = 'in'
+            WHERE e.kind = 'line_crossing' AND e.payload->>'direction' = 'in' AND NOT {_STAFF}
               AND e.channel_id = ANY(%(channels)s) AND e.t >= %(start)s AND e.t < %(end)s
             GROUP BY 1, 2
             """,

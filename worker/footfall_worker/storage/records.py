@@ -92,6 +92,7 @@ class TrackRow:
     score_max: float | None = None
     linked_run_id: str | None = None
     linked_track_id: int | None = None
+    staff: bool = False  # tagged staff by a staff zone (analytics/staff.py); once staff, the record keeps it
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +157,8 @@ class ChannelStatMinute:
     dwell_mean_s: float | None = None  # None when no dwell ended in the minute
     run_id: str = ""
     covered_s: float | None = None  # seconds of the minute the channel saw; None from a worker before coverage
+    entries_staff: int = 0  # of `entries`, those of tracks known to be staff at crossing time
+    exits_staff: int = 0
 
 
 Record = ChannelRow | RunStart | RunSeen | RunEnd | TrackRow | TrackPoint | EventRow | ChannelStatMinute

@@ -8,6 +8,7 @@ closes the channel's runs a killed worker left open (`runs.py`). Transactions ar
 
 import logging
 import math
+from dataclasses import replace
 from typing import Any
 
 import psycopg2
@@ -59,7 +60,7 @@ _TPL_RUNS = "(%s, %s, to_timestamp(%s))"
 # row with the same last_seen (e.g. gender decided after the track ended) still lands. A link, once made, stays.
 _SQL_TRACKS = """
 INSERT INTO tracks (run_id, track_id, channel_id, first_seen, last_seen, frames, gender, gender_confidence,
-    face_votes, vote_weight, score_mean, score_max, linked_run_id, linked_track_id) VALUES %s
+    face_votes, vote_weight, score_mean, score_max, linked_run_id, linked_track_id, staff) VALUES %s
 ON CONFLICT (run_id, track_id) DO UPDATE SET
     first_seen = LEAST(tracks.first_seen, EXCLUDED.first_seen), last_seen = EXCLUDED.last_seen,
     frames = EXCLUDED.frames, gender = EXCLUDED.gender, gender_confidence = EXCLUDED.gender_confidence,
@@ -68,10 +69,11 @@ ON CONFLICT (run_id, track_id) DO UPDATE SET
     linked_run_id = COALESCE(EXCLUDED.linked_run_id, tracks.linked_run_id),
     linked_track_id = CASE WHEN EXCLUDED.linked_run_id IS NULL THEN tracks.linked_track_id
                            ELSE EXCLUDED.linked_track_id END,
+    staff = tracks.staff OR EXCLUDED.staff,
     updated_at = now()
 WHERE EXCLUDED.last_seen >= tracks.last_seen
 """
-_TPL_TRACKS = "(%s, %s, %s, to_timestamp(%s), to_timestamp(%s), %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+_TPL_TRACKS = "(%s, %s, %s, to_timestamp(%s), to_timestamp(%s), %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
 
 _SQL_POINTS = "INSERT INTO track_points (run_id, track_id, t, x1, y1, x2, y2) VALUES %s ON CONFLICT DO NOTHING"
 _TPL_POINTS = "(%s, %s, to_timestamp(%s), %s, %s, %s, %s)"
@@ -84,16 +86,16 @@ _TPL_EVENTS = "(%s, %s, %s, to_timestamp(%s), %s, %s, %s::jsonb)"
 _SQL_STATS = """
 INSERT INTO channel_stats_minute (channel_id, minute, people_count, unique_tracks, fps, occupancy_avg,
     occupancy_max, entries, exits, entries_female, entries_male, entries_unknown, dwells, dwell_mean_s, run_id,
-    covered_s)
+    covered_s, entries_staff, exits_staff)
 VALUES %s
 ON CONFLICT (channel_id, minute, run_id) DO UPDATE SET people_count = EXCLUDED.people_count,
     unique_tracks = EXCLUDED.unique_tracks, fps = EXCLUDED.fps, occupancy_avg = EXCLUDED.occupancy_avg,
     occupancy_max = EXCLUDED.occupancy_max, entries = EXCLUDED.entries, exits = EXCLUDED.exits,
     entries_female = EXCLUDED.entries_female, entries_male = EXCLUDED.entries_male,
     entries_unknown = EXCLUDED.entries_unknown, dwells = EXCLUDED.dwells, dwell_mean_s = EXCLUDED.dwell_mean_s,
-    covered_s = EXCLUDED.covered_s
+    covered_s = EXCLUDED.covered_s, entries_staff = EXCLUDED.entries_staff, exits_staff = EXCLUDED.exits_staff
 """
-_TPL_STATS = "(%s, to_timestamp(%s), %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+_TPL_STATS = "(%s, to_timestamp(%s), %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
 
 _SQL_RUN_END = """
 UPDATE runs SET ended_at = to_timestamp(%s), frames_read = %s, frames_processed = %s, frames_dropped = %s,
@@ -144,11 +146,14 @@ def execute_records(cur: psycopg2.extensions.cursor, channel_id: str, records: l
         if isinstance(r, TrackPoint):
             points.append((r.run_id, int(r.track_id), float(r.t), float(r.x1), float(r.y1), float(r.x2), float(r.y2)))
         elif isinstance(r, TrackRow):
-            # ON CONFLICT DO UPDATE may touch a row only once per statement: keep the newest per track.
+            # ON CONFLICT DO UPDATE may touch a row only once per statement: keep the newest per track (and
+            # staff once any row said so, as the upsert does across statements).
             key = (r.run_id, int(r.track_id))
             held = tracks.get(key)
             if held is None or r.last_seen >= held.last_seen:
-                tracks[key] = r
+                tracks[key] = replace(r, staff=True) if held is not None and held.staff else r
+            elif r.staff and not held.staff:
+                tracks[key] = replace(held, staff=True)
         elif isinstance(r, EventRow):
             events.append(
                 (r.event_id, r.run_id, channel_id, float(r.t), str(r.kind), _opt_int(r.track_id), _dumps(r.payload))
@@ -172,6 +177,8 @@ def execute_records(cur: psycopg2.extensions.cursor, channel_id: str, records: l
                 _opt_float(r.dwell_mean_s),
                 str(r.run_id),
                 _opt_float(r.covered_s),
+                int(r.entries_staff),
+                int(r.exits_staff),
             )
         elif isinstance(r, RunStart):
             runs.append((r.run_id, channel_id, float(r.started_at)))
@@ -228,6 +235,7 @@ def execute_records(cur: psycopg2.extensions.cursor, channel_id: str, records: l
                 _opt_float(t.score_max),
                 t.linked_run_id,
                 _opt_int(t.linked_track_id),
+                bool(t.staff),
             )
             for t in tracks.values()
         ]
