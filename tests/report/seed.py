@@ -114,10 +114,13 @@ class _Rows:
 def _crossing(
     rows: _Rows, run_id: str, channel: str, t: datetime, direction: str, code: str, staff: bool | None = None
 ) -> None:
-    """`staff`: None a customer; True staff known at crossing time; False staff tagged after the crossing."""
+    """`staff`: None a customer (as a worker before staff zones wrote it: no `staff` in the payload); True staff
+    known at crossing time; False staff tagged after the crossing."""
     final, at_crossing = GENDER_CODES[code]
     track_id = rows.person(run_id, channel, t, final, staff=staff is not None)
-    payload = {"line": "door", "direction": direction, "gender": at_crossing, "staff": staff is True}
+    payload = {"line": "door", "direction": direction, "gender": at_crossing}
+    if staff is not None:
+        payload["staff"] = staff
     rows.event(run_id, channel, t, "line_crossing", track_id, payload)
 
 

@@ -162,6 +162,43 @@ def test_store_occupancy_is_reconciled_and_reset_at_closing(day_report: Report) 
     assert "open 08:00-21:00" in day_report.html
 
 
+def test_each_day_has_a_line_a_manager_can_read(day_report: Report) -> None:
+    line = (
+        "Monday 06 May: 24 visitors, 61% women, busiest 10:00-11:00 (9); vs Sun: cameras saw 0%; "
+        "entrance_left (channel_1) down 15 min, entrance_right (channel_2) down 30 min"
+    )
+    # 24 customers (two staff left out); women 11 of the 18 with a decided gender; channel_1 lost 20 x 45 s and
+    # channel_2 30 minutes of the opening hours; the Sunday before has one crossing and no camera minutes
+    assert day_report.completed.stdout.splitlines()[0] == line
+    (day,) = day_report.csv("daily_summary.csv")
+    assert (day["visitors"], day["women_share"], day["busiest_visitors"], day["summary"]) == ("24", "0.6111", "9", line)
+    assert (day["previous_day_visitors"], day["previous_week_visitors"], day["down"]) == (
+        "1",
+        "",
+        "channel_1=15; channel_2=30",
+    )
+    assert float(day["coverage"]) == pytest.approx((13 * 60 - 30) / (13 * 60), abs=1e-4)
+    assert f"<p class='day-line'>{line}</p>" in day_report.html
+
+
+def test_the_gender_split_per_hour_is_of_customers_beside_coverage(day_report: Report) -> None:
+    hours = _by(day_report.csv("hourly_gender.csv"), "hour_start")
+    assert len(hours) == 24
+    assert hours[(f"{DAY}T10:00:00+07:00",)] == {
+        "hour_start": f"{DAY}T10:00:00+07:00",
+        "female": "5",
+        "male": "2",
+        "unknown": "2",
+        "customers": "9",
+        "women_share": "0.7143",
+        "coverage": "1.0000",
+    }
+    # the staff entries at 08:00 are not customers; 17:00 is channel_1's partial hour
+    assert hours[(f"{DAY}T08:00:00+07:00",)]["customers"] == "0"
+    assert hours[(f"{DAY}T17:00:00+07:00",)]["coverage"] == "0.7500"
+    assert sum(int(h["customers"]) for h in hours.values()) == 24
+
+
 def test_timezone_flag_moves_the_hours(report_dsn: str, tmp_path: Path) -> None:
     report = footfall_report(
         report_dsn, tmp_path, "--store", seed.STORE, "--from", DAY, "--to", DAY, "--timezone", "UTC"

@@ -24,6 +24,10 @@ DAYS = [
     ("new_york_spring", "America/New_York", date(2026, 3, 8), 23, "02:00 skipped"),
     ("new_york_autumn", "America/New_York", date(2026, 11, 1), 25, "01:00 twice"),
     ("ho_chi_minh", "Asia/Ho_Chi_Minh", date(2026, 3, 29), 24, "none"),
+    # a store seen on a day, the day before and the same weekday a week before: its day line compares them
+    ("week", "Asia/Ho_Chi_Minh", date(2026, 3, 20), 24, "none"),
+    ("week", "Asia/Ho_Chi_Minh", date(2026, 3, 26), 24, "none"),
+    ("week", "Asia/Ho_Chi_Minh", date(2026, 3, 27), 24, "none"),
 ]
 
 
@@ -50,7 +54,7 @@ def dst_dsn(report_cluster: PostgresCluster) -> str:
                 start, end = day_bounds(zone, day)
                 cur.execute(
                     "INSERT INTO channels (id, store_id, name, source_masked, timezone)"
-                    " VALUES (%s, %s, 'door', 'x', %s)",
+                    " VALUES (%s, %s, 'door', 'x', %s) ON CONFLICT DO NOTHING",
                     (channel, store, zone),
                 )
                 cur.execute("INSERT INTO runs (id, channel_id, started_at) VALUES (%s, %s, %s)", (run, channel, start))
@@ -132,7 +136,7 @@ def expected_hours(zone: str, day: date) -> list[tuple[str, int]]:
     return [((start + timedelta(hours=k)).astimezone(tz).isoformat(), crossings_in(k)) for k in range(hours)]
 
 
-@pytest.mark.parametrize(("store", "zone", "day", "hours", "change"), DAYS, ids=[d[0] for d in DAYS])
+@pytest.mark.parametrize(("store", "zone", "day", "hours", "change"), DAYS, ids=[f"{d[0]}-{d[2]}" for d in DAYS])
 def test_the_report_has_every_local_hour_of_a_dst_day_once(
     dst_dsn: str, tmp_path_factory: pytest.TempPathFactory, store: str, zone: str, day: date, hours: int, change: str
 ) -> None:
@@ -156,7 +160,7 @@ def test_the_report_has_every_local_hour_of_a_dst_day_once(
     assert summary["coverage"] == "1.0000"  # the day's own length, 23 or 25 hours, is its whole
 
 
-@pytest.mark.parametrize(("store", "zone", "day", "hours", "change"), DAYS, ids=[d[0] for d in DAYS])
+@pytest.mark.parametrize(("store", "zone", "day", "hours", "change"), DAYS, ids=[f"{d[0]}-{d[2]}" for d in DAYS])
 def test_channel_hours_view_buckets_by_the_stores_zone(
     dst_dsn: str, store: str, zone: str, day: date, hours: int, change: str
 ) -> None:
@@ -191,3 +195,15 @@ def test_partner_cameras_count_a_person_once_in_the_store_and_corrections_are_ke
     timeline = [int(row["people_inside"]) for row in report.csv("store_occupancy.csv")]
     assert timeline == [0, 1, 2, 1, 0]  # never below zero: the clamped exit is not on it
     assert f"{inside} and {outside} counted once" in report.html
+
+
+def test_a_day_is_compared_with_the_day_before_and_the_same_weekday_a_week_before(dst_dsn: str, tmp_path: Path) -> None:
+    report = footfall_report(dst_dsn, tmp_path, "--store", "week", "--from", "2026-03-27", "--to", "2026-03-27")
+    assert report.completed.returncode == 0, report.completed.stderr
+    # 48 entries a day (1, 2, 3, ... an hour); every hour the first of them, at 10 past
+    line = "Friday 27 Mar: 48 visitors, busiest 02:00-03:00 (3); vs Thu: +0%, vs last Fri: +0%"
+    assert report.completed.stdout.splitlines()[0] == line
+    (day,) = report.csv("daily_summary.csv")
+    assert (day["previous_day_visitors"], day["previous_week_visitors"], day["coverage"]) == ("48", "48", "1.0000")
+    report = footfall_report(dst_dsn, tmp_path / "thu", "--store", "week", "--from", "2026-03-26", "--to", "2026-03-26")
+    assert report.completed.stdout.splitlines()[0].endswith("(3)")  # nothing the day before or a week before

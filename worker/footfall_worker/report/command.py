@@ -113,7 +113,8 @@ def make_report(conn: psycopg2.extensions.connection, args: argparse.Namespace) 
     """Query, plot, write. Returns the report's path."""
     # Imported here: matplotlib is only needed once the input is known to be good.
     from footfall_worker.report import html, plots
-    from footfall_worker.report.data import collect, write_csvs
+    from footfall_worker.report.csv_export import write_csvs
+    from footfall_worker.report.data import collect
 
     channels = query.store_channels(conn, args.store)
     if not channels:
@@ -133,6 +134,8 @@ def make_report(conn: psycopg2.extensions.connection, args: argparse.Namespace) 
     }
     path = args.out / REPORT_FILE
     path.write_text(html.render(data, rendered), encoding="utf-8")
+    for day in data.days:  # the lines a manager reads, on the terminal too
+        print(day.text)
     return path
 
 

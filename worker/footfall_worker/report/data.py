@@ -1,18 +1,17 @@
 """The report's tables: collected by `query`, derived here (histogram, summaries), written as the CSVs behind
-every plot. Pure except `collect` (which reads the database) and `write_csvs` (which writes files)."""
+every plot. Pure except `collect`, which reads the database (the CSVs are `csv_export.py`)."""
 
-import csv
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
 import psycopg2.extensions
 
 from footfall_worker.report import query
+from footfall_worker.report.daily import DayLine, HourGenders, day_lines, hourly_genders
 from footfall_worker.report.query import GENDERS, Channel, GenderCount, HourlyCount, OccupancyBucket, Window, ZoneDwells
-from footfall_worker.report.store_occupancy import StoreOccupancy, store_occupancy
+from footfall_worker.report.store_occupancy import StoreOccupancy, store_hours, store_occupancy
 
 # Dwell histogram bins in seconds, [start, end); the last is open-ended. Uneven on purpose: a queue of 40 s and
 # one of 50 s matter less than 4 minutes against 40.
@@ -26,17 +25,6 @@ DWELL_BINS: tuple[tuple[float, float | None, str], ...] = (
     (900, 1800, "15-30 min"),
     (1800, None, "30 min+"),
 )
-
-CSV_FILES = {
-    "hourly": "hourly_footfall.csv",
-    "occupancy": "occupancy.csv",
-    "dwell": "dwell_histogram.csv",
-    "gender": "gender_split.csv",
-    "summary_footfall": "summary_footfall.csv",
-    "summary_dwell": "summary_dwell.csv",
-    "store": "store_occupancy.csv",
-    "occupancy_days": "occupancy_days.csv",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +86,8 @@ class ReportData:
     footfall: tuple[FootfallSummary, ...]  # one per entrance, then the store total (when there are entrances)
     dwell: tuple[ZoneSummary, ...]
     store: StoreOccupancy | None  # people inside the store, reconciled; None without entrance crossings
+    hour_genders: tuple[HourGenders, ...] = ()  # the store's customers per hour by gender, with coverage
+    days: tuple[DayLine, ...] = ()  # a summary line per local day
 
     def channel_name(self, channel_id: str) -> str:
         return next((c.name for c in self.channels if c.id == channel_id), channel_id)
@@ -148,7 +138,7 @@ def footfall_summary(
             FootfallSummary(
                 "",
                 "Store (all entrances)",
-                sum(r.entries for r in rows) - (store.duplicate_entries if store else 0),
+                sum(r.entries for r in rows) - (len(store.duplicate_entries) if store else 0),
                 sum(r.exits for r in rows) - (store.duplicate_exits if store else 0),
                 sum(r.female for r in rows),
                 sum(r.male for r in rows),
@@ -178,6 +168,10 @@ def collect(
     zones = query.zone_dwells(conn, channel_ids, window)
     genders = query.entry_genders(conn, channel_ids, window)
     store = store_occupancy(conn, store_id, channels, window)
+    hour_genders = hourly_genders(conn, hourly, window)
+    partner_entries = store.duplicate_entries if store else ()
+    hours = store_hours(store_id, channels)
+    days = day_lines(conn, channels, hourly, hour_genders, partner_entries, hours, window)
     return ReportData(
         store_id=store_id,
         channels=tuple(channels),
@@ -192,92 +186,6 @@ def collect(
         footfall=tuple(footfall_summary(channels, entrances, hourly, genders, window, store)),
         dwell=tuple(dwell_summary(zones)),
         store=store,
+        hour_genders=tuple(hour_genders),
+        days=tuple(days),
     )
-
-
-def _share(part: int, whole: int) -> str:
-    return f"{part / whole:.4f}" if whole else ""
-
-
-def coverage_status(hour: HourlyCount) -> str:
-    """`full`, `partial` (counts are a lower bound) or `no data` (counts unknown): the CSV's and the page's word."""
-    return "no data" if not hour.seen else ("partial" if hour.partial else "full")
-
-
-def write_csvs(data: ReportData, out_dir: Path) -> dict[str, Path]:
-    """The CSV behind each plot and the summary tables; times are local ISO 8601 with their UTC offset.
-
-    Returns:
-        The written files by key of `CSV_FILES`.
-    """
-    tables: dict[str, tuple[list[str], list[list[object]]]] = {
-        "hourly": (
-            ["hour_start", "channel_id", "channel_name", "in", "out", "in_staff", "out_staff", "customers_in"]
-            + ["coverage", "status"],
-            [
-                [h.hour.isoformat(), h.channel_id, data.channel_name(h.channel_id)]
-                # an unseen hour's count is unknown, not 0
-                + ([h.entries, h.exits, h.entries_staff, h.exits_staff, h.customers] if h.seen else [""] * 5)
-                + [f"{h.coverage:.4f}", coverage_status(h)]
-                for h in data.hourly
-            ],
-        ),
-        "occupancy": (
-            ["bucket_start", "channel_id", "channel_name", "occupancy_avg", "occupancy_max", "minutes"],
-            [
-                [b.start.isoformat(), b.channel_id, data.channel_name(b.channel_id), f"{b.occupancy_avg:.2f}"]
-                + [b.occupancy_max, b.minutes]
-                for b in data.occupancy
-            ],
-        ),
-        "dwell": (
-            ["channel_id", "zone", "bin", "bin_start_s", "bin_end_s", "count"],
-            [
-                [b.channel_id, b.zone, b.label, f"{b.start_s:g}", "" if b.end_s is None else f"{b.end_s:g}", b.count]
-                for b in data.histogram
-            ],
-        ),
-        "gender": (
-            ["scope", "channel_id", "gender", "entries", "share"],
-            [
-                ["channel" if s.channel_id else "store", s.channel_id, gender, n, _share(n, s.customers)]
-                for s in data.footfall
-                for gender, n in zip(GENDERS, (s.female, s.male, s.unknown), strict=True)
-            ],
-        ),
-        "summary_footfall": (
-            ["scope", "channel_id", "channel_name", "in", "out", "staff_in", "customers_in", "female", "male"]
-            + ["unknown", "unknown_share", "coverage"],
-            [
-                ["channel" if s.channel_id else "store", s.channel_id, s.name, s.entries, s.exits, s.staff, s.customers]
-                + [s.female, s.male, s.unknown, _share(s.unknown, s.customers), f"{s.coverage:.4f}"]
-                for s in data.footfall
-            ],
-        ),
-        "summary_dwell": (
-            ["channel_id", "zone", "visits", "mean_dwell_s", "median_dwell_s"],
-            [[z.channel_id, z.zone, z.visits, f"{z.mean_s:.1f}", f"{z.median_s:.1f}"] for z in data.dwell],
-        ),
-        "store": (
-            ["time", "people_inside"],
-            [[t.isoformat(), people] for t, people in (data.store.timeline if data.store else ())],
-        ),
-        "occupancy_days": (
-            ["business_day", "entries", "exits", "partner_duplicates", "exits_clamped", "residual_at_close"]
-            + ["drift", "peak_inside"],
-            [
-                [d.day.isoformat(), d.entries, d.exits, d.duplicates, d.clamped, d.residual, d.drift, d.peak]
-                for d in (data.store.days if data.store else ())
-            ],
-        ),
-    }
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = {}
-    for key, (header, rows) in tables.items():
-        path = out_dir / CSV_FILES[key]
-        with path.open("w", newline="", encoding="utf-8") as f:
-            writer = csv.writer(f)
-            writer.writerow(header)
-            writer.writerows(rows)
-        written[key] = path
-    return written

@@ -8,7 +8,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from html import escape
 
-from footfall_worker.report.data import CSV_FILES, ReportData, coverage_status
+from footfall_worker.report.csv_export import CSV_FILES, coverage_status
+from footfall_worker.report.data import ReportData
 from footfall_worker.report.plots import format_duration
 from footfall_worker.report.query import HourlyCount
 
@@ -74,6 +75,7 @@ header p { margin: 2px 0; color: #444; }
 section { margin: 28px 0; }
 img.plot { width: 100%; height: auto; display: block; }
 p.note { color: #555; font-size: 14px; margin: 6px 0; }
+p.day-line { font-size: 17px; font-weight: bold; margin: 4px 0 10px; }
 p.csv { font-size: 13px; color: #555; margin: 4px 0; }
 p.no-data { background: #fff4e5; border: 1px solid #f0b46a; color: #7a4a00; padding: 14px 18px; font-size: 16px;
             border-radius: 4px; }
@@ -98,6 +100,8 @@ def _pct(part: int, whole: int) -> str:
 
 def _summary(data: ReportData) -> str:
     parts = ['<section id="summary"><h2>Summary</h2>']
+    for day in data.days:
+        parts.append(f"<p class='day-line'>{escape(day.text)}</p>")
     if data.footfall:
         parts.append(
             "<table><thead><tr><th class='name'>entrance</th><th>in</th><th>out</th><th>staff in</th>"
@@ -138,7 +142,8 @@ def _summary(data: ReportData) -> str:
     else:
         parts.append("<p class='no-data'>No data: no zone visits ended in the period.</p>")
     parts.append(
-        f"<p class='csv'>Data: <a href='{CSV_FILES['summary_footfall']}'>{CSV_FILES['summary_footfall']}</a>, "
+        f"<p class='csv'>Data: <a href='{CSV_FILES['days']}'>{CSV_FILES['days']}</a>, "
+        f"<a href='{CSV_FILES['summary_footfall']}'>{CSV_FILES['summary_footfall']}</a>, "
         f"<a href='{CSV_FILES['summary_dwell']}'>{CSV_FILES['summary_dwell']}</a></p></section>"
     )
     return "".join(parts)
@@ -238,6 +243,11 @@ def render(data: ReportData, plots: Mapping[str, bytes | None]) -> str:
             parts.append(_hourly_table(data))
         if key == "store":
             parts.append(_store_days_table(data))
+        if key == "gender" and data.hour_genders:
+            parts.append(
+                f"<p class='csv'>Per hour, with each hour's coverage: <a href='{CSV_FILES['hourly_gender']}'>"
+                f"{CSV_FILES['hourly_gender']}</a></p>"
+            )
         if key == "gender" and fallback:
             note += f" {fallback} entries had no recorded track and use the gender known at crossing time."
         parts.append(f"<p class='note'>{escape(note)}</p>")

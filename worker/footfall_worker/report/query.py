@@ -20,8 +20,9 @@ HOUR_S = 3600.0  # every zone in use changes its offset on a whole hour: each lo
 # An hour the channel saw less of is shown as partial (greyed): its counts are a lower bound. The chart's
 # FootfallCoverageLow alert defaults to the same fraction.
 MIN_COVERAGE = 0.9
-# A crossing is staff's when its track was finally tagged staff, or (no track row) when it was known at crossing.
-_STAFF = "(tr.staff IS TRUE OR e.payload->'staff' = 'true'::jsonb)"
+# A crossing is staff's when its track was finally tagged staff, or (no track row) when it was known at crossing;
+# never NULL (a crossing of a worker before staff zones has no `staff` and is a customer's).
+STAFF_CROSSING = "(tr.staff IS TRUE OR (e.payload->'staff' = 'true'::jsonb) IS TRUE)"
 
 
 class ReportInputError(ValueError):
@@ -195,8 +196,8 @@ def hourly_crossings(
             SELECT e.channel_id, date_trunc('hour', e.t, %(tz)s) AS local_hour,
                    count(*) FILTER (WHERE e.payload->>'direction' = 'in'),
                    count(*) FILTER (WHERE e.payload->>'direction' = 'out'),
-                   count(*) FILTER (WHERE e.payload->>'direction' = 'in' AND {_STAFF}),
-                   count(*) FILTER (WHERE e.payload->>'direction' = 'out' AND {_STAFF})
+                   count(*) FILTER (WHERE e.payload->>'direction' = 'in' AND {STAFF_CROSSING}),
+                   count(*) FILTER (WHERE e.payload->>'direction' = 'out' AND {STAFF_CROSSING})
             FROM events e
             LEFT JOIN tracks tr ON tr.run_id = e.run_id AND tr.track_id = e.track_id
             WHERE e.kind = 'line_crossing' AND e.channel_id = ANY(%(channels)s) AND e.t >= %(start)s
@@ -282,7 +283,7 @@ def entry_genders(
                    count(*) FILTER (WHERE tr.gender IS NULL)
             FROM events e
             LEFT JOIN tracks tr ON tr.run_id = e.run_id AND tr.track_id = e.track_id
-            WHERE e.kind = 'line_crossing' AND e.payload->>'direction' = 'in' AND NOT {_STAFF}
+            WHERE e.kind = 'line_crossing' AND e.payload->>'direction' = 'in' AND NOT {STAFF_CROSSING}
               AND e.channel_id = ANY(%(channels)s) AND e.t >= %(start)s AND e.t < %(end)s
             GROUP BY 1, 2
             """,

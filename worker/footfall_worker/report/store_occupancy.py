@@ -26,8 +26,8 @@ class StoreOccupancy:
     days: tuple[OccupancyDay, ...]  # the business days the period touches that had crossings
     hours: OpeningHours | None
     partners: tuple[tuple[str, str], ...]  # (channel, partner) pairs counted once
-    duplicate_entries: int  # partner duplicates among the period's entries ...
-    duplicate_exits: int  # ... and exits: the store's totals leave them out
+    duplicate_entries: tuple[datetime, ...]  # when partner duplicates among the period's entries were (UTC) ...
+    duplicate_exits: int  # ... and how many among its exits: the store's totals leave them out
 
 
 def store_hours(store_id: str, channels: Sequence[Channel]) -> OpeningHours | None:
@@ -86,7 +86,7 @@ def store_occupancy(
         return None
     pairs = partners(channels)
     start = window.start.timestamp()
-    duplicates = [c.direction for c, duplicate in mark_duplicates(found, pairs) if duplicate and c.t >= start]
+    duplicates = [c for c, duplicate in mark_duplicates(found, pairs) if duplicate and c.t >= start]
     until = min(window.end, datetime.now(UTC))
     result = reconcile(found, lambda t: business_day(t, tz, hours), until, pairs)
     before = [people for t, people in result.timeline if t < start]
@@ -104,6 +104,17 @@ def store_occupancy(
         days=result.days,
         hours=hours,
         partners=tuple(sorted((channel, p.channel) for channel, p in pairs.items())),
-        duplicate_entries=duplicates.count(IN),
-        duplicate_exits=duplicates.count(OUT),
+        duplicate_entries=tuple(datetime.fromtimestamp(c.t, UTC) for c in duplicates if c.direction == IN),
+        duplicate_exits=sum(1 for c in duplicates if c.direction == OUT),
     )
+
+
+def duplicate_entries(
+    conn: psycopg2.extensions.connection, channels: Sequence[Channel], start: datetime, end: datetime
+) -> list[datetime]:
+    """When partner cameras' duplicate entries were in [start, end) (UTC): what a day's visitors leave out."""
+    pairs = partners(channels)
+    if not pairs:
+        return []
+    found = crossings(conn, [c.id for c in channels], start, end)
+    return [datetime.fromtimestamp(c.t, UTC) for c, dup in mark_duplicates(found, pairs) if dup and c.direction == IN]
