@@ -162,6 +162,13 @@ def report(args: argparse.Namespace) -> int:
     return run(args.argv)
 
 
+def doctor(args: argparse.Namespace) -> int:
+    """What this machine, Triton, PostgreSQL, Redis and each camera can do (see footfall_worker.doctor)."""
+    from footfall_worker.doctor.command import run
+
+    return run(args.argv)
+
+
 def _add_passthrough(
     commands: "argparse._SubParsersAction[argparse.ArgumentParser]",
     name: str,
@@ -221,6 +228,13 @@ def build_parser() -> argparse.ArgumentParser:
         "report",
         report,
         "a store's HTML report: hourly footfall, occupancy, dwell, gender split (see `footfall report -h`)",
+    )
+
+    _add_passthrough(
+        commands,
+        "doctor",
+        doctor,
+        "check this machine, Triton, PostgreSQL, Redis and every camera (see `footfall doctor -h`)",
     )
 
     from footfall_worker.pipeline.process_video import add_parser as add_process_video_parser
