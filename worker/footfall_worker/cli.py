@@ -169,6 +169,13 @@ def doctor(args: argparse.Namespace) -> int:
     return run(args.argv)
 
 
+def draw(args: argparse.Namespace) -> int:
+    """A channel's lines, zones and masks over a frame of its camera (see footfall_worker.geometry)."""
+    from footfall_worker.geometry.command import run
+
+    return run(args.argv)
+
+
 def _add_passthrough(
     commands: "argparse._SubParsersAction[argparse.ArgumentParser]",
     name: str,
@@ -235,6 +242,13 @@ def build_parser() -> argparse.ArgumentParser:
         "doctor",
         doctor,
         "check this machine, Triton, PostgreSQL, Redis and every camera (see `footfall doctor -h`)",
+    )
+
+    _add_passthrough(
+        commands,
+        "draw",
+        draw,
+        "a channel's lines, zones and masks over a frame of its camera (see `footfall draw -h`)",
     )
 
     from footfall_worker.pipeline.process_video import add_parser as add_process_video_parser
