@@ -18,7 +18,7 @@ from footfall_worker.pipeline.frame_result import FrameResult
 from footfall_worker.pipeline.recorder import TrackRecorder
 from footfall_worker.pipeline.sinks import FrameMetricsSink, RecordSink, Sinks
 from footfall_worker.settings import TrackerSettings
-from footfall_worker.storage.records import ChannelStatMinute, EventRow, Record, TrackPoint, TrackRow
+from footfall_worker.storage.records import ChannelStatMinute, EventRow, HeatmapHour, Record, TrackPoint, TrackRow
 from footfall_worker.tracking.byte_tracker import ByteTracker
 
 WALL0 = 1_800_000_000.0
@@ -170,3 +170,15 @@ def test_a_walker_who_appears_in_a_staff_zone_is_staff_in_every_row_event_and_mi
     assert [r.staff for r in rows] == [False, False] + [True] * (len(rows) - 2) and len(rows) > 4
     minutes = [r for result in results for r in result.records if isinstance(r, ChannelStatMinute)]
     assert sum(m.entries_staff for m in minutes) == sum(m.entries for m in minutes) == 1
+
+
+def test_the_hour_heatmap_counts_each_tracked_persons_feet_in_its_cell() -> None:
+    p = processor()
+    results = [p.process(frame(seq)) for seq in range(FRAMES + 5)] + [p.finish(gender_wait_s=0.0)]
+    (hour,) = [r for result in results for r in result.records if isinstance(r, HeatmapHour)]  # one hour, at finish
+    assert (hour.cols, hour.rows, hour.frames, hour.run_id) == (32, 18, FRAMES + 5, "run-1")
+    tracked = sum(len(r.tracks) for r in results if r.tracks is not None)
+    assert sum(hour.counts) == tracked > FRAMES - 5
+    # the walker's feet stay at y = 400 of 480 (row 15 of 18) while x goes from 130 to 565 (cols 6 to 28)
+    cells = {(i % 32, i // 32) for i, count in enumerate(hour.counts) if count}
+    assert {row for _, row in cells} == {15} and min(c for c, _ in cells) >= 6 and max(c for c, _ in cells) <= 28

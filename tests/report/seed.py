@@ -52,6 +52,13 @@ CROSSINGS: dict[tuple[str, int], tuple[list[str], int]] = {
 # later (the track's final `staff` says so). They are entries, not customers.
 STAFF_ENTRIES: dict[tuple[str, int], list[bool]] = {("channel_2", 8): [True, False]}
 
+# channel_3's heatmap: every open hour 09:00-20:00 (12 hours) of one run, two cells (col, row) -> feet counted;
+# one hour the day before, outside the day's report
+HEAT_CELLS = {(20, 12): 100, (21, 12): 50}
+HEAT_HOURS = range(9, 21)
+HEAT_FRAMES = 36_000  # 10 fps for an hour
+HEAT_GRID = (32, 18)
+
 # zone on channel_3 -> dwell seconds of each completed visit (bin edges 30, 60, 120, 300, 600, 900, 1800 s)
 DWELLS: dict[str, list[float]] = {
     "checkout_queue": [12.0, 29.9, 30.0, 45.0, 59.9, 75.0, 110.0, 130.0, 200.0, 299.9, 301.0, 650.0, 1900.0],
@@ -92,6 +99,7 @@ class _Rows:
     tracks: list[tuple] = field(default_factory=list)
     events: list[tuple] = field(default_factory=list)
     stats: list[tuple] = field(default_factory=list)
+    heat: list[tuple] = field(default_factory=list)
     next_track: dict[str, int] = field(default_factory=dict)
 
     def person(
@@ -205,6 +213,11 @@ def build_day() -> _Rows:
             rows.event(runs["channel_3"], "channel_3", entered, "zone_enter", track_id, {"zone": zone})
             rows.event(runs["channel_3"], "channel_3", exit_at, "zone_exit", track_id, {"zone": zone, "dwell_s": dwell})
 
+    cols, grid_rows = HEAT_GRID
+    counts = [HEAT_CELLS.get((i % cols, i // cols), 0) for i in range(cols * grid_rows)]
+    for day, hour in [(DAY, h) for h in HEAT_HOURS] + [(DAY - timedelta(days=1), 12)]:
+        rows.heat.append(("channel_3", local(day, hour), runs["channel_3"], cols, grid_rows, counts, HEAT_FRAMES))
+
     rollups = _rollups(rows.events)
     for channel in CHANNELS:
         minute = local(DAY, OPEN.hour)
@@ -250,5 +263,10 @@ def insert_day(conn: psycopg2.extensions.connection) -> None:
             " covered_s)"
             " VALUES %s",
             rows.stats,
+        )
+        execute_values(
+            cur,
+            "INSERT INTO channel_heatmap_hour (channel_id, hour, run_id, cols, rows, counts, frames) VALUES %s",
+            rows.heat,
         )
     conn.commit()

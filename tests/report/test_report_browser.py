@@ -24,6 +24,7 @@ TITLES = {
     "hourly-footfall": "Hourly footfall per entrance",
     "occupancy": "Occupancy over the day",
     "store-occupancy": "People in the store",
+    "heatmap": "Where people stand",
     "dwell": "Dwell time per zone",
     "gender-split": "Gender split of entries",
 }

@@ -199,6 +199,19 @@ def test_the_gender_split_per_hour_is_of_customers_beside_coverage(day_report: R
     assert sum(int(h["customers"]) for h in hours.values()) == 24
 
 
+def test_the_heatmap_adds_up_the_hours_of_the_period_per_cell(day_report: Report) -> None:
+    cells = _by(day_report.csv("heatmap.csv"), "channel_id", "col", "row")
+    assert len(cells) == seed.HEAT_GRID[0] * seed.HEAT_GRID[1]  # only channel_3 recorded positions
+    hours = len(seed.HEAT_HOURS)  # the day before's hour is outside the period
+    for (col, row), count in seed.HEAT_CELLS.items():
+        cell = cells[("channel_3", str(col), str(row))]
+        assert int(cell["person_frames"]) == hours * count
+        assert float(cell["people_per_frame"]) == pytest.approx(count / seed.HEAT_FRAMES, abs=1e-5)
+        assert (cell["x0"], cell["y1"]) == (f"{col / 32:.4f}", f"{(row + 1) / 18:.4f}")
+    assert sum(int(c["person_frames"]) for c in cells.values()) == hours * sum(seed.HEAT_CELLS.values())
+    assert "Where people stand" in day_report.html
+
+
 def test_timezone_flag_moves_the_hours(report_dsn: str, tmp_path: Path) -> None:
     report = footfall_report(
         report_dsn, tmp_path, "--store", seed.STORE, "--from", DAY, "--to", DAY, "--timezone", "UTC"
@@ -232,9 +245,10 @@ def test_a_store_without_a_time_zone_reports_in_utc_and_says_so(report_dsn: str,
 def test_an_empty_period_says_no_data_in_every_section(report_dsn: str, tmp_path: Path) -> None:
     report = footfall_report(report_dsn, tmp_path, "--store", seed.STORE, "--from", "2024-06-01", "--to", "2024-06-01")
     assert report.completed.returncode == 0, report.completed.stderr
-    assert report.html.count("<p class='no-data'>No data:") == 5 + 2  # five plots, two summary tables
+    assert report.html.count("<p class='no-data'>No data:") == 6 + 2  # six plots, two summary tables
     assert "<img" not in report.html
     csvs = ("hourly_footfall.csv", "occupancy.csv", "dwell_histogram.csv", "gender_split.csv", "store_occupancy.csv")
+    csvs += ("heatmap.csv",)
     for name in (*csvs, "occupancy_days.csv"):
         assert report.csv(name) == [], name
         assert (tmp_path / name).read_text().count("\n") == 1  # the header only

@@ -13,6 +13,7 @@ from footfall_worker.storage.migrations import apply_migrations, load_migrations
 from footfall_worker.storage.records import (
     ChannelRow,
     ChannelStatMinute,
+    HeatmapHour,
     RunStart,
     TrackRow,
     encode_record,
@@ -175,3 +176,20 @@ def test_staff_stays_staff_in_the_record_and_minutes_keep_their_staff_part(dsn: 
         assert cur.fetchall() == [(3, 1, 2, 2)]
         with pytest.raises(psycopg2.errors.CheckViolation):
             cur.execute("UPDATE channel_stats_minute SET entries_staff = entries + 1")
+
+
+def test_an_hours_heatmap_is_replaced_as_it_grows_and_runs_add_up(dsn: str, tmp_path: Path) -> None:
+    first, second = new_run_id(), new_run_id()
+    hour = (int(T0) // 3600) * 3600
+    writer = make_writer(dsn, tmp_path)
+    writer.start()
+    writer.put(ChannelRow(CHANNEL, "store_1", "door", "rtsp://192.0.2.10/x", {}))
+    writer.put(HeatmapHour(hour + 10.0, first, 2, 2, [1, 0, 0, 2], 10))
+    writer.put(HeatmapHour(hour + 70.0, first, 2, 2, [3, 0, 1, 2], 30))  # the same hour, grown: replaces
+    writer.put(HeatmapHour(hour + 1800.0, second, 2, 2, [0, 5, 0, 0], 20))  # a restart: its own share
+    assert writer.close(5.0)
+    with connect(dsn) as conn, conn.cursor() as cur:
+        cur.execute("SELECT run_id, counts, frames FROM channel_heatmap_hour ORDER BY frames")
+        assert cur.fetchall() == [(second, [0, 5, 0, 0], 20), (first, [3, 0, 1, 2], 30)]
+        with pytest.raises(psycopg2.errors.CheckViolation):
+            cur.execute("UPDATE channel_heatmap_hour SET counts = '{1, 2, 3}'")  # not cols x rows

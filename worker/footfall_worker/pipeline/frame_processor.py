@@ -31,6 +31,7 @@ from footfall_worker.events import ChannelEvent, EventKind
 from footfall_worker.inference.errors import InferenceError
 from footfall_worker.ingest.frames import Frame
 from footfall_worker.pipeline.frame_result import ChannelTally, FrameResult
+from footfall_worker.pipeline.heatmap import HeatmapGrid
 from footfall_worker.pipeline.minute_stats import MinuteStats
 from footfall_worker.pipeline.recorder import TrackRecorder
 from footfall_worker.pipeline.stage_clock import StageClock
@@ -76,6 +77,7 @@ class FrameProcessor:
         self.linker = linker
         self._file_wall_start = file_wall_start
         self._stats = MinuteStats(recorder.run_id)
+        self._heatmap = HeatmapGrid(recorder.run_id)
         self.analytics = StoreAnalytics(analytics) if analytics is not None and not analytics.empty else None
         # masks apply to a channel with nothing to count too: a masked mannequin is not a visitor either
         self._masks = ExclusionMasks(analytics.exclusion_masks if analytics is not None else [])
@@ -130,19 +132,25 @@ class FrameProcessor:
                 for link in self.linker.observe(frame.image, tracked.tracks, tracked.events, wall):
                     self.recorder.link(link)
         track_ids = tracked.tracks.track_id.tolist()
+        size = (frame.image.shape[1], frame.image.shape[0])
         counted: list[ChannelEvent] = []
         with clock.stage("analytics"):
             if self.analytics is not None:
                 # before `_record`: it may settle ended tracks, and that forgets their gender votes
-                size = (frame.image.shape[1], frame.image.shape[0])
                 counted = self.analytics.update(t, track_ids, tracked.tracks.xyxy, size, self._gender_of)
                 counted += self._end_analytics(tracked.events)
         with clock.stage("record"):
             self._record(tracked.events, out)
             started = sum(1 for event in tracked.events if event.kind is TrackEventKind.STARTED)
             done = self._stats.observe(wall, track_ids, started)
+            hour_done = self._heatmap.observe(wall, tracked.tracks.xyxy, size)
+            if hour_done is not None:
+                out.records.append(hour_done)
             if done is not None:
                 out.records.append(done)
+                so_far = self._heatmap.snapshot()  # the hour's grid as it grows, with each closed minute
+                if so_far is not None:
+                    out.records.append(so_far)
             self._count(counted, out)
             return self._tallied(out, tuple(track_ids))
 
@@ -182,6 +190,9 @@ class FrameProcessor:
         done = self._stats.flush()
         if done is not None:
             out.records.append(done)
+        hour = self._heatmap.flush()
+        if hour is not None:
+            out.records.append(hour)
         return self._tallied(out, ())
 
     def _tallied(self, out: FrameResult, track_ids: tuple[int, ...]) -> FrameResult:

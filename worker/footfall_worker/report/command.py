@@ -44,6 +44,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="PostgreSQL URL (default: $FOOTFALL_DATABASE_URL, else %(default)s)",
     )
     parser.add_argument("--timezone", help="IANA zone for hours and dates (default: the store's recorded one)")
+    parser.add_argument(
+        "--pictures",
+        type=Path,
+        help="`footfall draw` output per channel (DIR/<channel id>/geometry.png) to draw the heatmaps over",
+    )
     return parser
 
 
@@ -115,6 +120,7 @@ def make_report(conn: psycopg2.extensions.connection, args: argparse.Namespace) 
     from footfall_worker.report import html, plots
     from footfall_worker.report.csv_export import write_csvs
     from footfall_worker.report.data import collect
+    from footfall_worker.report.heatmap import backgrounds
 
     channels = query.store_channels(conn, args.store)
     if not channels:
@@ -129,6 +135,7 @@ def make_report(conn: psycopg2.extensions.connection, args: argparse.Namespace) 
         "hourly": plots.hourly_footfall(data),
         "occupancy": plots.occupancy(data),
         "store": plots.store_occupancy(data),
+        "heatmap": plots.heatmaps(data, backgrounds(channels, args.pictures)),
         "dwell": plots.dwell_histogram(data),
         "gender": plots.gender_split(data),
     }

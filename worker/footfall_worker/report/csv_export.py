@@ -18,6 +18,7 @@ CSV_FILES = {
     "occupancy_days": "occupancy_days.csv",
     "hourly_gender": "hourly_gender.csv",
     "days": "daily_summary.csv",
+    "heatmap": "heatmap.csv",
 }
 
 
@@ -106,6 +107,16 @@ def write_csvs(data: ReportData, out_dir: Path) -> dict[str, Path]:
                 + ["" if d.previous_week is None else d.previous_week[0]]
                 + ["; ".join(f"{x.channel_id}={x.minutes:.0f}" for x in d.down), d.text]
                 for d in data.days
+            ],
+        ),
+        "heatmap": (
+            ["channel_id", "col", "row", "x0", "y0", "x1", "y1", "person_frames", "people_per_frame"],
+            [
+                [h.channel_id, col, row, f"{col / h.cols:.4f}", f"{row / h.rows:.4f}", f"{(col + 1) / h.cols:.4f}"]
+                + [f"{(row + 1) / h.rows:.4f}", h.counts[row * h.cols + col], f"{h.grid()[row, col]:.5f}"]
+                for h in data.heatmaps
+                for row in range(h.rows)
+                for col in range(h.cols)
             ],
         ),
         "occupancy_days": (

@@ -10,6 +10,7 @@ import psycopg2.extensions
 
 from footfall_worker.report import query
 from footfall_worker.report.daily import DayLine, HourGenders, day_lines, hourly_genders
+from footfall_worker.report.heatmap import ChannelHeatmap, channel_heatmaps
 from footfall_worker.report.query import GENDERS, Channel, GenderCount, HourlyCount, OccupancyBucket, Window, ZoneDwells
 from footfall_worker.report.store_occupancy import StoreOccupancy, store_hours, store_occupancy
 
@@ -88,6 +89,7 @@ class ReportData:
     store: StoreOccupancy | None  # people inside the store, reconciled; None without entrance crossings
     hour_genders: tuple[HourGenders, ...] = ()  # the store's customers per hour by gender, with coverage
     days: tuple[DayLine, ...] = ()  # a summary line per local day
+    heatmaps: tuple[ChannelHeatmap, ...] = ()  # where people stood, per channel
 
     def channel_name(self, channel_id: str) -> str:
         return next((c.name for c in self.channels if c.id == channel_id), channel_id)
@@ -188,4 +190,5 @@ def collect(
         store=store,
         hour_genders=tuple(hour_genders),
         days=tuple(days),
+        heatmaps=tuple(channel_heatmaps(conn, channel_ids, window)),
     )

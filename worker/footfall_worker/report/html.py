@@ -46,6 +46,15 @@ SECTIONS = (
         "no line crossings on this store's entrance cameras in the period",
     ),
     (
+        "heatmap",
+        "heatmap",
+        "Where people stand",
+        "Where each camera saw people's feet over the period, on a grid over its view: the share of all the time "
+        "people were in view that they stood in each cell. Drawn over the channel's picture from `footfall draw` "
+        "(people in it pixelated) when the report is given one (--pictures), else over its lines and zones.",
+        "no positions recorded on this store's cameras in the period",
+    ),
+    (
         "dwell",
         "dwell",
         "Dwell time per zone",

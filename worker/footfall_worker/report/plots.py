@@ -3,9 +3,11 @@ state). Each function returns None when there is nothing to draw; the page then 
 footfall plot is `hourly_plot.py`; what they share, `plot_style.py`."""
 
 import math
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 import matplotlib
+import numpy as np
 from matplotlib import dates as mdates
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
@@ -24,7 +26,15 @@ from footfall_worker.report.plot_style import (
 )
 from footfall_worker.report.query import GENDERS, OCCUPANCY_BUCKET_S
 
-__all__ = ["dwell_histogram", "format_duration", "gender_split", "hourly_footfall", "occupancy", "store_occupancy"]
+__all__ = [
+    "dwell_histogram",
+    "format_duration",
+    "gender_split",
+    "heatmaps",
+    "hourly_footfall",
+    "occupancy",
+    "store_occupancy",
+]
 
 
 def occupancy(data: ReportData) -> bytes | None:
@@ -98,6 +108,32 @@ def _time_axis(ax: Axes, data: ReportData) -> None:
     formatter.zero_formats = ["", "%Y", "%b", "%d %b", "%H:%M", "%H:%M"]  # midnight as "07 May", not "May-07"
     ax.xaxis.set_major_formatter(formatter)
     ax.set_xlim(data.window.local(data.window.start), data.window.local(data.window.end))
+
+
+def heatmaps(data: ReportData, pictures: Mapping[str, np.ndarray]) -> bytes | None:
+    """Where people stood, one panel per camera: the share of the period's person-frames in each cell, over the
+    picture of the view (cells nobody stood in are left clear)."""
+    shown = [h for h in data.heatmaps if h.frames and sum(h.counts)]
+    if not shown:
+        return None
+    columns = min(2, len(shown))
+    rows = math.ceil(len(shown) / columns)
+    with matplotlib.rc_context(STYLE):
+        fig = Figure(figsize=(WIDTH_IN, 0.2 + 3.3 * rows * (2 / columns)), layout="constrained")
+        axes = fig.subplots(rows, columns, squeeze=False).ravel()
+        for ax in axes[len(shown) :]:
+            ax.set_axis_off()
+        for ax, heat in zip(axes, shown, strict=False):
+            picture = pictures[heat.channel_id]
+            height, width = picture.shape[:2]
+            ax.imshow(picture[:, :, ::-1], extent=(0, width, height, 0))
+            share = heat.grid() / heat.grid().sum()
+            masked = np.ma.masked_where(share <= 0, share)
+            image = ax.imshow(masked, extent=(0, width, height, 0), cmap="inferno", alpha=0.6, interpolation="nearest")
+            fig.colorbar(image, ax=ax, shrink=0.8, format=PercentFormatter(1.0, decimals=1), label="share of time")
+            ax.set_title(channel_label(data, heat.channel_id), loc="left", fontsize=11)
+            ax.set_axis_off()
+        return svg(fig)
 
 
 def dwell_histogram(data: ReportData) -> bytes | None:

@@ -161,11 +161,25 @@ class ChannelStatMinute:
     exits_staff: int = 0
 
 
-Record = ChannelRow | RunStart | RunSeen | RunEnd | TrackRow | TrackPoint | EventRow | ChannelStatMinute
+@dataclass(frozen=True, slots=True)
+class HeatmapHour:
+    """Where people stood in one hour of one run of the writer's channel: feet points (the bottom centre of each
+    tracked box, every processed frame) counted on a `cols` x `rows` grid over the frame, row by row from the
+    top left. Re-sent as the hour grows (the newest replaces); `frames` is the frames processed in it."""
+
+    hour: float  # any time inside the hour (truncated at the SQL edge)
+    run_id: str
+    cols: int
+    rows: int
+    counts: list[int]
+    frames: int
+
+
+Record = ChannelRow | RunStart | RunSeen | RunEnd | TrackRow | TrackPoint | EventRow | ChannelStatMinute | HeatmapHour
 
 RECORD_TYPES: dict[str, type] = {
     cls.__name__: cls
-    for cls in (ChannelRow, RunStart, RunSeen, RunEnd, TrackRow, TrackPoint, EventRow, ChannelStatMinute)
+    for cls in (ChannelRow, RunStart, RunSeen, RunEnd, TrackRow, TrackPoint, EventRow, ChannelStatMinute, HeatmapHour)
 }
 _FIELD_NAMES: dict[type, tuple[str, ...]] = {cls: tuple(f.name for f in fields(cls)) for cls in RECORD_TYPES.values()}
 

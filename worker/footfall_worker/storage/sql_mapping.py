@@ -22,6 +22,7 @@ from footfall_worker.storage.records import (
     ChannelRow,
     ChannelStatMinute,
     EventRow,
+    HeatmapHour,
     Record,
     RunEnd,
     RunSeen,
@@ -41,8 +42,9 @@ TABLE_ORDER: dict[type, int] = {
     TrackPoint: 3,
     EventRow: 4,
     ChannelStatMinute: 5,
-    RunSeen: 6,
-    RunEnd: 7,
+    HeatmapHour: 6,
+    RunSeen: 7,
+    RunEnd: 8,
 }
 
 _SQL_CHANNELS = """
@@ -97,6 +99,14 @@ ON CONFLICT (channel_id, minute, run_id) DO UPDATE SET people_count = EXCLUDED.p
 """
 _TPL_STATS = "(%s, to_timestamp(%s), %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
 
+# Hours in absolute time (the grid is the run's own share of the hour: reports add the runs up).
+_SQL_HEATMAP = """
+INSERT INTO channel_heatmap_hour (channel_id, hour, run_id, cols, rows, counts, frames) VALUES %s
+ON CONFLICT (channel_id, hour, run_id) DO UPDATE SET cols = EXCLUDED.cols, rows = EXCLUDED.rows,
+    counts = EXCLUDED.counts, frames = EXCLUDED.frames
+"""
+_TPL_HEATMAP = "(%s, to_timestamp(%s), %s, %s, %s, %s::integer[], %s)"
+
 _SQL_RUN_END = """
 UPDATE runs SET ended_at = to_timestamp(%s), frames_read = %s, frames_processed = %s, frames_dropped = %s,
     reconnects = %s, mean_fps = %s, exit_reason = %s, rows_produced = %s::jsonb
@@ -140,6 +150,7 @@ def execute_records(cur: psycopg2.extensions.cursor, channel_id: str, records: l
     points: list[tuple[Any, ...]] = []
     events: list[tuple[Any, ...]] = []
     stats: dict[tuple[int, str], tuple[Any, ...]] = {}
+    heatmaps: dict[tuple[int, str], tuple[Any, ...]] = {}
     seen: dict[str, float] = {}
     run_ends: list[tuple[Any, ...]] = []
     for r in records:
@@ -198,6 +209,11 @@ def execute_records(cur: psycopg2.extensions.cursor, channel_id: str, records: l
                     r.run_id,
                 )
             )
+        elif isinstance(r, HeatmapHour):
+            hour = math.floor(float(r.hour) / 3600) * 3600
+            counts = [int(c) for c in r.counts]
+            grid = (int(r.cols), int(r.rows), counts, int(r.frames))
+            heatmaps[(hour, str(r.run_id))] = (channel_id, hour, str(r.run_id), *grid)
         elif isinstance(r, ChannelRow):
             channels[r.channel_id] = (
                 r.channel_id,
@@ -246,6 +262,8 @@ def execute_records(cur: psycopg2.extensions.cursor, channel_id: str, records: l
         values(cur, _SQL_EVENTS, events, _TPL_EVENTS, page_size=len(events))
     if stats:
         values(cur, _SQL_STATS, list(stats.values()), _TPL_STATS, page_size=len(stats))
+    if heatmaps:
+        values(cur, _SQL_HEATMAP, list(heatmaps.values()), _TPL_HEATMAP, page_size=len(heatmaps))
     run_rows.mark_seen(cur, seen)
     for params in run_ends:
         cur.execute(_SQL_RUN_END, params)
