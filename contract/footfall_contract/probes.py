@@ -77,7 +77,7 @@ class ProbeServer:
 
             def setup(self) -> None:
                 super().setup()
-                self.rfile = _BoundedReader(self.rfile, MAX_REQUEST_BYTES)  # type: ignore[assignment]
+                self.rfile = BoundedReader(self.rfile, MAX_REQUEST_BYTES)  # type: ignore[assignment]
 
             def do_GET(self) -> None:  # noqa: N802 - the http.server API
                 route = routes.get(self.path.split("?", 1)[0])
@@ -98,7 +98,7 @@ class ProbeServer:
             def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the http.server API
                 pass  # kubelet probes every few seconds: not worth a line each
 
-        self._server = _BoundedThreadingServer((host, port), Handler, max_connections)
+        self._server = BoundedThreadingServer((host, port), Handler, max_connections)
         self._thread = threading.Thread(target=self._server.serve_forever, name=f"probes-{channel_id}", daemon=True)
 
     @property
@@ -123,7 +123,7 @@ def _verdict_response(verdict: Verdict) -> tuple[int, str, bytes]:
     return (200 if verdict.ok else 503), "application/json", json.dumps(verdict.as_dict()).encode()
 
 
-class _BoundedThreadingServer(ThreadingHTTPServer):
+class BoundedThreadingServer(ThreadingHTTPServer):
     """A thread per connection, at most `max_connections` of them; a connection over the cap is closed at once."""
 
     daemon_threads = True
@@ -152,7 +152,7 @@ class _BoundedThreadingServer(ThreadingHTTPServer):
             self._slots.release()
 
 
-class _BoundedReader:
+class BoundedReader:
     """The connection's input, cut off after `budget` bytes: what is past it reads as the end of the request."""
 
     def __init__(self, raw: BinaryIO, budget: int) -> None:

@@ -59,6 +59,9 @@ HEAT_HOURS = range(9, 21)
 HEAT_FRAMES = 36_000  # 10 fps for an hour
 HEAT_GRID = (32, 18)
 
+# the till's transactions per local hour (posted to the webhook); the other hours it sent nothing
+TILL = {10: 3, 12: 2, 14: 0}
+
 # zone on channel_3 -> dwell seconds of each completed visit (bin edges 30, 60, 120, 300, 600, 900, 1800 s)
 DWELLS: dict[str, list[float]] = {
     "checkout_queue": [12.0, 29.9, 30.0, 45.0, 59.9, 75.0, 110.0, 130.0, 200.0, 299.9, 301.0, 650.0, 1900.0],
@@ -100,6 +103,7 @@ class _Rows:
     events: list[tuple] = field(default_factory=list)
     stats: list[tuple] = field(default_factory=list)
     heat: list[tuple] = field(default_factory=list)
+    till: list[tuple] = field(default_factory=list)
     next_track: dict[str, int] = field(default_factory=dict)
 
     def person(
@@ -218,6 +222,8 @@ def build_day() -> _Rows:
     for day, hour in [(DAY, h) for h in HEAT_HOURS] + [(DAY - timedelta(days=1), 12)]:
         rows.heat.append(("channel_3", local(day, hour), runs["channel_3"], cols, grid_rows, counts, HEAT_FRAMES))
 
+    rows.till = [(STORE, local(DAY, hour), n, f"delivery-{hour}") for hour, n in TILL.items()]
+
     rollups = _rollups(rows.events)
     for channel in CHANNELS:
         minute = local(DAY, OPEN.hour)
@@ -268,5 +274,11 @@ def insert_day(conn: psycopg2.extensions.connection) -> None:
             cur,
             "INSERT INTO channel_heatmap_hour (channel_id, hour, run_id, cols, rows, counts, frames) VALUES %s",
             rows.heat,
+        )
+        execute_values(
+            cur,
+            "INSERT INTO till_transactions (store_id, hour, transactions, delivery_id, received_at) VALUES %s",
+            rows.till,
+            template="(%s, %s, %s, %s, now())",
         )
     conn.commit()

@@ -164,7 +164,7 @@ def test_store_occupancy_is_reconciled_and_reset_at_closing(day_report: Report) 
 
 def test_each_day_has_a_line_a_manager_can_read(day_report: Report) -> None:
     line = (
-        "Monday 06 May: 24 visitors, 61% women, busiest 10:00-11:00 (9); vs Sun: cameras saw 0%; "
+        "Monday 06 May: 24 visitors, 61% women, conversion 38%, busiest 10:00-11:00 (9); vs Sun: cameras saw 0%; "
         "entrance_left (channel_1) down 15 min, entrance_right (channel_2) down 30 min"
     )
     # 24 customers (two staff left out); women 11 of the 18 with a decided gender; channel_1 lost 20 x 45 s and
@@ -179,6 +179,25 @@ def test_each_day_has_a_line_a_manager_can_read(day_report: Report) -> None:
     )
     assert float(day["coverage"]) == pytest.approx((13 * 60 - 30) / (13 * 60), abs=1e-4)
     assert f"<p class='day-line'>{line}</p>" in day_report.html
+
+
+def test_conversion_is_till_transactions_over_customers_and_never_made_up(day_report: Report) -> None:
+    hours = _by(day_report.csv("hourly_conversion.csv"), "hour_start")
+    assert hours[(f"{DAY}T10:00:00+07:00",)] == {
+        "hour_start": f"{DAY}T10:00:00+07:00",
+        "customers": "9",
+        "transactions": "3",
+        "conversion": "0.3333",
+        "coverage": "1.0000",
+    }
+    assert hours[(f"{DAY}T11:00:00+07:00",)]["transactions"] == ""  # the till sent nothing: no conversion
+    assert hours[(f"{DAY}T11:00:00+07:00",)]["conversion"] == ""
+    assert (hours[(f"{DAY}T14:00:00+07:00",)]["transactions"], hours[(f"{DAY}T14:00:00+07:00",)]["conversion"]) == (
+        "0",
+        "",
+    )  # no customers: no rate either
+    (day,) = day_report.csv("daily_summary.csv")
+    assert day["conversion"] == f"{5 / 13:.4f}"  # 3 + 2 + 0 transactions over 9 + 4 + 0 customers
 
 
 def test_the_gender_split_per_hour_is_of_customers_beside_coverage(day_report: Report) -> None:

@@ -176,6 +176,13 @@ def draw(args: argparse.Namespace) -> int:
     return run(args.argv)
 
 
+def till_webhook(args: argparse.Namespace) -> int:
+    """The endpoint a store's till posts its transactions to (see footfall_worker.till)."""
+    from footfall_worker.till.server import run
+
+    return run(args.argv)
+
+
 def _add_passthrough(
     commands: "argparse._SubParsersAction[argparse.ArgumentParser]",
     name: str,
@@ -249,6 +256,13 @@ def build_parser() -> argparse.ArgumentParser:
         "draw",
         draw,
         "a channel's lines, zones and masks over a frame of its camera (see `footfall draw -h`)",
+    )
+
+    _add_passthrough(
+        commands,
+        "till-webhook",
+        till_webhook,
+        "the signed endpoint a store's till posts its transactions to (see `footfall till-webhook -h`)",
     )
 
     from footfall_worker.pipeline.process_video import add_parser as add_process_video_parser

@@ -19,6 +19,7 @@ CSV_FILES = {
     "hourly_gender": "hourly_gender.csv",
     "days": "daily_summary.csv",
     "heatmap": "heatmap.csv",
+    "conversion": "hourly_conversion.csv",
 }
 
 
@@ -97,12 +98,21 @@ def write_csvs(data: ReportData, out_dir: Path) -> dict[str, Path]:
                 for g in data.hour_genders
             ],
         ),
+        "conversion": (
+            ["hour_start", "customers", "transactions", "conversion", "coverage"],
+            [
+                [c.hour.isoformat(), c.customers, "" if c.transactions is None else c.transactions]
+                + ["" if c.conversion is None else f"{c.conversion:.4f}", f"{c.coverage:.4f}"]
+                for c in data.conversion
+            ],
+        ),
         "days": (
-            ["day", "visitors", "women_share", "busiest_hour_start", "busiest_visitors", "coverage"]
+            ["day", "visitors", "women_share", "busiest_hour_start", "busiest_visitors", "coverage", "conversion"]
             + ["previous_day_visitors", "previous_week_visitors", "down", "summary"],
             [
                 [d.day.isoformat(), d.visitors, "" if d.women_share is None else f"{d.women_share:.4f}"]
                 + ["" if d.busiest is None else d.busiest.isoformat(), d.busiest_visitors, f"{d.coverage:.4f}"]
+                + ["" if d.conversion is None else f"{d.conversion:.4f}"]
                 + ["" if d.previous_day is None else d.previous_day[0]]
                 + ["" if d.previous_week is None else d.previous_week[0]]
                 + ["; ".join(f"{x.channel_id}={x.minutes:.0f}" for x in d.down), d.text]

@@ -9,7 +9,7 @@ same hours of the previous day and of the same weekday a week before; a day whos
 MIN_COVERAGE of its opening hours is no baseline: the line says how much they saw instead of a percentage.
 """
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -54,6 +54,14 @@ class DayLine:
     previous_day: tuple[int, float] | None  # (visitors, coverage) of the day before, same hours
     previous_week: tuple[int, float] | None  # the same weekday a week before
     down: tuple[Down, ...]
+    transactions: int | None = None  # the till's, over the hours it reported (None: no till data)
+    till_customers: int = 0  # the customers of those same hours
+
+    @property
+    def conversion(self) -> float | None:
+        if self.transactions is None or not self.till_customers:
+            return None
+        return self.transactions / self.till_customers
 
     @property
     def text(self) -> str:
@@ -62,6 +70,8 @@ class DayLine:
             line += f" (cameras saw {self.coverage:.0%} of the opening hours: a lower bound)"
         if self.women_share is not None:
             line += f", {self.women_share:.0%} women"
+        if self.conversion is not None:
+            line += f", conversion {self.conversion:.0%}"
         if self.busiest is not None and self.busiest_visitors:
             line += (
                 f", busiest {self.busiest:%H:%M}-{self.busiest + timedelta(hours=1):%H:%M} ({self.busiest_visitors})"
@@ -202,6 +212,7 @@ def day_lines(
     partner_entries: Sequence[datetime],
     hours: OpeningHours | None,
     window: Window,
+    till: Mapping[datetime, int] | None = None,
 ) -> list[DayLine]:
     """One line per local day of the period (none when no camera of the store counts entries)."""
     entrances = sorted({h.channel_id for h in hourly})
@@ -220,6 +231,8 @@ def day_lines(
         for h in mine:
             by_hour[h.hour] = by_hour.get(h.hour, 0) + h.customers
         busiest = max(by_hour, key=lambda hour: by_hour[hour], default=None)
+        reported = [g for g in genders if day.start <= g.start < day.end and g.start in (till or {})]
+        transactions = sum((till or {})[g.start] for g in reported) if reported else None
         women = sum(g.female for g in genders if day.start <= g.start < day.end)
         men = sum(g.male for g in genders if day.start <= g.start < day.end)
         lines.append(
@@ -233,6 +246,8 @@ def day_lines(
                 _day_visitors(conn, channels, entrances, _shifted(day, 1), hours),
                 _day_visitors(conn, channels, entrances, _shifted(day, 7), hours),
                 tuple(d for d in down if d.minutes >= DOWN_FROM_MIN),
+                transactions,
+                sum(g.female + g.male + g.unknown for g in reported),
             )
         )
     return lines

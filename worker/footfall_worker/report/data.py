@@ -9,6 +9,7 @@ from datetime import datetime
 import psycopg2.extensions
 
 from footfall_worker.report import query
+from footfall_worker.report.conversion import HourConversion, hourly_conversion, till_hours
 from footfall_worker.report.daily import DayLine, HourGenders, day_lines, hourly_genders
 from footfall_worker.report.heatmap import ChannelHeatmap, channel_heatmaps
 from footfall_worker.report.query import GENDERS, Channel, GenderCount, HourlyCount, OccupancyBucket, Window, ZoneDwells
@@ -90,6 +91,7 @@ class ReportData:
     hour_genders: tuple[HourGenders, ...] = ()  # the store's customers per hour by gender, with coverage
     days: tuple[DayLine, ...] = ()  # a summary line per local day
     heatmaps: tuple[ChannelHeatmap, ...] = ()  # where people stood, per channel
+    conversion: tuple[HourConversion, ...] = ()  # till transactions over customers, per hour
 
     def channel_name(self, channel_id: str) -> str:
         return next((c.name for c in self.channels if c.id == channel_id), channel_id)
@@ -173,7 +175,8 @@ def collect(
     hour_genders = hourly_genders(conn, hourly, window)
     partner_entries = store.duplicate_entries if store else ()
     hours = store_hours(store_id, channels)
-    days = day_lines(conn, channels, hourly, hour_genders, partner_entries, hours, window)
+    till = till_hours(conn, store_id, window)
+    days = day_lines(conn, channels, hourly, hour_genders, partner_entries, hours, window, till)
     return ReportData(
         store_id=store_id,
         channels=tuple(channels),
@@ -191,4 +194,5 @@ def collect(
         hour_genders=tuple(hour_genders),
         days=tuple(days),
         heatmaps=tuple(channel_heatmaps(conn, channel_ids, window)),
+        conversion=tuple(hourly_conversion(hour_genders, till)) if till else (),
     )

@@ -152,6 +152,8 @@ def _summary(data: ReportData) -> str:
         parts.append("<p class='no-data'>No data: no zone visits ended in the period.</p>")
     parts.append(
         f"<p class='csv'>Data: <a href='{CSV_FILES['days']}'>{CSV_FILES['days']}</a>, "
+        f"<a href='{CSV_FILES['conversion']}'>{CSV_FILES['conversion']}</a> (till transactions over customers per "
+        "hour; empty where the till sent nothing), "
         f"<a href='{CSV_FILES['summary_footfall']}'>{CSV_FILES['summary_footfall']}</a>, "
         f"<a href='{CSV_FILES['summary_dwell']}'>{CSV_FILES['summary_dwell']}</a></p></section>"
     )
