@@ -13,7 +13,18 @@ from footfall_worker.storage.migrations import MIGRATIONS_DIR, MigrationError, l
 from tests.support.paths import REPO_ROOT
 from tests.support.postgres import PostgresCluster, connect, pg_cluster  # noqa: F401 - pg_cluster is a fixture
 
-EXPECTED_TABLES = {"channels", "runs", "tracks", "track_points", "events", "channel_stats_minute", "schema_migrations"}
+EXPECTED_TABLES = {
+    "channels",
+    "runs",
+    "tracks",
+    "track_points",
+    "events",
+    "channel_stats_minute",
+    "channel_heatmap_hour",
+    "till_deliveries",
+    "till_transactions",
+    "schema_migrations",
+}
 
 
 @pytest.fixture

@@ -76,6 +76,27 @@ def machine() -> Check:
     return Check("machine", status, detail, {"cores": cores, "cgroup_cpus": quota, "available_gib": memory})
 
 
+@dataclass(frozen=True, slots=True)
+class _Reading:
+    frames: int
+    shape: tuple[int, ...] | None
+    wall_s: float
+    cpu_s: float  # the process's: FFmpeg decodes on threads of its own
+
+
+def _read_for(capture: cv2.VideoCapture, seconds: float) -> _Reading:
+    """Read frames for `seconds` (or to the end), timing the wall clock and the CPU they cost."""
+    frames, shape = 0, None
+    began, cpu = time.monotonic(), time.process_time()
+    while time.monotonic() - began < seconds:
+        ok, image = capture.read()
+        if not ok:
+            break
+        frames += 1
+        shape = image.shape
+    return _Reading(frames, shape, time.monotonic() - began, time.process_time() - cpu)
+
+
 def decode(clip: Path | None, seconds: float = 2.0) -> Check:
     """How fast this machine decodes a clip, and the CPU a frame costs (the process's: FFmpeg decodes on threads
     of its own)."""
@@ -83,26 +104,17 @@ def decode(clip: Path | None, seconds: float = 2.0) -> Check:
         return Check("decode", "skip", "no clip to decode here (give --clip); each camera's decoding is below")
     capture = cv2.VideoCapture(str(clip), cv2.CAP_FFMPEG)
     try:
-        frames, began, cpu = 0, time.monotonic(), time.process_time()
-        shape = None
-        while time.monotonic() - began < seconds:
-            ok, image = capture.read()
-            if not ok:
-                break
-            frames += 1
-            shape = image.shape
-        cpu_s = time.process_time() - cpu
-        wall_s = time.monotonic() - began
+        read = _read_for(capture, seconds)
     finally:
         capture.release()
-    if not frames or shape is None:
+    if not read.frames or read.shape is None:
         return Check("decode", "fail", f"{clip.name}: no frame decoded")
-    size = f"{shape[1]}x{shape[0]}"
+    size, fps, cpu_ms = f"{read.shape[1]}x{read.shape[0]}", read.frames / read.wall_s, 1000 * read.cpu_s / read.frames
     return Check(
         "decode",
         "ok",
-        f"{clip.name} {size}: {frames / wall_s:.0f} fps, {1000 * cpu_s / frames:.1f} ms of CPU a frame",
-        {"size": size, "fps": round(frames / wall_s, 1), "cpu_ms_per_frame": round(1000 * cpu_s / frames, 2)},
+        f"{clip.name} {size}: {fps:.0f} fps, {cpu_ms:.1f} ms of CPU a frame",
+        {"size": size, "fps": round(fps, 1), "cpu_ms_per_frame": round(cpu_ms, 2)},
     )
 
 
@@ -189,21 +201,13 @@ def camera(channel: ChannelConfig, seconds: float = 3.0) -> Check:
         return Check(name, "fail", f"{shown}: {error}", {"probe": str(probe.outcome)})
     try:
         codec, declared = _fourcc(capture), capture.get(cv2.CAP_PROP_FPS)
-        frames, shape = 0, None
-        began, cpu = time.monotonic(), time.process_time()
-        while time.monotonic() - began < seconds:
-            ok, image = capture.read()
-            if not ok:
-                break
-            frames += 1
-            shape = image.shape
-        wall_s, cpu_s = time.monotonic() - began, time.process_time() - cpu
+        read = _read_for(capture, seconds)
     finally:
         capture.release()
-    if not frames or shape is None:
+    if not read.frames or read.shape is None:
         return Check(name, "fail", f"{shown}: opened, but no frame in {seconds:g} s", {"codec": codec})
-    size, fps = f"{shape[1]}x{shape[0]}", frames / wall_s
+    size, fps = f"{read.shape[1]}x{read.shape[0]}", read.frames / read.wall_s
     data = {"codec": codec, "size": size, "fps": round(fps, 1), "declared_fps": round(declared, 1)}
-    data["decode_ms_per_frame"] = round(1000 * cpu_s / frames, 2)
+    data["decode_ms_per_frame"] = round(1000 * read.cpu_s / read.frames, 2)
     detail = f"{shown}: {codec} {size}, {fps:.1f} fps (declared {declared:g}), decode {data['decode_ms_per_frame']} ms"
     return Check(name, "ok" if fps >= 10 else "warn", detail + ("" if fps >= 10 else "; below 10 fps"), data)

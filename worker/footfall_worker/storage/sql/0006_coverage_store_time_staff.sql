@@ -1,4 +1,4 @@
--- Data coverage and store-local time.
+-- Data coverage, store-local time and staff.
 --   channel_stats_minute.covered_s  seconds of the minute the channel saw: the time between processed frames at
 --                                   most 1 s apart (a longer gap: camera down, detection failing, processing
 --                                   starved). NULL for minutes written by workers before this migration.
@@ -16,6 +16,18 @@ ALTER TABLE channels
         opening_hours IS NULL OR (jsonb_typeof(opening_hours) = 'object'
             AND opening_hours->>'open' ~ '^([01][0-9]|2[0-3]):[0-5][0-9]$'
             AND opening_hours->>'close' ~ '^([01][0-9]|2[0-3]):[0-5][0-9]$'));
+
+-- Staff are not customers (analytics/staff.py: a track that appears in a staff zone, or stays in staff zones
+-- long enough, is staff).
+--   tracks.staff                          the track was tagged staff; once set, never unset (upserts OR it).
+--   channel_stats_minute.entries_staff    of the minute's entries and exits, those of tracks known to be staff
+--   channel_stats_minute.exits_staff      when they crossed (a tag decided later is in tracks.staff: reports
+--                                         join the events with tracks for the final one, as for gender).
+ALTER TABLE tracks ADD COLUMN staff boolean NOT NULL DEFAULT false;
+ALTER TABLE channel_stats_minute
+    ADD COLUMN entries_staff integer NOT NULL DEFAULT 0 CHECK (entries_staff >= 0),
+    ADD COLUMN exits_staff   integer NOT NULL DEFAULT 0 CHECK (exits_staff >= 0),
+    ADD CONSTRAINT staff_within_counts CHECK (entries_staff <= entries AND exits_staff <= exits);
 
 -- The runs of a minute cover different parts of it: their seconds add up, to at most the minute. A minute
 -- without a measure (a worker before this migration) had frames processed, or it would have no row: it counts
@@ -36,7 +48,9 @@ SELECT channel_id,
        sum(dwells)::integer          AS dwells,
        (sum(dwell_mean_s * dwells) FILTER (WHERE dwells > 0) / nullif(sum(dwells), 0))::real AS dwell_mean_s,
        count(*)::integer             AS runs,
-       least(60, sum(coalesce(covered_s, 60)))::real AS covered_s
+       least(60, sum(coalesce(covered_s, 60)))::real AS covered_s,
+       sum(entries_staff)::integer   AS entries_staff,
+       sum(exits_staff)::integer     AS exits_staff
 FROM channel_stats_minute
 GROUP BY channel_id, minute;
 
@@ -46,6 +60,7 @@ GROUP BY channel_id, minute;
 -- channel saw (every zone in use changes its offset on a whole hour, so an hour is 3600 s); an hour missing
 -- here was not seen at all: coverage 0, its counts unknown, never zero visitors. Entries are split by the
 -- gender known when the minute closed (reports join events with tracks for the final one).
+-- `customers` = entries less those of staff (as known when each minute closed).
 CREATE VIEW channel_hours AS
 SELECT m.channel_id,
        c.store_id,
@@ -60,7 +75,10 @@ SELECT m.channel_id,
        sum(m.people_count)::integer                                       AS people_count,
        sum(m.covered_s)::real                                             AS covered_s,
        (sum(m.covered_s) / 3600)::real                                    AS coverage,
-       count(*)::integer                                                  AS minutes
+       count(*)::integer                                                  AS minutes,
+       sum(m.entries_staff)::integer                                      AS entries_staff,
+       sum(m.exits_staff)::integer                                        AS exits_staff,
+       (sum(m.entries) - sum(m.entries_staff))::integer                   AS customers
 FROM channel_minutes m
 JOIN channels c ON c.id = m.channel_id
 GROUP BY m.channel_id, c.store_id, c.timezone, date_trunc('hour', m.minute, c.timezone);
