@@ -29,6 +29,7 @@ TARGETS = {
     "reid_entry": (5_000, 4096),
     "rtsp_url": (60_000, 1024),
     "store_config": (3_000, 8192),
+    "till_delivery": (20_000, 8192),
 }
 DEFAULT_SEED = "18"
 _DONE = re.compile(r"^Done (\d+) runs in (\d+) second", re.MULTILINE)
