@@ -24,13 +24,13 @@ from footfall_worker.storage.migrations import migrate  # noqa: E402
 from tests.report import seed  # noqa: E402
 
 FOOTFALL = Path(sys.executable).with_name("footfall")
-FOOTAGE = REPO / "input" / "footage" / "intel"
+FOOTAGE = Path("input") / "footage" / "intel"  # relative: the pages name the clip as the repo does
 OUT = REPO / "docs" / "screenshots"
 WIDTH = 1280
 
 
 def run(*args: str) -> None:
-    subprocess.run([str(FOOTFALL), *args], check=True)
+    subprocess.run([str(FOOTFALL), *args], check=True, cwd=REPO)
 
 
 def fresh_database(admin_dsn: str) -> str:
@@ -61,6 +61,24 @@ def screenshot(page: Path, png: Path, height: int) -> Image.Image:
     return Image.open(png)
 
 
+PARTS = ("report-summary.png", "report-occupancy-heatmap.png", "report-dwell-gender.png")
+RULE = (0x00, 0x72, 0xB2)  # the 2 px line under each section heading (html.py's CSS)
+HEADING_PX = 45  # from a heading's top to its rule
+
+
+def section_rules(page: Image.Image) -> tuple[list[int], int]:
+    """The rows of the section headings' rules, and the row below the page's last content."""
+    pixels = page.load()
+    rules, end = [], 0
+    for y in range(page.height):
+        row = [pixels[x, y] for x in range(0, WIDTH, 8)]
+        if sum(1 for p in row if p == RULE) > 0.6 * len(row) and (not rules or y - rules[-1] > 4):
+            rules.append(y)
+        if any(p != (255, 255, 255) for p in row):
+            end = y
+    return rules, min(page.height, end + 24)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dsn", default="postgresql://postgres@127.0.0.1:5432/postgres")
@@ -68,7 +86,7 @@ def main() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as work:
         work_dir = Path(work)
-        demo = str(REPO / "config" / "demo_store.json")
+        demo = "config/demo_store.json"
         run("draw", "--cameras", demo, "--channel", "channel_1", "--out", str(work_dir / "geometry"),
             "--source", str(FOOTAGE / "one-by-one-person-detection.mp4"), "--skip", "350")  # fmt: skip
         # the heatmap's background: the checkout camera's view (the seed's channel_3)
@@ -79,9 +97,11 @@ def main() -> int:
         run("report", "--dsn", dsn, "--store", seed.STORE, "--from", seed.DAY.isoformat(), "--to",
             seed.DAY.isoformat(), "--out", str(report), "--pictures", str(work_dir / "pictures"))  # fmt: skip
         page = screenshot(report / "report.html", work_dir / "report.png", 9000).convert("RGB")
-        page.crop((0, 0, WIDTH, 2600)).save(OUT / "report-summary.png", optimize=True)
-        page.crop((0, 2600, WIDTH, 5400)).save(OUT / "report-occupancy.png", optimize=True)
-        page.crop((0, 5400, WIDTH, 9000)).save(OUT / "report-heatmap-dwell-gender.png", optimize=True)
+        # cut between sections: above the 3rd and the 6th heading rule, and below the last content
+        rules, end = section_rules(page)
+        cuts = [0, rules[2] - HEADING_PX, rules[5] - HEADING_PX, end]
+        for name, top, bottom in zip(PARTS, cuts, cuts[1:], strict=False):
+            page.crop((0, top, WIDTH, bottom)).save(OUT / name, optimize=True)
         screenshot(work_dir / "geometry" / "geometry.html", OUT / "geometry.png", 1000)
     print(f"wrote {', '.join(sorted(p.name for p in OUT.glob('*.png')))} in {OUT}")
     return 0

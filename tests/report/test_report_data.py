@@ -83,10 +83,10 @@ def test_summary_totals_per_entrance_and_for_the_store(day_report: Report) -> No
     # two of channel_2's entries are staff (one tagged only after crossing): customers are the rest
     assert [(r["staff_in"], r["customers_in"]) for r in summary.values()] == [("0", "16"), ("2", "8"), ("2", "24")]
     assert summary[("store", "")]["unknown_share"] == "0.2500"
-    # 13 hours open of 24; channel_1 lost 20 * 45 s at 17:40, channel_2 30 minutes at 14:00; the store: the least
+    # of the 13 opening hours channel_1 lost 20 * 45 s at 17:40, channel_2 30 minutes at 14:00; the store: the least
     coverage = {key[1]: float(row["coverage"]) for key, row in summary.items()}
-    assert coverage["channel_1"] == pytest.approx((13 * 3600 - 20 * 45) / 86400, abs=1e-4)
-    assert coverage["channel_2"] == pytest.approx((13 * 3600 - 30 * 60) / 86400, abs=1e-4)
+    assert coverage["channel_1"] == pytest.approx((13 * 3600 - 20 * 45) / (13 * 3600), abs=1e-4)
+    assert coverage["channel_2"] == pytest.approx((13 * 3600 - 30 * 60) / (13 * 3600), abs=1e-4)
     assert coverage[""] == coverage["channel_2"]
 
 

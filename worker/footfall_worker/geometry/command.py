@@ -79,13 +79,15 @@ def hide_people(frame: np.ndarray, triton_url: str) -> tuple[np.ndarray, str]:
     from footfall_worker.settings import TritonSettings
 
     connection = TritonConnection(TritonSettings(url=triton_url, retries=0))  # type: ignore[call-arg]
+    detector = PersonDetector(connection)
     try:
-        boxes = PersonDetector(connection).detect_one(frame).xyxy
+        boxes = detector.detect_one(frame).xyxy
     except InferenceError as error:
         sigma = max(4.0, frame.shape[1] / 160)
         hidden = cv2.GaussianBlur(frame, (0, 0), sigma)
         return hidden, f"People could not be found ({error}): the whole frame is blurred."
     finally:
+        detector.close()  # its shared memory region, when Triton is on this host
         connection.close()
     hidden = frame.copy()
     height, width = frame.shape[:2]

@@ -186,6 +186,20 @@ def _seen(
         return {channel: float(seconds) for channel, seconds in cur.fetchall()}
 
 
+def opening_coverage(
+    conn: psycopg2.extensions.connection, channel_ids: Sequence[str], window: Window, hours: OpeningHours | None
+) -> dict[str, float]:
+    """The fraction of the period's opening hours (the whole period without them) each channel saw."""
+    expected = 0.0
+    seen: dict[str, float] = {}
+    for day in _local_days(window):
+        start, end = _opening_span(day, hours)
+        expected += (end - start).total_seconds()
+        for channel, seconds in _seen(conn, channel_ids, start, end).items():
+            seen[channel] = seen.get(channel, 0.0) + seconds
+    return {channel: min(1.0, seen.get(channel, 0.0) / expected) if expected else 1.0 for channel in channel_ids}
+
+
 def _day_visitors(
     conn: psycopg2.extensions.connection,
     channels: Sequence[Channel],

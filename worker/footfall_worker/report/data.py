@@ -2,7 +2,7 @@
 every plot. Pure except `collect`, which reads the database (the CSVs are `csv_export.py`)."""
 
 import statistics
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -10,7 +10,7 @@ import psycopg2.extensions
 
 from footfall_worker.report import query
 from footfall_worker.report.conversion import HourConversion, hourly_conversion, till_hours
-from footfall_worker.report.daily import DayLine, HourGenders, day_lines, hourly_genders
+from footfall_worker.report.daily import DayLine, HourGenders, day_lines, hourly_genders, opening_coverage
 from footfall_worker.report.heatmap import ChannelHeatmap, channel_heatmaps
 from footfall_worker.report.query import GENDERS, Channel, GenderCount, HourlyCount, OccupancyBucket, Window, ZoneDwells
 from footfall_worker.report.store_occupancy import StoreOccupancy, store_hours, store_occupancy
@@ -42,8 +42,8 @@ class HistogramBin:
 @dataclass(frozen=True, slots=True)
 class FootfallSummary:
     """Totals of one entrance channel, or of the store (`channel_id` empty): in, out, staff's part of the entries,
-    customers' entries by final gender, and the fraction of the period the channel saw (the store's: its
-    least-covered entrance)."""
+    customers' entries by final gender, and the fraction of the period's opening hours the channel saw (the
+    store's: its least-covered entrance)."""
 
     channel_id: str
     name: str
@@ -117,11 +117,10 @@ def footfall_summary(
     entrances: Sequence[str],
     hourly: Sequence[HourlyCount],
     genders: Sequence[GenderCount],
-    window: Window,
+    coverage: Mapping[str, float],
     store: StoreOccupancy | None = None,
 ) -> list[FootfallSummary]:
     names = {c.id: c.name for c in channels}
-    period_s = window.seconds
     rows = []
     for channel in entrances:
         by_gender = {g.gender: g.entries for g in genders if g.channel_id == channel}
@@ -132,7 +131,7 @@ def footfall_summary(
                 sum(h.entries for h in hourly if h.channel_id == channel),
                 sum(h.exits for h in hourly if h.channel_id == channel),
                 *(by_gender.get(g, 0) for g in GENDERS),
-                coverage=min(1.0, sum(h.covered_s for h in hourly if h.channel_id == channel) / period_s),
+                coverage=coverage.get(channel, 0.0),
                 staff=sum(h.entries_staff for h in hourly if h.channel_id == channel),
             )
         )
@@ -176,6 +175,7 @@ def collect(
     partner_entries = store.duplicate_entries if store else ()
     hours = store_hours(store_id, channels)
     till = till_hours(conn, store_id, window)
+    coverage = opening_coverage(conn, entrances, window, hours)
     days = day_lines(conn, channels, hourly, hour_genders, partner_entries, hours, window, till)
     return ReportData(
         store_id=store_id,
@@ -188,7 +188,7 @@ def collect(
         zones=tuple(zones),
         histogram=tuple(dwell_histogram(zones)),
         genders=tuple(genders),
-        footfall=tuple(footfall_summary(channels, entrances, hourly, genders, window, store)),
+        footfall=tuple(footfall_summary(channels, entrances, hourly, genders, coverage, store)),
         dwell=tuple(dwell_summary(zones)),
         store=store,
         hour_genders=tuple(hour_genders),

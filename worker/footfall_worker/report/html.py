@@ -129,9 +129,9 @@ def _summary(data: ReportData) -> str:
             "</tbody></table><p class='note'>In and out: line crossings per entrance camera; staff in: those of "
             "people tagged staff by a staff zone (behind the counter, the stock-room door); customers in = in - "
             "staff in; female, male, unknown: customers' entries by final gender; coverage: the fraction of the "
-            "period the camera saw (the store's: its least-covered entrance), so a count under 100 % is a lower "
-            "bound. The store row is the sum over its entrance cameras (a person crossing two entrances' lines "
-            "counts twice, but partner cameras on one door once).</p>"
+            "period's opening hours the camera saw (the store's: its least-covered entrance), so a count under "
+            "100 % is a lower bound. The store row is the sum over its entrance cameras (a person crossing two "
+            "entrances' lines counts twice, but partner cameras on one door once).</p>"
         )
     else:
         parts.append("<p class='no-data'>No data: no line crossings on this store's cameras in the period.</p>")
@@ -264,7 +264,8 @@ def render(data: ReportData, plots: Mapping[str, bytes | None]) -> str:
         parts.append(f"<p class='note'>{escape(note)}</p>")
         parts.append(f"<p class='csv'>Data: <a href='{CSV_FILES[key]}'>{CSV_FILES[key]}</a></p></section>")
     parts.append(
-        "<footer>Footfall store report. Built from counts and durations only: no image, box or identity of any "
-        f"person is in this page. Generated {data.generated_at:%Y-%m-%d %H:%M %Z}.</footer></body></html>"
+        "<footer>Footfall store report. Built from counts, positions on a coarse grid and durations: no box or "
+        "identity of any person is in this page, and a camera picture under a heatmap (--pictures) has its people "
+        f"pixelated by footfall draw. Generated {data.generated_at:%Y-%m-%d %H:%M %Z}.</footer></body></html>"
     )
     return "\n".join(parts) + "\n"

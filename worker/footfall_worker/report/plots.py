@@ -168,7 +168,8 @@ def dwell_histogram(data: ReportData) -> bytes | None:
 
 
 def gender_split(data: ReportData) -> bytes | None:
-    """Share of entries by final gender per entrance and for the store; unknown is its own (grey) segment."""
+    """Share of customers' entries (staff's left out) by final gender per entrance and for the store; unknown is
+    its own (grey) segment."""
     rows = list(reversed(data.footfall))  # the store total at the top
     if not rows:
         return None
@@ -179,7 +180,7 @@ def gender_split(data: ReportData) -> bytes | None:
         left = [0.0] * len(rows)
         for gender in GENDERS:
             counts = [getattr(r, gender) for r in rows]
-            shares = [100 * n / r.entries if r.entries else 0.0 for n, r in zip(counts, rows, strict=True)]
+            shares = [100 * n / r.customers if r.customers else 0.0 for n, r in zip(counts, rows, strict=True)]
             store_total = getattr(data.footfall[-1], gender)  # the last row is the store (the sum of the entrances)
             bars = ax.barh(
                 y,
@@ -201,14 +202,16 @@ def gender_split(data: ReportData) -> bytes | None:
             )
             left = [a + b for a, b in zip(left, shares, strict=True)]
         for i, row in enumerate(rows):
-            if not row.entries:
-                ax.text(1, i, "no entries", va="center", fontsize=10, color="#555555")
-        names = [f"{channel_label(data, r.channel_id) if r.channel_id else r.name}\n{r.entries} entries" for r in rows]
+            if not row.customers:
+                ax.text(1, i, "no customers", va="center", fontsize=10, color="#555555")
+        names = [
+            f"{channel_label(data, r.channel_id) if r.channel_id else r.name}\n{r.customers} customers" for r in rows
+        ]
         ax.set_yticks(list(y), names)
         ax.set_xlim(0, 100)
         ax.xaxis.set_major_formatter(PercentFormatter())
-        ax.set_xlabel("share of entries (final gender of each track; unknown = not decided)")
+        ax.set_xlabel("share of customers' entries (final gender of each track; unknown = not decided)")
         ax.grid(axis="y", visible=False)
-        ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=3, title="final gender: store entries")
+        ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=3, title="final gender: store customers")
         ax.get_yticklabels()[0].set_fontweight("bold")  # the store total
         return svg(fig)

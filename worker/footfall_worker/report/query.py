@@ -50,12 +50,6 @@ class Window:
     def local(self, t: datetime) -> datetime:
         return t.astimezone(self.timezone)
 
-    @property
-    def seconds(self) -> float:
-        """The period's length in elapsed time: 23 hours for a spring-forward day. (Aware datetimes sharing a
-        tzinfo subtract as wall-clock times, so both are taken to UTC first.)"""
-        return (self.end.astimezone(UTC) - self.start.astimezone(UTC)).total_seconds()
-
 
 @dataclass(frozen=True, slots=True)
 class HourlyCount:
