@@ -15,6 +15,7 @@ from footfall_worker.events import EventKind
 from footfall_worker.ingest.frames import Frame
 from footfall_worker.pipeline.frame_processor import FrameProcessor
 from footfall_worker.pipeline.frame_result import FrameResult
+from footfall_worker.pipeline.heatmap import HeatmapGrid
 from footfall_worker.pipeline.recorder import TrackRecorder
 from footfall_worker.pipeline.sinks import FrameMetricsSink, RecordSink, Sinks
 from footfall_worker.settings import TrackerSettings
@@ -182,3 +183,17 @@ def test_the_hour_heatmap_counts_each_tracked_persons_feet_in_its_cell() -> None
     # the walker's feet stay at y = 400 of 480 (row 15 of 18) while x goes from 130 to 565 (cols 6 to 28)
     cells = {(i % 32, i // 32) for i, count in enumerate(hour.counts) if count}
     assert {row for _, row in cells} == {15} and min(c for c, _ in cells) >= 6 and max(c for c, _ in cells) <= 28
+
+
+def test_feet_on_or_past_the_frames_edge_count_in_the_edge_cell() -> None:
+    grid = HeatmapGrid("run-1")
+    # float32 boxes as the tracker gives them: feet exactly on the bottom edge (the cast to float32 once made
+    # 1 - 1e-9 into 1.0, a row past the grid), past the right edge, above the top, and one not finite
+    boxes = np.array(
+        [[100, 200, 160, 480], [600, 100, 700, 300], [10, -50, 40, -5], [np.nan, 1, 2, 3]], dtype=np.float32
+    )
+    grid.observe(WALL0, boxes, (640, 480))
+    hour = grid.flush()
+    assert hour is not None and sum(hour.counts) == 3
+    cells = {(i % 32, i // 32) for i, count in enumerate(hour.counts) if count}
+    assert cells == {(6, 17), (31, 11), (1, 0)}

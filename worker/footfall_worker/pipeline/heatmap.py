@@ -34,10 +34,13 @@ class HeatmapGrid:
         self._frames += 1
         if len(xyxy):
             width, height = frame_size
-            x = np.clip((xyxy[:, 0] + xyxy[:, 2]) / 2 / width, 0.0, 1.0 - 1e-9)
-            y = np.clip(xyxy[:, 3] / height, 0.0, 1.0 - 1e-9)
-            cells = (y * self.rows).astype(np.int64) * self.cols + (x * self.cols).astype(np.int64)
-            np.add.at(self._counts, cells, 1)
+            boxes = np.asarray(xyxy, dtype=np.float64)
+            x, y = (boxes[:, 0] + boxes[:, 2]) / 2 / width, boxes[:, 3] / height
+            seen = np.isfinite(x) & np.isfinite(y)
+            # cells by index, clipped: feet on the frame's edge (or a box past it) count in the edge's cell
+            col = np.clip(np.floor(x[seen] * self.cols), 0, self.cols - 1).astype(np.int64)
+            row = np.clip(np.floor(y[seen] * self.rows), 0, self.rows - 1).astype(np.int64)
+            np.add.at(self._counts, row * self.cols + col, 1)
         return done
 
     def snapshot(self) -> HeatmapHour | None:
