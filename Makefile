@@ -67,7 +67,7 @@ run: venv services triton cameras  ## the whole pipeline on the demo store's 4 s
 	@mkdir -p $(RUN_LOGS)
 	$(VENV)/bin/footfall run --cameras $(CAMERAS) --duration $(DURATION) --log-dir $(RUN_LOGS)
 
-bench: venv services triton gstreamer kube-install  ## print the numbers: inference, ingest, tracker vs peer, storage, the whole pipeline on 1 and 4 channels (demo footage; a real camera's 1080p H.264, 4 MP H.265 and D1 sub-stream), the operator on 1 and 50
+bench: venv services triton gstreamer kube-install  ## print the numbers: inference, ingest, tracker vs peer, storage, the whole pipeline on 1 and 4 channels (demo footage; a real camera's 1080p H.264, 4 MP H.265 and D1 sub-stream), the operator on 1 and 50, reports over a 100-store chain's 30 days
 	$(PY) bench/inference_bench.py
 	$(PY) bench/pod_inference_bench.py --pod
 	py=$$(hack/bench-venv.sh) && $$py bench/detector_levers_bench.py
@@ -80,6 +80,7 @@ bench: venv services triton gstreamer kube-install  ## print the numbers: infere
 	$(PY) bench/pipeline_bench.py --channels 1,4 --seconds $(BENCH_PIPELINE_SECONDS)
 	$(PY) bench/pipeline_bench.py --channels 1,4 --seconds $(BENCH_CAMERA_SECONDS) --streams 1080p-h264,4mp-h265,sub-d1
 	$(PY) bench/operator_bench.py --channels 1,50
+	$(PY) bench/report_scale_bench.py --keep
 
 CHAOS_MINUTES ?= 15
 chaos: venv services triton gstreamer  ## faults (not in CI): 4 channels for CHAOS_MINUTES while cameras, PostgreSQL, Redis and Triton fail; rows produced vs committed
