@@ -17,7 +17,7 @@ import psycopg2.extensions
 
 from footfall_contract.config.store_hours import OpeningHours
 from footfall_worker.report import query
-from footfall_worker.report.query import MIN_COVERAGE, STAFF_CROSSING, Channel, HourlyCount, Window
+from footfall_worker.report.query import CROSSING_TRACK, MIN_COVERAGE, STAFF_CROSSING, Channel, HourlyCount, Window
 from footfall_worker.report.store_occupancy import duplicate_entries
 
 DOWN_FROM_MIN = 5.0  # a camera unseen for less of a day is not named
@@ -116,7 +116,7 @@ def hourly_genders(
                             ELSE 'unknown' END,
                        count(*)
                 FROM events e
-                LEFT JOIN tracks tr ON tr.run_id = e.run_id AND tr.track_id = e.track_id
+                {CROSSING_TRACK}
                 WHERE e.kind = 'line_crossing' AND e.payload->>'direction' = 'in' AND NOT {STAFF_CROSSING}
                   AND e.channel_id = ANY(%(channels)s) AND e.t >= %(start)s AND e.t < %(end)s
                 GROUP BY 1, 2
