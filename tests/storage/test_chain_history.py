@@ -6,8 +6,10 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import psycopg2.extensions
 import pytest
 
+from footfall_worker.storage import pg_wait
 from footfall_worker.storage.migrations import migrate
 from tests.report.conftest import footfall_report
 from tests.support.chain_history import generate, stores_of
@@ -21,7 +23,9 @@ STORES, CHANNELS, DAYS = 5, 3, 2
 def chain(pg_cluster: PostgresCluster) -> str:  # noqa: F811
     dsn = pg_cluster.create_database("chain")
     migrate(dsn)
+    pg_wait.install()  # as a writer in the same process leaves it: the generator must cope
     totals = generate(dsn, STORES, CHANNELS, DAYS, LAST_DAY)
+    assert psycopg2.extensions.get_wait_callback() is pg_wait._wait  # and put it back
     assert (totals.stores, totals.channels) == (STORES, STORES * CHANNELS) and totals.events == totals.tracks > 0
     return dsn
 

@@ -198,6 +198,10 @@ def generate(
         raise ValueError(f"channels: expected at least {ENTRANCES} (the entrances), got {channels}")
     rng = np.random.default_rng(seed)
     totals = dict.fromkeys(_Copy.COLUMNS, 0)
+    # COPY refuses psycopg2's green mode, which the worker's writer turns on process-wide (storage/pg_wait.py):
+    # off while this runs (a bench or test tool, nothing else waiting on PostgreSQL meanwhile), back after.
+    waiting = psycopg2.extensions.get_wait_callback()
+    psycopg2.extensions.set_wait_callback(None)
     conn = psycopg2.connect(dsn, connect_timeout=5)
     try:
         for store, channel_ids, zone, hours, size in stores_of(stores, channels):
@@ -216,6 +220,7 @@ def generate(
                 totals[table] += n
     finally:
         conn.close()
+        psycopg2.extensions.set_wait_callback(waiting)
     return Totals(stores, stores * channels, totals["tracks"], totals["events"], totals["channel_stats_minute"])
 
 
