@@ -75,10 +75,10 @@ def crossings(
 
 
 def store_occupancy(
-    conn: psycopg2.extensions.connection, store_id: str, channels: Sequence[Channel], window: Window
+    conn: psycopg2.extensions.connection, channels: Sequence[Channel], window: Window, hours: OpeningHours | None
 ) -> StoreOccupancy | None:
-    """The period's reconciled store occupancy; None when no entrance crossed in the business days it touches."""
-    hours = store_hours(store_id, channels)
+    """The period's reconciled store occupancy over the store's business days (`hours`: `store_hours`); None when
+    no entrance crossed in the business days it touches."""
     tz = window.timezone
     first_day = business_day(window.start, tz, hours)
     found = crossings(conn, [c.id for c in channels], first_day.start, window.end)
