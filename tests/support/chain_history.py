@@ -190,6 +190,14 @@ def stores_of(count: int, channels: int) -> Iterator[tuple[str, list[str], str, 
         )
 
 
+def _ensure_partitions(conn: psycopg2.extensions.connection, first: date, last: date) -> None:
+    """The period's partitions, where the schema is partitioned (migration 0009), so no row waits in DEFAULT."""
+    with conn, conn.cursor() as cur:
+        cur.execute("SELECT to_regproc('footfall_ensure_partitions') IS NOT NULL")
+        if cur.fetchone()[0]:
+            cur.execute("SELECT count(*) FROM footfall_ensure_partitions(%s::date, %s::date)", (first, last))
+
+
 def generate(
     dsn: str, stores: int = 100, channels: int = 6, days: int = 30, last_day: date = date(2026, 11, 30), seed: int = 7
 ) -> Totals:
@@ -204,6 +212,7 @@ def generate(
     psycopg2.extensions.set_wait_callback(None)
     conn = psycopg2.connect(dsn, connect_timeout=5)
     try:
+        _ensure_partitions(conn, last_day - timedelta(days=days + 1), last_day + timedelta(days=2))
         for store, channel_ids, zone, hours, size in stores_of(stores, channels):
             out = _Copy()
             for i, channel in enumerate(channel_ids):

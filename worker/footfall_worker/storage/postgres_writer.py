@@ -16,8 +16,9 @@ While a run is open (its `RunStart` put, its `RunEnd` not yet) the thread puts a
 `run_seen_interval_s`, and writing a `RunStart` closes the channel's runs a killed worker left open (`runs.py`).
 
 The parts: `write_buffer.py` (memory, the journal, drop counting), `db_connection.py` (connecting, timeouts,
-the retry backoff), `flusher.py` (batches into PostgreSQL, one transaction each) and `sql_mapping.py` (records
-as SQL). This module is the facade producers use, and the writer thread's schedule.
+the retry backoff), `flusher.py` (batches into PostgreSQL, one transaction each), `sql_mapping.py` (records
+as SQL) and `partitions.py` (the history's partitions kept a week ahead, at connect and hourly). This module
+is the facade producers use, and the writer thread's schedule.
 """
 
 import logging
@@ -34,6 +35,7 @@ from footfall_worker.storage import runs as run_rows
 from footfall_worker.storage.db_connection import DbConnection
 from footfall_worker.storage.error_log import ErrorLog
 from footfall_worker.storage.flusher import Flusher
+from footfall_worker.storage.partitions import PartitionUpkeep
 from footfall_worker.storage.records import Record, RunEnd, RunSeen, RunStart
 from footfall_worker.storage.sql_mapping import TABLE_ORDER
 from footfall_worker.storage.write_buffer import WriteBuffer
@@ -103,6 +105,7 @@ class PostgresWriter:
         # Writer thread only.
         self._db = DbConnection(dsn, channel_id, settings, self._errors)
         self._flusher = Flusher(self._db, self._rows, channel_id, on_committed)
+        self._partitions = PartitionUpkeep(channel_id)
         self._bug_logged_at = float("-inf")
 
         self._thread: threading.Thread | None = None
@@ -281,6 +284,8 @@ class PostgresWriter:
                 db.connect_quietly()
                 if self._closing:
                     self._cut_waits_at_deadline()
+        if db.conn is not None and not self._closing:
+            self._partitions.run_if_due(db.conn)
         if db.conn is not None:
             self._flusher.drain(lambda: self._closing, self._past_deadline)
         self._rows.spill(everything=self._closing and db.conn is None)

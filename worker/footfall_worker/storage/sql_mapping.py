@@ -60,11 +60,23 @@ _TPL_RUNS = "(%s, %s, to_timestamp(%s))"
 
 # The newest state wins: a replayed older row (same or earlier last_seen) never rolls a track back, and a later
 # row with the same last_seen (e.g. gender decided after the track ended) still lands. A link, once made, stays.
+# first_seen is part of the key (tracks are partitioned by it) but a worker re-derives it in wall time on every
+# row, a few ms apart: the row stored first keeps it, found within an hour so only that hour's partitions are read.
 _SQL_TRACKS = """
+WITH incoming (run_id, track_id, channel_id, first_seen, last_seen, frames, gender, gender_confidence, face_votes,
+    vote_weight, score_mean, score_max, linked_run_id, linked_track_id, staff) AS (VALUES %s)
 INSERT INTO tracks (run_id, track_id, channel_id, first_seen, last_seen, frames, gender, gender_confidence,
-    face_votes, vote_weight, score_mean, score_max, linked_run_id, linked_track_id, staff) VALUES %s
-ON CONFLICT (run_id, track_id) DO UPDATE SET
-    first_seen = LEAST(tracks.first_seen, EXCLUDED.first_seen), last_seen = EXCLUDED.last_seen,
+    face_votes, vote_weight, score_mean, score_max, linked_run_id, linked_track_id, staff)
+SELECT i.run_id, i.track_id, i.channel_id,
+    coalesce((SELECT s.first_seen FROM tracks s
+              WHERE s.run_id = i.run_id AND s.track_id = i.track_id
+                AND s.first_seen BETWEEN i.first_seen - interval '1 hour' AND i.first_seen + interval '1 hour'
+              ORDER BY s.first_seen LIMIT 1), i.first_seen),
+    i.last_seen, i.frames, i.gender, i.gender_confidence, i.face_votes, i.vote_weight, i.score_mean, i.score_max,
+    i.linked_run_id, i.linked_track_id, i.staff
+FROM incoming i
+ON CONFLICT (run_id, track_id, first_seen) DO UPDATE SET
+    last_seen = EXCLUDED.last_seen,
     frames = EXCLUDED.frames, gender = EXCLUDED.gender, gender_confidence = EXCLUDED.gender_confidence,
     face_votes = EXCLUDED.face_votes, vote_weight = EXCLUDED.vote_weight, score_mean = EXCLUDED.score_mean,
     score_max = EXCLUDED.score_max,
@@ -75,13 +87,16 @@ ON CONFLICT (run_id, track_id) DO UPDATE SET
     updated_at = now()
 WHERE EXCLUDED.last_seen >= tracks.last_seen
 """
-_TPL_TRACKS = "(%s, %s, %s, to_timestamp(%s), to_timestamp(%s), %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+_TPL_TRACKS = (
+    "(%s::uuid, %s::integer, %s::text, to_timestamp(%s), to_timestamp(%s), %s::integer, %s::text, %s::real,"
+    " %s::integer, %s::real, %s::real, %s::real, %s::uuid, %s::integer, %s::boolean)"
+)
 
 _SQL_POINTS = "INSERT INTO track_points (run_id, track_id, t, x1, y1, x2, y2) VALUES %s ON CONFLICT DO NOTHING"
 _TPL_POINTS = "(%s, %s, to_timestamp(%s), %s, %s, %s, %s)"
 
 _SQL_EVENTS = """
-INSERT INTO events (id, run_id, channel_id, t, kind, track_id, payload) VALUES %s ON CONFLICT (id) DO NOTHING
+INSERT INTO events (id, run_id, channel_id, t, kind, track_id, payload) VALUES %s ON CONFLICT (id, t) DO NOTHING
 """
 _TPL_EVENTS = "(%s, %s, %s, to_timestamp(%s), %s, %s, %s::jsonb)"
 
