@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, time, timedelta
 import psycopg2.extensions
 
 from footfall_contract.config.store_hours import OpeningHours
-from footfall_worker.report import query
+from footfall_worker.report import spans
 from footfall_worker.report.query import CROSSING_TRACK, MIN_COVERAGE, STAFF_CROSSING, Channel, HourlyCount, Window
 from footfall_worker.report.store_occupancy import duplicate_entries
 
@@ -170,52 +170,45 @@ def _opening_span(day: Window, hours: OpeningHours | None) -> tuple[datetime, da
     return start, max(start, min(day.end, datetime.combine(local_day, hours.closes, tz).astimezone(UTC)))
 
 
-def _seen(
-    conn: psycopg2.extensions.connection, channel_ids: Sequence[str], start: datetime, end: datetime
-) -> dict[str, float]:
-    """Seconds each channel saw in [start, end)."""
-    with conn.cursor() as cur:
-        cur.execute(
-            """
-            SELECT channel_id, sum(covered_s) FROM channel_minutes
-            WHERE channel_id = ANY(%(channels)s) AND minute >= %(start)s AND minute < %(end)s
-            GROUP BY 1
-            """,
-            {"channels": list(channel_ids), "start": start, "end": end},
-        )
-        return {channel: float(seconds) for channel, seconds in cur.fetchall()}
-
-
 def opening_coverage(
     conn: psycopg2.extensions.connection, channel_ids: Sequence[str], window: Window, hours: OpeningHours | None
 ) -> dict[str, float]:
     """The fraction of the period's opening hours (the whole period without them) each channel saw."""
-    expected = 0.0
+    opening = [_opening_span(day, hours) for day in _local_days(window)]
+    expected = sum((end - start).total_seconds() for start, end in opening)
     seen: dict[str, float] = {}
-    for day in _local_days(window):
-        start, end = _opening_span(day, hours)
-        expected += (end - start).total_seconds()
-        for channel, seconds in _seen(conn, channel_ids, start, end).items():
+    for found in spans.seen_seconds(conn, channel_ids, opening):
+        for channel, seconds in found.items():
             seen[channel] = seen.get(channel, 0.0) + seconds
     return {channel: min(1.0, seen.get(channel, 0.0) / expected) if expected else 1.0 for channel in channel_ids}
 
 
-def _day_visitors(
+def _coverage(seen: Mapping[str, float], span: tuple[datetime, datetime], entrances: Sequence[str]) -> float:
+    """The least any entrance saw of the span."""
+    expected = (span[1] - span[0]).total_seconds()
+    return min(min(1.0, seen.get(channel, 0.0) / expected) if expected else 1.0 for channel in entrances)
+
+
+def _earlier_days(
     conn: psycopg2.extensions.connection,
     channels: Sequence[Channel],
     entrances: Sequence[str],
-    day: Window,
+    earlier: Sequence[Window],
     hours: OpeningHours | None,
-) -> tuple[int, float] | None:
-    """(visitors, coverage over the opening hours) of a day outside the period, for comparing; None: no data."""
-    _, hourly = query.hourly_crossings(conn, entrances, day)
-    if not hourly:
-        return None
-    start, end = _opening_span(day, hours)
-    seen = _seen(conn, entrances, start, end)
-    expected = (end - start).total_seconds() or 1.0
-    coverage = min(min(1.0, seen.get(channel, 0.0) / expected) for channel in entrances)
-    return sum(h.customers for h in hourly) - len(duplicate_entries(conn, channels, day.start, day.end)), coverage
+) -> list[tuple[int, float] | None]:
+    """(visitors, coverage over the opening hours) of each day outside the period, for comparing; None: no data."""
+    if not earlier:
+        return []
+    visitors = spans.customers(conn, entrances, [(day.start, day.end) for day in earlier])
+    opening = [_opening_span(day, hours) for day in earlier]
+    seen = spans.seen_seconds(conn, entrances, opening)
+    duplicates = duplicate_entries(conn, channels, min(d.start for d in earlier), max(d.end for d in earlier))
+    return [
+        None
+        if n is None
+        else (n - sum(1 for t in duplicates if day.start <= t < day.end), _coverage(found, span, entrances))
+        for n, day, span, found in zip(visitors, earlier, opening, seen, strict=True)
+    ]
 
 
 def day_lines(
@@ -232,14 +225,15 @@ def day_lines(
     entrances = sorted({h.channel_id for h in hourly})
     if not entrances:
         return []
+    days = _local_days(window)
+    opening = [_opening_span(day, hours) for day in days]
+    seen_by_day = spans.seen_seconds(conn, [c.id for c in channels], opening)
+    earlier = _earlier_days(conn, channels, entrances, [_shifted(day, n) for day in days for n in (1, 7)], hours)
     lines = []
-    for day in _local_days(window):
+    for i, (day, (start, end), seen) in enumerate(zip(days, opening, seen_by_day, strict=True)):
         mine = [h for h in hourly if day.start <= h.start < day.end]
         duplicates = sum(1 for t in partner_entries if day.start <= t < day.end)
-        start, end = _opening_span(day, hours)
         expected = (end - start).total_seconds()
-        seen = _seen(conn, [c.id for c in channels], start, end)
-        coverage = min(min(1.0, seen.get(channel, 0.0) / expected) if expected else 1.0 for channel in entrances)
         down = [Down(c.id, c.name, (expected - seen.get(c.id, 0.0)) / 60) for c in channels]
         by_hour: dict[datetime, int] = {}
         for h in mine:
@@ -256,9 +250,9 @@ def day_lines(
                 women / (women + men) if women + men else None,
                 busiest,
                 by_hour.get(busiest, 0) if busiest is not None else 0,
-                coverage,
-                _day_visitors(conn, channels, entrances, _shifted(day, 1), hours),
-                _day_visitors(conn, channels, entrances, _shifted(day, 7), hours),
+                _coverage(seen, (start, end), entrances),
+                earlier[2 * i],
+                earlier[2 * i + 1],
                 tuple(d for d in down if d.minutes >= DOWN_FROM_MIN),
                 transactions,
                 sum(g.female + g.male + g.unknown for g in reported),

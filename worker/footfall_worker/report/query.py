@@ -22,9 +22,17 @@ HOUR_S = 3600.0  # every zone in use changes its offset on a whole hour: each lo
 MIN_COVERAGE = 0.9
 # A crossing's track, for its final gender and staff tag. Bounded by channel and time (a crossing's track began at
 # most a day before it) so the planner looks tracks up by key instead of scanning a month of them (30 days of a
-# store in the scale bench: 579-857 ms -> 176 ms). Every query using it has %(start)s and %(end)s.
-CROSSING_TRACK = """LEFT JOIN tracks tr ON tr.run_id = e.run_id AND tr.track_id = e.track_id
-    AND tr.channel_id = e.channel_id AND tr.first_seen >= %(start)s - interval '1 day' AND tr.first_seen < %(end)s"""
+# store in the scale bench: 579-857 ms -> 176 ms); tracks are partitioned by first_seen, so the bound also names
+# the partitions read. `CROSSING_TRACK` is bounded by the query's %(start)s and %(end)s.
+
+
+def crossing_track(start: str, end: str) -> str:
+    """The join of crossings `e` with their tracks `tr`, bounded by the SQL expressions `start` and `end`."""
+    return f"""LEFT JOIN tracks tr ON tr.run_id = e.run_id AND tr.track_id = e.track_id
+    AND tr.channel_id = e.channel_id AND tr.first_seen >= {start} - interval '1 day' AND tr.first_seen < {end}"""
+
+
+CROSSING_TRACK = crossing_track("%(start)s", "%(end)s")
 # A crossing is staff's when its track was finally tagged staff, or (no track row) when it was known at crossing;
 # never NULL (a crossing of a worker before staff zones has no `staff` and is a customer's).
 STAFF_CROSSING = "(tr.staff IS TRUE OR (e.payload->'staff' = 'true'::jsonb) IS TRUE)"
