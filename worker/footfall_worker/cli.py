@@ -183,6 +183,13 @@ def till_webhook(args: argparse.Namespace) -> int:
     return run(args.argv)
 
 
+def retention(args: argparse.Namespace) -> int:
+    """The history's partitions kept ahead and its retention applied (see footfall_worker.storage.partitions)."""
+    from footfall_worker.storage.retention_command import run
+
+    return run(args.argv)
+
+
 def _add_passthrough(
     commands: "argparse._SubParsersAction[argparse.ArgumentParser]",
     name: str,
@@ -256,6 +263,13 @@ def build_parser() -> argparse.ArgumentParser:
         "draw",
         draw,
         "a channel's lines, zones and masks over a frame of its camera (see `footfall draw -h`)",
+    )
+
+    _add_passthrough(
+        commands,
+        "retention",
+        retention,
+        "partitions created ahead, history past its retention dropped (see `footfall retention -h`)",
     )
 
     _add_passthrough(

@@ -37,10 +37,16 @@ class PartitionChange:
 
 
 def _in_upkeep_transaction(
-    conn: psycopg2.extensions.connection, lock_timeout_s: float, sql: str, params: tuple[object, ...]
+    conn: psycopg2.extensions.connection,
+    lock_timeout_s: float,
+    sql: str,
+    params: tuple[object, ...],
+    dry_run: bool = False,
 ) -> list[PartitionChange] | None:
-    """Run one of migration 0009's functions in a transaction of its own; None: another process holds the upkeep."""
-    conn.autocommit = False
+    """Run one of migration 0009's functions in a transaction of its own (rolled back for a dry run); None: another
+    process holds the upkeep."""
+    if conn.autocommit:
+        conn.autocommit = False
     try:
         with conn.cursor() as cur:
             cur.execute("SELECT pg_try_advisory_xact_lock(%s)", (UPKEEP_LOCK_KEY,))
@@ -50,7 +56,10 @@ def _in_upkeep_transaction(
             cur.execute("SELECT set_config('lock_timeout', %s, true)", (f"{int(lock_timeout_s * 1000)}ms",))
             cur.execute(sql, params)
             changes = [PartitionChange(str(name), int(rows)) for name, rows in cur.fetchall()]
-        conn.commit()
+        if dry_run:
+            conn.rollback()
+        else:
+            conn.commit()
     except BaseException:
         try:
             conn.rollback()
@@ -85,6 +94,7 @@ def drop_expired(
     raw_days: int | None,
     rollup_days: int | None,
     lock_timeout_s: float = 5.0,
+    dry_run: bool = False,
 ) -> list[PartitionChange] | None:
     """Drop the partitions wholly older than the retention: raw history `raw_days`, rollups `rollup_days`.
 
@@ -93,7 +103,8 @@ def drop_expired(
     cutoff are deleted with it.
 
     Returns:
-        What was dropped and how many rows each held, or None when another process holds the upkeep.
+        What was dropped (with `dry_run`: what would be) and how many rows each held, or None when another process
+        holds the upkeep.
     """
     raw_before = None if raw_days is None else now - timedelta(days=raw_days)
     rollup_before = None if rollup_days is None else now - timedelta(days=rollup_days)
@@ -102,6 +113,7 @@ def drop_expired(
         lock_timeout_s,
         "SELECT partition_name, rows_dropped FROM footfall_drop_partitions(%s, %s)",
         (raw_before, rollup_before),
+        dry_run,
     )
 
 
