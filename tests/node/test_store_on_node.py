@@ -10,6 +10,7 @@ import json
 import os
 import signal
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -388,6 +389,29 @@ def test_the_operator_runs_without_cluster_dns_and_reports_api_trouble_as_not_re
     node.helm("upgrade", RELEASE, str(CHART), "-n", NAMESPACE, "--reuse-values", "--wait", "--timeout", "180s")
     wait_for("the operator Ready again", lambda: node.ready(node.pods(NAMESPACE, OPERATOR_SELECTOR)[0]), 120)
     _report("operator without DNS", ready=True, restarts=node.restarts(node.pods(NAMESPACE, OPERATOR_SELECTOR)[0]))
+
+
+def test_the_retention_cronjob_runs_in_the_cluster_and_keeps_the_recent_record(installed: StoreOnNode) -> None:
+    store, node = installed, installed.node
+    (cronjob,) = node.get("cronjob", "-n", NAMESPACE, "-l", "app.kubernetes.io/name=footfall-retention")["items"]
+    events_before = store.sql("SELECT count(*) FROM events")[0][0]
+    started = time.monotonic()
+    node.kubectl("create", "job", "retention-now", f"--from=cronjob/{cronjob['metadata']['name']}", "-n", NAMESPACE)
+    wait_for(
+        "the retention Job to succeed",
+        lambda: (node.get("job", "retention-now", "-n", NAMESPACE).get("status") or {}).get("succeeded"),
+        180,
+    )
+    took_s = time.monotonic() - started
+    (pod,) = node.all_pods(NAMESPACE, "job-name=retention-now")
+    summary = json.loads(node.logs(NAMESPACE, pod["metadata"]["name"]).splitlines()[-1])
+    assert summary["raw_days"] == 90 and summary["rollup_days"] is None and summary["rows_dropped"] == 0
+    # today's record is kept, and the coming week's partitions exist (the job's or the workers' upkeep)
+    assert store.sql("SELECT count(*) FROM events")[0][0] >= events_before > 0
+    week_ahead = datetime.now(UTC) + timedelta(days=6)
+    assert store.sql("SELECT to_regclass(%s) IS NOT NULL", f"events_p{week_ahead:%Y%m%d}") == [(True,)]
+    node.kubectl("delete", "job", "retention-now", "-n", NAMESPACE, "--wait=false")
+    _report("retention Job", seconds_to_succeed=round(took_s, 1), summary=summary["summary"])
 
 
 def test_deleting_a_camera_channel_removes_its_worker_and_its_live_entry(installed: StoreOnNode) -> None:
