@@ -4,6 +4,7 @@ Everything returns plain dicts (camelCase, as the API serves them) so `children`
 model classes. Secret values are never returned: only a Secret's keys and what is wrong with its values.
 """
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,6 +17,8 @@ from footfall_operator.crd import API_VERSION, GROUP, KIND, PLURAL, VERSION
 
 _NOT_FOUND = 404
 _FORBIDDEN = 403
+_PAGE = 500  # objects per LIST page: a thousand workers' Deployments come in pages, not one 10 MB answer
+LIST_TIMEOUT_S = 30.0
 
 
 def load_api_client() -> kubernetes.client.ApiClient:
@@ -79,9 +82,16 @@ class Cluster:
         }
         self._core.create_namespaced_event(metadata["namespace"], event)
 
-    def patch_channel_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
-        """Merge `status` into a CameraChannel's status subresource."""
-        self._custom.patch_namespaced_custom_object_status(GROUP, VERSION, namespace, PLURAL, name, {"status": status})
+    def patch_channel_status(
+        self, namespace: str, name: str, status: dict[str, Any], resource_version: str | None = None
+    ) -> None:
+        """Merge `status` into a CameraChannel's status subresource; with `resource_version`, only if the
+        CameraChannel has not changed since (else 409 Conflict): a status computed from an older read must not
+        overwrite what a newer reconcile wrote."""
+        body: dict[str, Any] = {"status": status}
+        if resource_version:
+            body["metadata"] = {"resourceVersion": resource_version}
+        self._custom.patch_namespaced_custom_object_status(GROUP, VERSION, namespace, PLURAL, name, body)
 
     def _plain(self, obj: Any) -> dict[str, Any]:
         return self._api_client.sanitize_for_serialization(obj)
@@ -98,8 +108,49 @@ class Cluster:
             raise
         return camera_secret.inspect(secret.metadata.labels, secret.data)
 
-    def read(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
-        """A ConfigMap, Deployment or PersistentVolumeClaim as a plain dict, None when it does not exist."""
+    def list_children(self, kind: str, namespaces: list[str], label_selector: str) -> dict[tuple[str, str], Any]:
+        """Every ConfigMap, Deployment or PersistentVolumeClaim matching `label_selector` in `namespaces` (all
+        when empty), by (namespace, name), as plain dicts.
+
+        The API server's JSON is parsed as it comes (no client model classes, camelCase like `read`): turning a
+        thousand Deployments into model objects and back would cost the operator more CPU than the listing saves.
+        """
+        namespaced = {
+            "ConfigMap": self._core.list_namespaced_config_map,
+            "Deployment": self._apps.list_namespaced_deployment,
+            "PersistentVolumeClaim": self._core.list_namespaced_persistent_volume_claim,
+        }[kind]
+        everywhere = {
+            "ConfigMap": self._core.list_config_map_for_all_namespaces,
+            "Deployment": self._apps.list_deployment_for_all_namespaces,
+            "PersistentVolumeClaim": self._core.list_persistent_volume_claim_for_all_namespaces,
+        }[kind]
+        calls = [lambda **kw: everywhere(**kw)] if not namespaces else [
+            lambda ns=namespace, **kw: namespaced(ns, **kw) for namespace in namespaces
+        ]  # fmt: skip
+        found: dict[tuple[str, str], Any] = {}
+        for call in calls:
+            token = None
+            while True:
+                extra = {"_continue": token} if token else {}
+                raw = call(
+                    label_selector=label_selector, limit=_PAGE, _preload_content=False,
+                    _request_timeout=LIST_TIMEOUT_S, **extra,
+                )  # fmt: skip
+                page = json.loads(raw.data)
+                for item in page.get("items") or []:
+                    metadata = item.get("metadata") or {}
+                    item.setdefault("kind", kind)
+                    found[(metadata.get("namespace"), metadata.get("name"))] = item
+                token = (page.get("metadata") or {}).get("continue")
+                if not token:
+                    break
+        return found
+
+    def read(self, kind: str, namespace: str, name: str, confirm_absent: bool = True) -> dict[str, Any] | None:
+        """A ConfigMap, Deployment or PersistentVolumeClaim as a plain dict, None when it does not exist.
+
+        `confirm_absent` is for a round's listing (round_view.py); a GET always asks the API server."""
         reader = {
             "ConfigMap": self._core.read_namespaced_config_map,
             "Deployment": self._apps.read_namespaced_deployment,

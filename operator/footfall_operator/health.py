@@ -9,6 +9,11 @@ verdicts come from what the operator actually manages to do:
 * alive: kopf's event loop still ticks, and the API server has not been unreachable for longer than
   `unreachable_restart_s`. A short outage (an apiserver restart, a network blip) only makes the operator NotReady;
   a long one restarts it, which also renews a connection or a token that went bad inside the process.
+
+A standby replica (leader election, `leader.py`) never starts kopf. It is ready as long as the API server answers
+(it could take over), and says "standby: ... held by <pod>" in /status and `footfall_operator_leader` 0: a
+not-ready standby would keep a two-replica Deployment from ever being Available, so `helm --wait` and
+`kubectl rollout status` would never finish.
 """
 
 import asyncio
@@ -39,11 +44,12 @@ class HealthView:
     api_ok: float | None
     api_failing_since: float | None
     api_error: str | None
+    standby: str | None = None  # why this replica is not the active one (leader election), None when it is
 
 
 def readiness(view: HealthView, ready_window_s: float) -> Verdict:
     reasons = []
-    if not view.started:
+    if not view.started and view.standby is None:
         reasons.append("kopf is starting")
     if view.api_ok is None or view.now - view.api_ok > ready_window_s:
         since = "never" if view.api_ok is None else f"{view.now - view.api_ok:.0f} s ago"
@@ -80,8 +86,10 @@ class OperatorHealth:
         ready_window_s: float = 15.0,
         unreachable_restart_s: float = 120.0,
         metrics: Callable[[], bytes] = lambda: b"",
+        standby: Callable[[], str | None] = lambda: None,
     ) -> None:
         self._check_access = check_access
+        self._standby = standby
         self._interval_s = check_interval_s
         self._ready_window_s = ready_window_s
         self._unreachable_restart_s = unreachable_restart_s
@@ -103,6 +111,7 @@ class OperatorHealth:
             status=lambda: {
                 "ready": readiness(self.view(), self._ready_window_s).as_dict(),
                 "live": liveness(self.view(), self._unreachable_restart_s).as_dict(),
+                "role": self._standby() or "active",
             },
         )
 
@@ -140,6 +149,7 @@ class OperatorHealth:
                 self._api_ok,
                 self._api_failing_since,
                 self._api_error,
+                self._standby(),
             )
 
     def check_once(self) -> None:

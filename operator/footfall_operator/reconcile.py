@@ -17,6 +17,7 @@ from footfall_operator.camera_secret import secret_problem
 from footfall_operator.cluster import Cluster
 from footfall_operator.crd import CameraChannelSpec, SpecError, parse_spec
 from footfall_operator.live import LiveReader
+from footfall_operator.round_view import ChildReader
 from footfall_operator.settings import OperatorSettings, WorkerDefaults
 from footfall_operator.status import Problem, Reason
 
@@ -103,9 +104,16 @@ class Reconciler:
     clock: Callable[[], float] = time.time
 
     def reconcile(
-        self, body: dict[str, Any], claims: Iterable[Claim], logger: logging.Logger | logging.LoggerAdapter
+        self,
+        body: dict[str, Any],
+        claims: Iterable[Claim],
+        logger: logging.Logger | logging.LoggerAdapter,
+        reader: ChildReader | None = None,
     ) -> tuple[dict[str, Any], list[children.Action]]:
         """Bring one CameraChannel's children to its spec and return (its status, the actions taken).
+
+        `reader` supplies what the decision is made on (default: a GET each; the refresher passes its round's
+        listings). After a write the Deployment is read again by name, so the status describes what was written.
 
         Raises:
             ApiException: an API call failed (kopf retries the handler; the refresher the next round).
@@ -118,15 +126,18 @@ class Reconciler:
             uid=metadata["uid"],
             generation=int(metadata.get("generation") or 0),
         )
-        spec, problems = self._check(body, claims)
+        reader = reader or self.cluster
+        spec, problems = self._check(body, claims, reader)
 
         desired = children.desired_children(owner, spec, self.defaults) if spec and not problems else None
         name = children.worker_name(owner.name)
-        config_map = self.cluster.read("ConfigMap", owner.namespace, name)
-        deployment = self.cluster.read("Deployment", owner.namespace, name)
+        # what a listing lacks is confirmed by name only where a write may follow (round_view.py)
+        writes = desired is not None
+        config_map = reader.read("ConfigMap", owner.namespace, name, confirm_absent=writes)
+        deployment = reader.read("Deployment", owner.namespace, name, confirm_absent=writes)
         journal_claim = None
         if desired is not None and desired.journal_claim is not None:
-            journal_claim = self.cluster.read(
+            journal_claim = reader.read(
                 "PersistentVolumeClaim", owner.namespace, children.journal_claim_name(owner.name)
             )
         actions = children.decide(
@@ -171,7 +182,9 @@ class Reconciler:
             new_status["configHash"] = desired.config_hash
         return new_status, actions
 
-    def _check(self, body: dict[str, Any], claims: Iterable[Claim]) -> tuple[CameraChannelSpec | None, list[Problem]]:
+    def _check(
+        self, body: dict[str, Any], claims: Iterable[Claim], reader: ChildReader
+    ) -> tuple[CameraChannelSpec | None, list[Problem]]:
         """The parsed spec (None when invalid) and every reason it cannot run: fields, claim, Secret."""
         metadata, raw_spec = body["metadata"], body.get("spec")
         try:
@@ -180,7 +193,7 @@ class Reconciler:
             return None, [Problem(Reason.FIELD_INVALID, problem) for problem in error.problems]
         problems = [claim_problem(spec, claim_of(metadata, raw_spec), claims)]
         if spec.credentials_secret_ref is not None:
-            secret = self.cluster.camera_secret(metadata["namespace"], spec.credentials_secret_ref.name)
+            secret = reader.camera_secret(metadata["namespace"], spec.credentials_secret_ref.name)
             problems.append(secret_problem(spec, metadata["namespace"], secret))
         return spec, [problem for problem in problems if problem is not None]
 

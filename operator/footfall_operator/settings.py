@@ -1,6 +1,9 @@
 """The operator's settings, from the environment (`FOOTFALL_OPERATOR_*`), built in `__main__` and passed down."""
 
-from pydantic import Field, field_validator
+import os
+import socket
+
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from footfall_operator.quantity import quantity_bytes
@@ -65,6 +68,32 @@ class OperatorSettings(BaseSettings):
         default=120.0, gt=0, description="liveness fails once the API server has been unreachable this long"
     )
     log_format: str = Field(default="json", pattern=r"^(json|plain)$")
+    status_writes_per_s: float = Field(
+        default=20.0, gt=0, description="the refresher's CameraChannel status writes per second, at most"
+    )
+    status_write_burst: int = Field(default=50, ge=1, description="writes allowed at once before the rate applies")
+    leader_election_namespace: str = Field(
+        default="", description="the Lease's namespace; '' = no leader election (run one replica only)"
+    )
+    leader_election_lease: str = Field(default="footfall-operator", description="the Lease's name")
+    pod_name: str = Field(default="", description="this replica's identity in the Lease; '' = host name and pid")
+    lease_duration_s: float = Field(default=15.0, gt=0, description="a Lease not renewed this long is free")
+    renew_deadline_s: float = Field(default=10.0, gt=0, description="a leader not renewed this long exits")
+    retry_period_s: float = Field(default=2.0, gt=0, description="between renewals, and a standby's attempts")
+
+    @model_validator(mode="after")
+    def _lease_timings_ordered(self) -> "OperatorSettings":
+        # client-go's rule: a deposed leader must have given up (renew deadline) before the Lease expires for others
+        if not self.retry_period_s < self.renew_deadline_s < self.lease_duration_s:
+            raise ValueError(
+                "expected retry_period_s < renew_deadline_s < lease_duration_s, got "
+                f"{self.retry_period_s} / {self.renew_deadline_s} / {self.lease_duration_s}"
+            )
+        return self
+
+    @property
+    def identity(self) -> str:
+        return self.pod_name or f"{socket.gethostname()}_{os.getpid()}"
 
     @property
     def namespace_list(self) -> list[str]:

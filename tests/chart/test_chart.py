@@ -136,7 +136,15 @@ def test_default_values_wire_the_operator_workers_and_triton_together():
     security = container["securityContext"]
     assert security["readOnlyRootFilesystem"] and security["capabilities"] == {"drop": ["ALL"]}
     assert pod["securityContext"]["runAsNonRoot"] is True
-    assert operator["spec"]["replicas"] == 1 and operator["spec"]["strategy"] == {"type": "Recreate"}
+    # two replicas, one active on a Lease named after the operator, the holder the pod's name
+    assert operator["spec"]["replicas"] == 2
+    assert operator["spec"]["strategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
+    }
+    assert env["FOOTFALL_OPERATOR_LEADER_ELECTION_NAMESPACE"] == NAMESPACE
+    assert env["FOOTFALL_OPERATOR_LEADER_ELECTION_LEASE"] == f"{RELEASE}-footfall-operator"
+    assert env["FOOTFALL_OPERATOR_POD_NAME"] == {"fieldRef": {"fieldPath": "metadata.name"}}
 
     (service,) = by_kind(docs, "Service")
     assert {p["name"]: p["port"] for p in service["spec"]["ports"]} == {"http": 8000, "grpc": 8001, "metrics": 8002}
@@ -146,8 +154,10 @@ def test_default_values_wire_the_operator_workers_and_triton_together():
     # the image's entry point names the repository and ports; a second --model-repository would load it twice
     assert not [arg for arg in server["args"] if arg.startswith(("--model-repository", "--http-port", "--grpc-port"))]
     assert "nvidia.com/gpu" not in server["resources"].get("limits", {})
-    (role,) = by_kind(docs, "Role")
+    role, leader_role = by_kind(docs, "Role")
     assert role["metadata"]["namespace"] == NAMESPACE and not by_kind(docs, "ClusterRole")
+    assert leader_role["metadata"] == {**leader_role["metadata"], "name": f"{RELEASE}-footfall-operator-leader"}
+    assert leader_role["rules"][1]["resourceNames"] == [f"{RELEASE}-footfall-operator"]
     (secret,) = by_kind(docs, "Secret")
     assert set(secret["stringData"]) == {"FOOTFALL_DATABASE_URL", "FOOTFALL_REDIS_URL"}
 
@@ -190,6 +200,18 @@ def test_worker_triton_url_wins_over_the_charts_own_service():
     assert "clusterIP" not in by_kind(render(), "Service")[0]["spec"]
 
 
+def test_without_leader_election_there_is_exactly_one_operator():
+    docs = render("--set", "operator.leaderElection.enabled=false", "--set", "operator.replicas=1")
+    (operator,) = [d for d in by_kind(docs, "Deployment") if d["metadata"]["name"].endswith("-operator")]
+    assert operator["spec"]["replicas"] == 1 and operator["spec"]["strategy"] == {"type": "Recreate"}
+    assert _env(docs)["FOOTFALL_OPERATOR_LEADER_ELECTION_NAMESPACE"] == ""
+    assert [role["metadata"]["name"] for role in by_kind(docs, "Role")] == [f"{RELEASE}-footfall-operator"]
+    refused = helm(
+        "template", RELEASE, str(CHART), *CONNECTIONS, "--set", "operator.leaderElection.enabled=false", check=False
+    )  # two replicas (the default) and nobody to elect one of them
+    assert refused.returncode != 0 and "operator.replicas > 1 needs operator.leaderElection.enabled" in refused.stderr
+
+
 def test_the_operator_has_readiness_and_liveness_probes():
     (operator,) = [d for d in by_kind(render(), "Deployment") if d["metadata"]["name"].endswith("-operator")]
     (container,) = operator["spec"]["template"]["spec"]["containers"]
@@ -208,7 +230,13 @@ def test_gpu_values_ask_for_a_gpu_and_the_gpu_image():
 
 def test_watch_scope_decides_the_rbac_kind_and_where_it_lives():
     cluster_wide = render(*VARIANTS["cluster-wide"])
-    assert len(by_kind(cluster_wide, "ClusterRole")) == 1 and not by_kind(cluster_wide, "Role")
+
+    # whatever the watch scope, the Lease's Role lives in the release namespace alone
+    def channel_roles(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [role for role in by_kind(docs, "Role") if not role["metadata"]["name"].endswith("-leader")]
+
+    assert len(by_kind(cluster_wide, "ClusterRole")) == 1 and not channel_roles(cluster_wide)
+    assert [role["metadata"]["namespace"] for role in by_kind(cluster_wide, "Role")] == [NAMESPACE]
     operator_env = {
         e["name"]: e.get("value")
         for d in by_kind(cluster_wide, "Deployment")
@@ -217,8 +245,9 @@ def test_watch_scope_decides_the_rbac_kind_and_where_it_lives():
     }
     assert operator_env["FOOTFALL_OPERATOR_NAMESPACES"] == ""  # the operator watches every namespace
     two = render(*VARIANTS["two-namespaces"])
-    assert sorted(role["metadata"]["namespace"] for role in by_kind(two, "Role")) == ["store-a", "store-b"]
-    assert sorted(b["metadata"]["namespace"] for b in by_kind(two, "RoleBinding")) == ["store-a", "store-b"]
+    assert sorted(role["metadata"]["namespace"] for role in channel_roles(two)) == ["store-a", "store-b"]
+    bindings = [b for b in by_kind(two, "RoleBinding") if not b["metadata"]["name"].endswith("-leader")]
+    assert sorted(b["metadata"]["namespace"] for b in bindings) == ["store-a", "store-b"]
 
 
 def test_named_camera_secrets_narrow_the_operators_secret_rule_to_them():
@@ -290,6 +319,9 @@ def _operator_env(cluster: KubeCluster) -> dict[str, str]:
         if "value" in item:
             env[item["name"]] = item["value"]
         elif "valueFrom" in item:
+            if "fieldRef" in item["valueFrom"]:  # the pod's name: what the kubelet would fill in
+                env[item["name"]] = f"{RELEASE}-footfall-operator-5d8f7c9b4-x2x7q"
+                continue
             ref = item["valueFrom"]["secretKeyRef"]
             secret = cluster.core.read_namespaced_secret(ref["name"], NAMESPACE)
             env[item["name"]] = base64.b64decode(secret.data[ref["key"]]).decode()
@@ -319,6 +351,8 @@ def test_install_then_the_operator_as_its_service_account_runs_the_store_then_un
             ("ServiceAccount", f"{RELEASE}-footfall-operator"),
             ("Role", f"{RELEASE}-footfall-operator"),
             ("RoleBinding", f"{RELEASE}-footfall-operator"),
+            ("Role", f"{RELEASE}-footfall-operator-leader"),
+            ("RoleBinding", f"{RELEASE}-footfall-operator-leader"),
             ("Deployment", f"{RELEASE}-footfall-operator"),
             ("Deployment", f"{RELEASE}-footfall-triton"),
             ("Service", f"{RELEASE}-footfall-triton"),
@@ -326,6 +360,7 @@ def test_install_then_the_operator_as_its_service_account_runs_the_store_then_un
             ("NetworkPolicy", f"{RELEASE}-footfall-worker"),
             ("NetworkPolicy", f"{RELEASE}-footfall-triton"),
             ("NetworkPolicy", f"{RELEASE}-footfall-operator"),
+            ("CronJob", f"{RELEASE}-footfall-retention"),
         } == installed
         assert cluster.extensions.read_custom_resource_definition(f"{PLURAL}.{GROUP}").spec.group == GROUP
         for kind, name in installed:
@@ -337,6 +372,11 @@ def test_install_then_the_operator_as_its_service_account_runs_the_store_then_un
             ("patch", "camerachannels.footfall.io/status"),
             ("create", "deployments.apps"),
             ("update", "deployments.apps"),
+            ("list", "deployments.apps"),
+            ("list", "configmaps"),
+            ("list", "persistentvolumeclaims"),
+            ("create", "leases.coordination.k8s.io"),
+            ("update", f"leases.coordination.k8s.io/{RELEASE}-footfall-operator"),
             ("update", "configmaps"),
             ("create", "persistentvolumeclaims"),
             ("get", "secrets"),
@@ -354,6 +394,9 @@ def test_install_then_the_operator_as_its_service_account_runs_the_store_then_un
             ("get", "secrets", "elsewhere"),
             ("create", "deployments.apps", "elsewhere"),
             ("list", "nodes", NAMESPACE),
+            ("update", "leases.coordination.k8s.io/kube-controller-manager", NAMESPACE),
+            ("delete", f"leases.coordination.k8s.io/{RELEASE}-footfall-operator", NAMESPACE),
+            ("create", "leases.coordination.k8s.io", "elsewhere"),
         ]:
             assert not _can(cluster, verb, resource, namespace), f"the operator may {verb} {resource} in {namespace}"
 
@@ -388,6 +431,9 @@ def test_install_then_the_operator_as_its_service_account_runs_the_store_then_un
                         GROUP, VERSION, NAMESPACE, PLURAL, name
                     ).get("status", {}).get("phase"),
                 )  # fmt: skip
+            # it ran as the elected leader: its Lease, as the chart's Role lets it, named by its pod
+            holder = cluster.lease_holder(NAMESPACE, f"{RELEASE}-footfall-operator")
+            assert holder == f"{RELEASE}-footfall-operator-5d8f7c9b4-x2x7q"
         finally:
             assert operator.stop() == 0
         log = operator.log_text()
@@ -427,6 +473,9 @@ def test_the_operator_reads_every_variable_the_chart_sets(monkeypatch: pytest.Mo
         "--set", "image.pullPolicy=Always", "--set", "imagePullSecrets[0].name=regcred",
         "--set", "operator.watchNamespaces={shop-1,shop-2}", "--set", "operator.statusIntervalSeconds=7",
         "--set", "operator.liveStaleAfterSeconds=21", "--set", "operator.logFormat=plain",
+        "--set", "operator.statusWritesPerSecond=12", "--set", "operator.leaderElection.leaseDurationSeconds=20",
+        "--set", "operator.leaderElection.renewDeadlineSeconds=12",
+        "--set", "operator.leaderElection.retryPeriodSeconds=3",
         "--set", "triton.enabled=false", "--set", "worker.tritonUrl=gpu-triton.ml:8001",
         "--set", "worker.resources.requests.cpu=750m", "--set", "worker.resources.requests.memory=600Mi",
         "--set", "worker.resources.limits.cpu=2", "--set", "worker.resources.limits.memory=3Gi",
@@ -445,6 +494,13 @@ def test_the_operator_reads_every_variable_the_chart_sets(monkeypatch: pytest.Mo
     assert settings.namespace_list == ["shop-1", "shop-2"]
     assert (settings.status_interval_s, settings.live_stale_after_s) == (7, 21)
     assert settings.log_format == "plain" and settings.liveness_port == 8081
+    assert settings.status_writes_per_s == 12
+    assert (settings.leader_election_namespace, settings.leader_election_lease) == (
+        NAMESPACE,
+        f"{RELEASE}-footfall-operator",
+    )
+    assert (settings.lease_duration_s, settings.renew_deadline_s, settings.retry_period_s) == (20, 12, 3)
+    assert settings.identity == "from-a-secret"  # the pod's name, from the downward API
     assert settings.redis_url == "from-a-secret"  # from the connections Secret's FOOTFALL_REDIS_URL
     assert (defaults.image, defaults.image_pull_policy) == ("registry.example/footfall:9.9", "Always")
     assert defaults.pull_secret_names == ["regcred"]

@@ -24,7 +24,9 @@ def exported() -> set[str]:
     worker = WorkerMetrics("channel_9", lambda: STATUS)
     worker.capture_to_committed.observe(0.1)
     worker.triton_request("person_detector").observe(0.01)
-    refresher = SimpleNamespace(rounds=1, item_errors=0)
+    refresher = SimpleNamespace(
+        rounds=1, item_errors=0, status_writes=0, deferred_writes=0, last_round=SimpleNamespace(seconds=0.0)
+    )
     texts = [worker.render(), metrics_text(refresher, None)()]  # type: ignore[arg-type]
     return {
         sample.name

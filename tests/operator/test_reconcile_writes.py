@@ -35,7 +35,7 @@ class ScriptedCluster:
     def camera_secret(self, namespace: str, name: str) -> None:
         return None
 
-    def read(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+    def read(self, kind: str, namespace: str, name: str, confirm_absent: bool = True) -> dict[str, Any] | None:
         found = self.objects.get((kind, name))
         return copy.deepcopy(found) if found else None
 

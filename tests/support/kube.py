@@ -2,11 +2,15 @@
 through hack/kube.sh on free loopback ports, and the operator as a real `footfall-operator` process against it."""
 
 import base64
+import json
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import time
+import urllib.request
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -177,6 +181,39 @@ class KubeCluster:
         self.core.create_namespace({"metadata": {"name": name}})
         wait_until(f"namespace {name}'s service account", lambda: self._service_account_in(name), 60)
 
+    def apiserver_requests(self) -> Counter[str]:
+        """apiserver_request_total from the API server's /metrics, summed by "VERB resource[/subresource]"."""
+        configuration = self.api_client.configuration
+        request = urllib.request.Request(
+            f"{configuration.host}/metrics", headers={"Authorization": configuration.api_key["BearerToken"]}
+        )
+        context = ssl.create_default_context(cafile=configuration.ssl_ca_cert)
+        with urllib.request.urlopen(request, context=context, timeout=30) as response:
+            text = response.read().decode()
+        counts: Counter[str] = Counter()
+        for line in text.splitlines():
+            if not line.startswith("apiserver_request_total{"):
+                continue
+            labels_text, value = line[len("apiserver_request_total{") :].rsplit("} ", 1)
+            labels = {
+                k: v.strip('"') for k, v in (part.split("=", 1) for part in labels_text.split('",') if "=" in part)
+            }
+            resource = labels.get("resource", "") + (f"/{labels['subresource']}" if labels.get("subresource") else "")
+            counts[f"{labels.get('verb', '?')} {resource or '-'}"] += int(float(value))
+        return counts
+
+    def lease_holder(self, namespace: str, name: str) -> str | None:
+        """A Lease's holderIdentity; None when there is no such Lease or nobody holds it."""
+        try:
+            lease = kubernetes.client.CoordinationV1Api(self.api_client).read_namespaced_lease(
+                name, namespace, _request_timeout=10
+            )
+        except ApiException as error:
+            if error.status == 404:
+                return None
+            raise
+        return lease.spec.holder_identity or None
+
     def _service_account_in(self, namespace: str) -> bool:
         try:
             self.core.read_namespaced_service_account("default", namespace)
@@ -225,6 +262,19 @@ class OperatorProcess:
             code = self.process.wait()
         self._log.close()
         return code
+
+    def kill(self) -> int:
+        """SIGKILL: a node lost or an OOM kill; nothing is released."""
+        assert self.process is not None
+        self.process.kill()
+        code = self.process.wait(timeout=30)
+        self._log.close()
+        return code
+
+    def status(self) -> dict[str, Any]:
+        """The operator's own /status document (probe verdicts and its role)."""
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.liveness_port}/status", timeout=5) as response:
+            return json.loads(response.read())
 
     @property
     def alive(self) -> bool:
