@@ -28,6 +28,7 @@ import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from kubernetes.client.exceptions import ApiException
@@ -40,6 +41,7 @@ from footfall_operator.round_view import RoundView
 
 log = logging.getLogger("footfall.operator.refresher")
 _NOT_FOUND = 404
+NEW_CHANNEL_GRACE_INTERVALS = 3
 _CONFLICT = 409
 
 
@@ -195,7 +197,7 @@ class Refresher:
             if self._stop.is_set():
                 break
             metadata = channel.get("metadata") or {}
-            if metadata.get("deletionTimestamp"):
+            if metadata.get("deletionTimestamp") or self._create_handlers_own(channel):
                 continue
             logger = _object_logger(metadata)
             key = claim_key(channel.get("spec"))
@@ -218,6 +220,20 @@ class Refresher:
         stats.seconds = time.monotonic() - started
         self.last_round = stats
         return stats
+
+    def _create_handlers_own(self, channel: dict[str, Any]) -> bool:
+        """A channel created moments ago and not yet handled (no status at all) is its create handler's: when
+        1 000 arrive at once, a round reconciling them too only races kopf to the same creates (and reads each
+        missing child by name). Once `NEW_CHANNEL_GRACE_INTERVALS` rounds have passed it is the refresher's again,
+        handled or not, so a missed event still gets its children."""
+        if channel.get("status"):
+            return False
+        created = (channel.get("metadata") or {}).get("creationTimestamp")
+        try:
+            age_s = self._reconciler.clock() - datetime.fromisoformat(str(created).replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            return False
+        return age_s < NEW_CHANNEL_GRACE_INTERVALS * self._interval_s
 
     def _write(self, writes: list[_Write], deadline: float, stats: RoundStats) -> None:
         """Status patches through the bucket until `deadline` (the round's end); the rest wait for the next round.
