@@ -170,17 +170,34 @@ def _opening_span(day: Window, hours: OpeningHours | None) -> tuple[datetime, da
     return start, max(start, min(day.end, datetime.combine(local_day, hours.closes, tz).astimezone(UTC)))
 
 
-def opening_coverage(
+SeenInSpans = Mapping[tuple[datetime, datetime], Mapping[str, float]]
+"""Seconds each channel saw in each span."""
+
+
+def opening_seen(
     conn: psycopg2.extensions.connection, channel_ids: Sequence[str], window: Window, hours: OpeningHours | None
+) -> SeenInSpans:
+    """Seconds each channel saw in the opening hours of every local day of the period and of the days a day and a
+    week before them, each span asked once (a 30-day period: 37 spans, not the 120 its coverage, day lines and
+    comparisons would ask apart)."""
+    days = _local_days(window)
+    wanted = {_opening_span(day, hours) for day in days}
+    wanted |= {_opening_span(_shifted(day, n), hours) for day in days for n in (1, 7)}
+    ordered = sorted(wanted)
+    return dict(zip(ordered, spans.seen_seconds(conn, channel_ids, ordered, window.timezone), strict=True))
+
+
+def opening_coverage(
+    seen: SeenInSpans, channel_ids: Sequence[str], window: Window, hours: OpeningHours | None
 ) -> dict[str, float]:
     """The fraction of the period's opening hours (the whole period without them) each channel saw."""
     opening = [_opening_span(day, hours) for day in _local_days(window)]
     expected = sum((end - start).total_seconds() for start, end in opening)
-    seen: dict[str, float] = {}
-    for found in spans.seen_seconds(conn, channel_ids, opening):
-        for channel, seconds in found.items():
-            seen[channel] = seen.get(channel, 0.0) + seconds
-    return {channel: min(1.0, seen.get(channel, 0.0) / expected) if expected else 1.0 for channel in channel_ids}
+    total: dict[str, float] = {}
+    for span in opening:
+        for channel, seconds in seen[span].items():
+            total[channel] = total.get(channel, 0.0) + seconds
+    return {channel: min(1.0, total.get(channel, 0.0) / expected) if expected else 1.0 for channel in channel_ids}
 
 
 def _coverage(seen: Mapping[str, float], span: tuple[datetime, datetime], entrances: Sequence[str]) -> float:
@@ -195,13 +212,14 @@ def _earlier_days(
     entrances: Sequence[str],
     earlier: Sequence[Window],
     hours: OpeningHours | None,
+    seen_in: SeenInSpans,
 ) -> list[tuple[int, float] | None]:
     """(visitors, coverage over the opening hours) of each day outside the period, for comparing; None: no data."""
     if not earlier:
         return []
     visitors = spans.customers(conn, entrances, [(day.start, day.end) for day in earlier])
     opening = [_opening_span(day, hours) for day in earlier]
-    seen = spans.seen_seconds(conn, entrances, opening)
+    seen = [seen_in[span] for span in opening]
     duplicates = duplicate_entries(conn, channels, min(d.start for d in earlier), max(d.end for d in earlier))
     return [
         None
@@ -219,6 +237,7 @@ def day_lines(
     partner_entries: Sequence[datetime],
     hours: OpeningHours | None,
     window: Window,
+    seen_in: SeenInSpans,
     till: Mapping[datetime, int] | None = None,
 ) -> list[DayLine]:
     """One line per local day of the period (none when no camera of the store counts entries)."""
@@ -227,8 +246,10 @@ def day_lines(
         return []
     days = _local_days(window)
     opening = [_opening_span(day, hours) for day in days]
-    seen_by_day = spans.seen_seconds(conn, [c.id for c in channels], opening)
-    earlier = _earlier_days(conn, channels, entrances, [_shifted(day, n) for day in days for n in (1, 7)], hours)
+    seen_by_day = [seen_in[span] for span in opening]
+    earlier = _earlier_days(
+        conn, channels, entrances, [_shifted(day, n) for day in days for n in (1, 7)], hours, seen_in
+    )
     lines = []
     for i, (day, (start, end), seen) in enumerate(zip(days, opening, seen_by_day, strict=True)):
         mine = [h for h in hourly if day.start <= h.start < day.end]
