@@ -2,7 +2,9 @@
 -- every minute of the history into hours before a filter on the computed hour can apply (29.7 s over 100 stores x
 -- 6 channels x 30 days in bench/report_scale_bench.py). `channel_hours_between(start, end)` is the same rows for
 -- the hours that start in [start, end), with the minutes bounded first, so an index or a partition can be used;
--- `channel_hours` becomes the unbounded case of it, so the hour's definition exists once.
+-- `channel_hours` becomes the unbounded case of it, so the hour's definition exists once. A chain-wide span reads
+-- every channel's minutes of that time: an index by minute alone (the primary key leads with the channel), cheap
+-- to keep at one row a channel and minute (the same bench: 29.7 s -> 1.5-1.7 s for a day of 600 channels).
 CREATE FUNCTION channel_hours_between(p_start timestamptz, p_end timestamptz)
 RETURNS TABLE (
     channel_id text, store_id text, timezone text, hour timestamptz, local_hour timestamp, entries integer,
@@ -37,3 +39,5 @@ $$;
 
 CREATE OR REPLACE VIEW channel_hours AS
 SELECT * FROM channel_hours_between('-infinity', 'infinity');
+
+CREATE INDEX channel_stats_minute_minute ON channel_stats_minute (minute);
