@@ -135,6 +135,7 @@ def main() -> None:
         day_start = datetime.combine(LAST_DAY, day_time(), UTC)
         conn = psycopg2.connect(dsn)
         with conn.cursor() as cur:
+            cur.execute("SET jit = off")  # as the report sets it (report/data.py); docs/scale.md says why
             began = time.perf_counter()
             cur.execute(
                 "SELECT store_id, hour, sum(customers) FROM channel_hours_between(%s, %s) GROUP BY 1, 2",
