@@ -67,7 +67,7 @@ run: venv services triton cameras  ## the whole pipeline on the demo store's 4 s
 	@mkdir -p $(RUN_LOGS)
 	$(VENV)/bin/footfall run --cameras $(CAMERAS) --duration $(DURATION) --log-dir $(RUN_LOGS)
 
-bench: venv services triton gstreamer kube-install  ## print the numbers: inference, ingest, tracker vs peer, storage, the whole pipeline on 1 and 4 channels (demo footage; a real camera's 1080p H.264, 4 MP H.265 and D1 sub-stream), the operator on 1 and 50, reports over a 100-store chain's 30 days
+bench: venv services triton gstreamer kube-install  ## print the numbers: inference, ingest, tracker vs peer, storage, the whole pipeline on 1 and 4 channels (demo footage; a real camera's 1080p H.264, 4 MP H.265 and D1 sub-stream), the operator on 1, 50 and 1 000 channels (idle API requests, restart, failover), reports over a 100-store chain's 30 days
 	$(PY) bench/inference_bench.py
 	$(PY) bench/pod_inference_bench.py --pod
 	py=$$(hack/bench-venv.sh) && $$py bench/detector_levers_bench.py
@@ -79,7 +79,7 @@ bench: venv services triton gstreamer kube-install  ## print the numbers: infere
 	$(PY) bench/hostile_input_bench.py
 	$(PY) bench/pipeline_bench.py --channels 1,4 --seconds $(BENCH_PIPELINE_SECONDS)
 	$(PY) bench/pipeline_bench.py --channels 1,4 --seconds $(BENCH_CAMERA_SECONDS) --streams 1080p-h264,4mp-h265,sub-d1
-	$(PY) bench/operator_bench.py --channels 1,50
+	$(PY) bench/operator_bench.py --channels 1,50,1000
 	$(PY) bench/report_scale_bench.py --keep
 
 CHAOS_MINUTES ?= 15

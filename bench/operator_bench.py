@@ -329,7 +329,7 @@ def bench(args: argparse.Namespace, stack: ExitStack, out_dir: Path) -> dict[str
 
 def severities(text: str) -> dict[str, int]:
     counts: dict[str, int] = {}
-    for line in text.splitlines():
+    for line in filter(str.strip, text.splitlines()):
         try:
             severity = str(json.loads(line).get("severity", "?"))
         except (json.JSONDecodeError, AttributeError):
