@@ -41,6 +41,7 @@ from operator_bench_procs import REPO, VENV_BIN, ControlPlane, Operator, RedisSe
 from operator_bench_watch import MANAGED_SELECTOR, Key, Watcher, camera_channel, summary_ms
 
 from footfall_operator.crd import GROUP, PLURAL, VERSION
+from footfall_operator.settings import OperatorSettings
 
 CACHE = Path.home() / ".cache" / "footfall"
 
@@ -309,12 +310,17 @@ def bench(args: argparse.Namespace, stack: ExitStack, out_dir: Path) -> dict[str
         time.sleep(args.status_interval * 2)
         results["failover"]["rollout"] = scale.rolled(before, scale.workers_state(plane, largest))
         logs.append(operator.log_path)
+    if args.heartbeat_seconds > 0:
+        print(f"every worker heartbeating for {args.heartbeat_seconds:.0f} s ...", flush=True)
+        ids = [f"bench_{largest.removeprefix('bench-')}_{i}".replace("-", "_") for i in range(counts[-1])]
+        results["heartbeats"] = scale.heartbeats(plane, operator, redis.url, largest, ids, args.heartbeat_seconds)
     text = "\n".join(path.read_text(errors="replace") for path in logs)
     return {
         **results,
         "commit": git("rev-parse", "--short", "HEAD"),
         "operator_tree_dirty": bool(git("status", "--porcelain", "operator/")),
         "status_interval_s": args.status_interval,
+        "status_writes_per_s": OperatorSettings.model_fields["status_writes_per_s"].default,
         "cpus": os.cpu_count(),
         "loadavg_start": loadavg_start,
         "loadavg_end": os.getloadavg(),
@@ -350,6 +356,9 @@ def main() -> int:
     parser.add_argument("--baseline-seconds", type=float, default=15.0, help="the control plane alone, measured first")
     parser.add_argument("--restart", action=argparse.BooleanOptionalAction, default=True, help="measure a restart")
     parser.add_argument("--failover", action=argparse.BooleanOptionalAction, default=True, help="measure a failover")
+    parser.add_argument(
+        "--heartbeat-seconds", type=float, default=60.0, help="every worker heartbeating at the end (0: skip)"
+    )
     parser.add_argument("--json-out", type=Path)
     args = parser.parse_args()
     stamp = time.strftime("%Y%m%dT%H%M%S")
