@@ -3,12 +3,15 @@ heartbeats behind real changes, and its reads one listing per kind a round inste
 
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
 
+from footfall_contract.heartbeat import LiveSnapshot
 from footfall_operator.ratelimit import TokenBucket
 from footfall_operator.refresher import significant
+from footfall_worker.storage.live_state import LiveState
 from tests.operator.channels import apply, camera_channel, channel, deployment
 from tests.support.kube import KubeCluster, OperatorProcess, wait_until
 from tests.support.redis_server import RedisServer
@@ -113,3 +116,56 @@ def _rounds_list_children(cluster: KubeCluster, operator: OperatorProcess, names
         lambda: (now := deployment(cluster, namespace, names[0])) and now["metadata"]["uid"] != old["metadata"]["uid"],
         60,
     )
+
+
+def test_a_write_cap_below_the_changes_defers_heartbeats_but_starves_no_channel(
+    cluster: KubeCluster, namespace: str, live_redis: RedisServer, tmp_path: Path
+):
+    """Six heartbeating workers, every status changing every round, and the refresher allowed one write a
+    second (burst 1) with rounds 1 s apart: changes are left for later rounds (the deferred counter moves), yet
+    every channel gets written, the longest unwritten first, until all six say Running."""
+    names = [f"capped-{i}" for i in range(6)]
+    operator = OperatorProcess(
+        cluster, tmp_path / "operator.log", redis_url=live_redis.url,
+        extra_env={
+            "FOOTFALL_OPERATOR_NAMESPACES": namespace,
+            "FOOTFALL_OPERATOR_STATUS_WRITES_PER_S": "1",
+            "FOOTFALL_OPERATOR_STATUS_WRITE_BURST": "1",
+        },
+    )  # fmt: skip
+    stop = threading.Event()
+    states = [LiveState(live_redis.client(), name.replace("-", "_"), ttl_s=30, min_interval_s=0) for name in names]
+
+    def beat() -> None:
+        count = 0
+        while not stop.is_set():
+            count += 1
+            for state in states:
+                state.publish(LiveSnapshot(state="streaming", fps=25.0, people_now=count % 5), force=True)
+            stop.wait(0.5)
+
+    beats = threading.Thread(target=beat, daemon=True)
+    operator.start()
+    try:
+        apply(cluster, *(channel(name, namespace) for name in names))
+        beats.start()
+        for name in names:
+            wait_until(f"{name} Running", lambda name=name: _phase(cluster, namespace, name) == "Running", 90)
+        wait_until(
+            "changes deferred by the cap", lambda: _counter(operator, "footfall_operator_status_writes_deferred")
+        )
+    finally:
+        stop.set()
+        assert operator.stop() == 0
+
+
+def _phase(cluster: KubeCluster, namespace: str, name: str) -> str | None:
+    return (camera_channel(cluster, namespace, name).get("status") or {}).get("phase")
+
+
+def _counter(operator: OperatorProcess, name: str) -> float:
+    with urllib.request.urlopen(f"http://127.0.0.1:{operator.liveness_port}/metrics", timeout=5) as response:
+        for line in response.read().decode().splitlines():
+            if line.split(" ")[0] in (name, f"{name}_total"):
+                return float(line.split()[-1])
+    return 0.0
