@@ -14,7 +14,7 @@ replica keeps watching every CameraChannel (the standby's watches and memory cos
 a paused replica still runs in the same process as a resumed one (an exit is the simplest proof that a deposed
 leader writes nothing more), and its liveness window is 60 s by default. A Lease is a built-in kind, readable by
 anyone (`kubectl get lease`: the holder is the active pod's name), and the standby here blocks before `kopf.run`,
-so it holds no watches at all: two GETs every 2 s is all it costs the API server.
+so it holds no watches at all: a GET of the Lease every 2 s (and its probe's API check, as on the leader).
 """
 
 import json
