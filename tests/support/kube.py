@@ -177,6 +177,10 @@ class KubeCluster:
     def plain(self, obj: Any) -> dict[str, Any]:
         return self.api_client.sanitize_for_serialization(obj)
 
+    def server_version(self) -> str:
+        """The API server's version (v1.20.2), as `helm install` would learn it."""
+        return str(kubernetes.client.VersionApi(self.api_client).get_code(_request_timeout=10).git_version)
+
     def create_namespace(self, name: str) -> None:
         self.core.create_namespace({"metadata": {"name": name}})
         wait_until(f"namespace {name}'s service account", lambda: self._service_account_in(name), 60)
