@@ -19,6 +19,9 @@ _NOT_FOUND = 404
 _FORBIDDEN = 403
 _PAGE = 500  # objects per LIST page: a thousand workers' Deployments come in pages, not one 10 MB answer
 LIST_TIMEOUT_S = 30.0
+# Any other call: an API server that hangs must not freeze a handler or the refresh round (a timeout raises, and
+# the handler's retry or the next round tries again).
+CALL_TIMEOUT_S = 10.0
 
 
 def load_api_client() -> kubernetes.client.ApiClient:
@@ -44,10 +47,14 @@ class Cluster:
     def list_channels(self, namespaces: list[str]) -> list[dict[str, Any]]:
         """Every CameraChannel in `namespaces` (all namespaces when empty)."""
         if not namespaces:
-            return self._custom.list_cluster_custom_object(GROUP, VERSION, PLURAL)["items"]
+            return self._custom.list_cluster_custom_object(GROUP, VERSION, PLURAL, _request_timeout=LIST_TIMEOUT_S)[
+                "items"
+            ]
         items: list[dict[str, Any]] = []
         for namespace in namespaces:
-            items += self._custom.list_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL)["items"]
+            items += self._custom.list_namespaced_custom_object(
+                GROUP, VERSION, namespace, PLURAL, _request_timeout=LIST_TIMEOUT_S
+            )["items"]
         return items
 
     def check_access(self, namespaces: list[str], timeout_s: float = 3.0) -> None:
@@ -80,7 +87,7 @@ class Cluster:
             "lastTimestamp": now,
             "count": 1,
         }
-        self._core.create_namespaced_event(metadata["namespace"], event)
+        self._core.create_namespaced_event(metadata["namespace"], event, _request_timeout=CALL_TIMEOUT_S)
 
     def patch_channel_status(
         self, namespace: str, name: str, status: dict[str, Any], resource_version: str | None = None
@@ -91,7 +98,9 @@ class Cluster:
         body: dict[str, Any] = {"status": status}
         if resource_version:
             body["metadata"] = {"resourceVersion": resource_version}
-        self._custom.patch_namespaced_custom_object_status(GROUP, VERSION, namespace, PLURAL, name, body)
+        self._custom.patch_namespaced_custom_object_status(
+            GROUP, VERSION, namespace, PLURAL, name, body, _request_timeout=CALL_TIMEOUT_S
+        )
 
     def _plain(self, obj: Any) -> dict[str, Any]:
         return self._api_client.sanitize_for_serialization(obj)
@@ -101,7 +110,7 @@ class Cluster:
         does not let it read it (all three look alike to the CameraChannel's author, see `camera_secret.py`).
         Only its keys and its values' defects are kept; the values stay in the API server's answer."""
         try:
-            secret = self._core.read_namespaced_secret(name, namespace)
+            secret = self._core.read_namespaced_secret(name, namespace, _request_timeout=CALL_TIMEOUT_S)
         except ApiException as error:
             if error.status in (_NOT_FOUND, _FORBIDDEN):
                 return None
@@ -157,7 +166,7 @@ class Cluster:
             "PersistentVolumeClaim": self._core.read_namespaced_persistent_volume_claim,
         }[kind]
         try:
-            return self._plain(reader(name, namespace))
+            return self._plain(reader(name, namespace, _request_timeout=CALL_TIMEOUT_S))
         except ApiException as error:
             if error.status == _NOT_FOUND:
                 return None
@@ -170,7 +179,7 @@ class Cluster:
             "Deployment": self._apps.create_namespaced_deployment,
             "PersistentVolumeClaim": self._core.create_namespaced_persistent_volume_claim,
         }[manifest["kind"]]
-        create(namespace, manifest)
+        create(namespace, manifest, _request_timeout=CALL_TIMEOUT_S)
 
     def replace(self, manifest: dict[str, Any], existing: dict[str, Any]) -> None:
         """Replace a child with `manifest`, guarded by the existing resourceVersion (a 409 if it moved).
@@ -191,6 +200,6 @@ class Cluster:
         }
         namespace, name = metadata["namespace"], metadata["name"]
         if manifest["kind"] == "ConfigMap":
-            self._core.replace_namespaced_config_map(name, namespace, body)
+            self._core.replace_namespaced_config_map(name, namespace, body, _request_timeout=CALL_TIMEOUT_S)
         else:
-            self._apps.replace_namespaced_deployment(name, namespace, body)
+            self._apps.replace_namespaced_deployment(name, namespace, body, _request_timeout=CALL_TIMEOUT_S)
