@@ -175,9 +175,13 @@ CREATE TABLE events_default PARTITION OF events DEFAULT;
 CREATE TABLE channel_stats_minute_default PARTITION OF channel_stats_minute DEFAULT;
 CREATE TABLE channel_heatmap_hour_default PARTITION OF channel_heatmap_hour DEFAULT;
 
--- Partitions from the first run (no row is older than its run) to a week ahead; anything outside lands in DEFAULT.
+-- Partitions from the first run (no row is older than its run) to a week ahead, 60 days back at most: creating a
+-- partition takes locks until the migration commits, and a year of daily partitions would need more than
+-- PostgreSQL's default lock table holds (a run stamped 1970 by a wrong clock would ask for 20 000). Older rows are
+-- kept in DEFAULT: read like the rest, deleted by retention row by row rather than dropped.
 SELECT count(*) FROM footfall_ensure_partitions(
-    coalesce((SELECT min(started_at) FROM runs), now()) - interval '1 day', now() + interval '8 days');
+    greatest(coalesce((SELECT min(started_at) FROM runs), now()), now() - interval '60 days') - interval '1 day',
+    now() + interval '8 days');
 
 INSERT INTO tracks SELECT * FROM tracks_unpartitioned;
 INSERT INTO track_points SELECT * FROM track_points_unpartitioned;
