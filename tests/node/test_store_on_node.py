@@ -54,9 +54,14 @@ def installed(store: StoreOnNode) -> StoreOnNode:
 def test_helm_install_waits_for_the_operator_and_triton_on_the_defaults(installed: StoreOnNode) -> None:
     """F1: the defaults fit a 2-core node (Triton asked for all of it and stayed Pending)."""
     node = installed.node
-    for selector in (OPERATOR_SELECTOR, TRITON_SELECTOR):
-        (pod,) = node.pods(NAMESPACE, selector)
+    operators = node.pods(NAMESPACE, OPERATOR_SELECTOR)
+    (triton,) = node.pods(NAMESPACE, TRITON_SELECTOR)
+    assert len(operators) == 2  # the chart's default: one active, one standing by
+    for pod in (*operators, triton):
         assert node.ready(pod) and node.restarts(pod) == 0, pod["status"]
+    # one of them holds the Lease
+    lease = node.get("lease", f"{RELEASE}-operator", "-n", NAMESPACE)
+    assert lease["spec"]["holderIdentity"] in {pod["metadata"]["name"] for pod in operators}
     allocatable = node.get("node", "footfall-node")["status"]["allocatable"]
     _report("helm install --wait", seconds=installed.timings["helm install --wait"], node_cpu=allocatable["cpu"])
 
@@ -372,23 +377,29 @@ def test_the_operator_runs_without_cluster_dns_and_reports_api_trouble_as_not_re
         "nameservers": [GATEWAY], "searches": ["nowhere.invalid"]}}}}}  # fmt: skip
     node.kubectl("patch", "deployment", deployment, "-n", NAMESPACE, "--type=strategic", "-p", json.dumps(no_dns))
     node.kubectl("rollout", "status", f"deployment/{deployment}", "-n", NAMESPACE, "--timeout=120s", timeout_s=150)
-    (pod,) = node.pods(NAMESPACE, OPERATOR_SELECTOR)
-    resolv = node.kubectl("exec", "-n", NAMESPACE, pod["metadata"]["name"], "--", "cat", "/etc/resolv.conf").stdout
-    assert "cluster.local" not in resolv, resolv
-    assert node.ready(pod) and node.restarts(pod) == 0
-    # it still reconciles: a status it writes after starting
-    started = pod["status"]["startTime"]
+    pods = node.pods(NAMESPACE, OPERATOR_SELECTOR)  # both replicas, the active one and the standby
+    for pod in pods:
+        resolv = node.kubectl("exec", "-n", NAMESPACE, pod["metadata"]["name"], "--", "cat", "/etc/resolv.conf")
+        assert "cluster.local" not in resolv.stdout, resolv.stdout
+        assert node.ready(pod) and node.restarts(pod) == 0
+    # the active one still reconciles: a status written after the replicas started
+    started = min(pod["status"]["startTime"] for pod in pods)
     wait_for(
         "a status written by the DNS-less operator",
         lambda: (store.status("channel_1").get("live") or {}).get("readTime", "") > started,
         60,
     )
-    # its API access taken away: not ready (and liveness only after minutes, not restarted for a blip)
+
+    def readiness() -> list[bool]:
+        return [node.ready(pod) for pod in node.pods(NAMESPACE, OPERATOR_SELECTOR)]
+
+    # their API access taken away: not ready (and liveness only after minutes, not restarted for a blip)
     node.kubectl("delete", "rolebinding", deployment, "-n", NAMESPACE)
-    wait_for("the operator NotReady", lambda: not node.ready(node.pods(NAMESPACE, OPERATOR_SELECTOR)[0]), 60)
+    wait_for("every operator replica NotReady", lambda: not any(readiness()), 60)
     node.helm("upgrade", RELEASE, str(CHART), "-n", NAMESPACE, "--reuse-values", "--wait", "--timeout", "180s")
-    wait_for("the operator Ready again", lambda: node.ready(node.pods(NAMESPACE, OPERATOR_SELECTOR)[0]), 120)
-    _report("operator without DNS", ready=True, restarts=node.restarts(node.pods(NAMESPACE, OPERATOR_SELECTOR)[0]))
+    wait_for("the operator replicas Ready again", lambda: all(readiness()) and len(readiness()) == 2, 120)
+    restarts = [node.restarts(pod) for pod in node.pods(NAMESPACE, OPERATOR_SELECTOR)]
+    _report("operator without DNS", ready=True, restarts=restarts)
 
 
 def test_the_retention_cronjob_runs_in_the_cluster_and_keeps_the_recent_record(installed: StoreOnNode) -> None:
