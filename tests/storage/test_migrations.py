@@ -25,6 +25,7 @@ EXPECTED_TABLES = {
     "till_transactions",
     "schema_migrations",
     "footfall_partitioned",
+    "channel_stats_quarter",
 }
 
 

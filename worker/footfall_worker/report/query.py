@@ -20,6 +20,7 @@ HOUR_S = 3600.0  # every zone in use changes its offset on a whole hour: each lo
 # An hour the channel saw less of is shown as partial (greyed): its counts are a lower bound. The chart's
 # FootfallCoverageLow alert defaults to the same fraction.
 MIN_COVERAGE = 0.9
+QUARTER_S = 900  # the step of the quarter-hour rollups (channel_stats_quarter, migration 0011)
 # A crossing's track, for its final gender and staff tag. A crossing's track began at most a day before it (and
 # not after it: a minute's slack for the wall clock), so each crossing looks its track up in one or two of the
 # tracks' day partitions, by key; the period's bounds name the partitions to the planner, and the channels are
@@ -27,6 +28,11 @@ MIN_COVERAGE = 0.9
 # Without these, one store's 30 days over the scale bench's chain read a month of tracks (579-857 ms unpartitioned;
 # 180 ms partitioned, probing every day's partition per crossing; 51 ms with the per-crossing bound).
 # `CROSSING_TRACK` is bounded by the query's %(start)s, %(end)s and %(channels)s.
+
+
+def quarter_aligned(t: datetime) -> bool:
+    """Whether `t` starts a quarter hour (every zone's hours do, so local hours are whole quarters)."""
+    return t.timestamp() % QUARTER_S == 0
 
 
 def crossing_track(start: str, end: str) -> str:
@@ -181,12 +187,16 @@ def hourly_coverage(
     conn: psycopg2.extensions.connection, channel_ids: Sequence[str], window: Window
 ) -> dict[tuple[datetime, str], float]:
     """Seconds each channel saw in each local hour of the window (absent: none)."""
+    # Every zone's hours are whole quarter hours: a window starting and ending on quarters reads the quarter
+    # rollups (4 rows a channel and hour), any other the minutes (60).
+    aligned = quarter_aligned(window.start) and quarter_aligned(window.end)
+    table, column = ("channel_stats_quarter", "quarter") if aligned else ("channel_minutes", "minute")
     with conn.cursor() as cur:
         cur.execute(
-            """
-            SELECT date_trunc('hour', minute, %(tz)s), channel_id, sum(covered_s)
-            FROM channel_minutes
-            WHERE channel_id = ANY(%(channels)s) AND minute >= %(start)s AND minute < %(end)s
+            f"""
+            SELECT date_trunc('hour', {column}, %(tz)s), channel_id, sum(covered_s)
+            FROM {table}
+            WHERE channel_id = ANY(%(channels)s) AND {column} >= %(start)s AND {column} < %(end)s
             GROUP BY 1, 2
             """,
             {"tz": window.timezone.key, "channels": list(channel_ids), "start": window.start, "end": window.end},
