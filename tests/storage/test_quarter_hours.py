@@ -5,9 +5,11 @@ database filled before the migration is rolled up by it."""
 
 import random
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
+from footfall_worker.report.spans import seen_seconds
 from footfall_worker.storage.migrations import apply_migrations, load_migrations
 from footfall_worker.storage.records import ChannelRow, ChannelStatMinute, RunStart, new_run_id
 from footfall_worker.storage.sql_mapping import execute_records
@@ -15,6 +17,8 @@ from tests.support.chain_history import generate
 from tests.support.postgres import PostgresCluster, connect, pg_cluster  # noqa: F401 - pg_cluster is a fixture
 
 QUARTERS = 11  # the migration under test
+# (start, end) seconds after the history's first minute: whole quarters, quarters and minutes, minutes alone
+SPANS_S = [(0, 3600), (420, 4800), (600, 840), (3540, 3660), (-900, 120)]
 # The hours of a span as migration 0010 defined them, straight from the minutes: the oracle.
 FROM_MINUTES = """
 SELECT m.channel_id, c.store_id, c.timezone, date_trunc('hour', m.minute, c.timezone) AS hour,
@@ -97,6 +101,17 @@ def test_every_change_to_the_minutes_reaches_the_quarters(pg_cluster: PostgresCl
     assert_quarters_agree(dsn, datetime(2026, 12, 1, 8, tzinfo=UTC), datetime(2026, 12, 1, 12, tzinfo=UTC))
     # a span that starts and ends inside hours in some zone, and the view over every hour
     assert_quarters_agree(dsn, datetime(2026, 12, 1, 9, 30, tzinfo=UTC), datetime(2026, 12, 1, 10, 30, tzinfo=UTC))
+    # a report's spans, aligned on quarters or not, read from quarters and minutes: what the minutes alone give
+    spans = [(datetime.fromtimestamp(t0 + a, UTC), datetime.fromtimestamp(t0 + b, UTC)) for a, b in SPANS_S]
+    with connect(dsn) as conn, conn.cursor() as cur:
+        got = seen_seconds(conn, ["ch0", "ch1"], spans, ZoneInfo("Asia/Kolkata"))
+        for (start, end), found in zip(spans, got, strict=True):
+            cur.execute(
+                "SELECT channel_id, sum(covered_s) FROM channel_minutes WHERE minute >= %s AND minute < %s GROUP BY 1",
+                (start, end),
+            )
+            want = dict(cur.fetchall())
+            assert found == pytest.approx(want), (start, end)
     all_hours = hours(dsn, "SELECT * FROM channel_hours", datetime.min, datetime.max)
     assert len(all_hours) == len(
         hours(dsn, FROM_MINUTES, datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC))
