@@ -407,7 +407,15 @@ def test_the_retention_cronjob_runs_in_the_cluster_and_keeps_the_recent_record(i
     (cronjob,) = node.get("cronjob", "-n", NAMESPACE, "-l", "app.kubernetes.io/name=footfall-retention")["items"]
     events_before = store.sql("SELECT count(*) FROM events")[0][0]
     started = time.monotonic()
-    node.kubectl("create", "job", "retention-now", f"--from=cronjob/{cronjob['metadata']['name']}", "-n", NAMESPACE)
+    # what `kubectl create job --from=cronjob/...` does (this kubectl knows only batch/v1 CronJobs; the node's
+    # Kubernetes 1.20 serves batch/v1beta1): a Job of the CronJob's template
+    job = {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": "retention-now", "namespace": NAMESPACE},
+        "spec": cronjob["spec"]["jobTemplate"]["spec"],
+    }
+    node.kubectl("create", "-f", "-", input_text=json.dumps(job))
     wait_for(
         "the retention Job to succeed",
         lambda: (node.get("job", "retention-now", "-n", NAMESPACE).get("status") or {}).get("succeeded"),
