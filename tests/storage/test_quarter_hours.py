@@ -1,4 +1,4 @@
-"""The quarter-hour rollups (migration 0011) against a real PostgreSQL: whatever happens to the minute rows (new
+"""The quarter-hour rollups (migration 0010) against a real PostgreSQL: whatever happens to the minute rows (new
 runs in a minute, re-sent minutes growing or shrinking, seen seconds over a minute's 60 or unknown, rows deleted)
 `channel_hours_between` gives what the minutes give through `channel_minutes`, the definition it replaced; and a
 database filled before the migration is rolled up by it."""
@@ -16,10 +16,10 @@ from footfall_worker.storage.sql_mapping import execute_records
 from tests.support.chain_history import generate
 from tests.support.postgres import PostgresCluster, connect, pg_cluster  # noqa: F401 - pg_cluster is a fixture
 
-QUARTERS = 11  # the migration under test
+QUARTERS = 10  # the migration under test
 # (start, end) seconds after the history's first minute: whole quarters, quarters and minutes, minutes alone
 SPANS_S = [(0, 3600), (420, 4800), (600, 840), (3540, 3660), (-900, 120)]
-# The hours of a span as migration 0010 defined them, straight from the minutes: the oracle.
+# The hours of a span straight from the minutes (`channel_minutes`, what the rollups must equal): the oracle.
 FROM_MINUTES = """
 SELECT m.channel_id, c.store_id, c.timezone, date_trunc('hour', m.minute, c.timezone) AS hour,
        sum(m.entries), sum(m.exits), sum(m.entries_female), sum(m.entries_male), sum(m.entries_unknown),

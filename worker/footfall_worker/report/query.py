@@ -20,7 +20,7 @@ HOUR_S = 3600.0  # every zone in use changes its offset on a whole hour: each lo
 # An hour the channel saw less of is shown as partial (greyed): its counts are a lower bound. The chart's
 # FootfallCoverageLow alert defaults to the same fraction.
 MIN_COVERAGE = 0.9
-QUARTER_S = 900  # the step of the quarter-hour rollups (channel_stats_quarter, migration 0011)
+QUARTER_S = 900  # the step of the quarter-hour rollups (channel_stats_quarter, migration 0010)
 # A crossing's track, for its final gender and staff tag. A crossing's track began at most a day before it (and
 # not after it: a minute's slack for the wall clock), so each crossing looks its track up in one or two of the
 # tracks' day partitions, by key; the period's bounds name the partitions to the planner, and the channels are
