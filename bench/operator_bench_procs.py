@@ -7,10 +7,8 @@ import os
 import shutil
 import signal
 import socket
-import ssl
 import subprocess
 import time
-import urllib.request
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -18,6 +16,8 @@ from typing import Any
 
 import kubernetes
 from kubernetes.client.exceptions import ApiException
+
+from tests.support import kube
 
 REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = REPO / ".venv" / "bin"
@@ -127,23 +127,7 @@ class ControlPlane:
 
     def apiserver_requests(self) -> Counter[str]:
         """apiserver_request_total from the API server's /metrics, summed by "VERB resource[/subresource]"."""
-        configuration = self.api_client.configuration
-        request = urllib.request.Request(
-            f"{configuration.host}/metrics", headers={"Authorization": configuration.api_key["BearerToken"]}
-        )
-        context = ssl.create_default_context(cafile=configuration.ssl_ca_cert)
-        with urllib.request.urlopen(request, context=context, timeout=30) as response:
-            text = response.read().decode()
-        counts: Counter[str] = Counter()
-        for line in text.splitlines():
-            if not line.startswith("apiserver_request_total{"):
-                continue
-            labels_text, value = line[len("apiserver_request_total{") :].rsplit("} ", 1)
-            labels = dict(part.split("=", 1) for part in labels_text.split('",') if "=" in part)
-            labels = {k: v.strip('"') for k, v in labels.items()}
-            resource = labels.get("resource", "") + (f"/{labels['subresource']}" if labels.get("subresource") else "")
-            counts[f"{labels.get('verb', '?')} {resource or '-'}"] += int(float(value))
-        return counts
+        return kube.apiserver_requests(self.api_client)
 
 
 class RedisServer:

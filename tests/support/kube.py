@@ -63,6 +63,26 @@ def api_client_for(kubeconfig: Path) -> kubernetes.client.ApiClient:
     return kubernetes.client.ApiClient(configuration)
 
 
+def apiserver_requests(api_client: kubernetes.client.ApiClient) -> Counter[str]:
+    """apiserver_request_total from the API server's /metrics, summed by "VERB resource[/subresource]"."""
+    configuration = api_client.configuration
+    request = urllib.request.Request(
+        f"{configuration.host}/metrics", headers={"Authorization": configuration.api_key["BearerToken"]}
+    )
+    context = ssl.create_default_context(cafile=configuration.ssl_ca_cert)
+    with urllib.request.urlopen(request, context=context, timeout=30) as response:
+        text = response.read().decode()
+    counts: Counter[str] = Counter()
+    for line in text.splitlines():
+        if not line.startswith("apiserver_request_total{"):
+            continue
+        labels_text, value = line[len("apiserver_request_total{") :].rsplit("} ", 1)
+        labels = {k: v.strip('"') for k, v in (part.split("=", 1) for part in labels_text.split('",') if "=" in part)}
+        resource = labels.get("resource", "") + (f"/{labels['subresource']}" if labels.get("subresource") else "")
+        counts[f"{labels.get('verb', '?')} {resource or '-'}"] += int(float(value))
+    return counts
+
+
 @dataclass
 class KubeCluster:
     """One control plane; `kubectl(...)` runs the real kubectl against it, `api` is a Python client."""
@@ -187,24 +207,7 @@ class KubeCluster:
 
     def apiserver_requests(self) -> Counter[str]:
         """apiserver_request_total from the API server's /metrics, summed by "VERB resource[/subresource]"."""
-        configuration = self.api_client.configuration
-        request = urllib.request.Request(
-            f"{configuration.host}/metrics", headers={"Authorization": configuration.api_key["BearerToken"]}
-        )
-        context = ssl.create_default_context(cafile=configuration.ssl_ca_cert)
-        with urllib.request.urlopen(request, context=context, timeout=30) as response:
-            text = response.read().decode()
-        counts: Counter[str] = Counter()
-        for line in text.splitlines():
-            if not line.startswith("apiserver_request_total{"):
-                continue
-            labels_text, value = line[len("apiserver_request_total{") :].rsplit("} ", 1)
-            labels = {
-                k: v.strip('"') for k, v in (part.split("=", 1) for part in labels_text.split('",') if "=" in part)
-            }
-            resource = labels.get("resource", "") + (f"/{labels['subresource']}" if labels.get("subresource") else "")
-            counts[f"{labels.get('verb', '?')} {resource or '-'}"] += int(float(value))
-        return counts
+        return apiserver_requests(self.api_client)
 
     def lease_holder(self, namespace: str, name: str) -> str | None:
         """A Lease's holderIdentity; None when there is no such Lease or nobody holds it."""
