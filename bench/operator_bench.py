@@ -37,14 +37,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import operator_bench_heartbeats
-import operator_bench_scale as scale
-from operator_bench_procs import VENV_BIN, ControlPlane, Operator, RedisServer, poll
-from operator_bench_report import git, report, severities
-from operator_bench_watch import MANAGED_SELECTOR, Key, Watcher, camera_channel, summary_ms
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository, for tests.support (as other benches)
 
-from footfall_operator.crd import GROUP, PLURAL, VERSION
-from footfall_operator.settings import OperatorSettings
+import operator_bench_heartbeats  # noqa: E402
+import operator_bench_scale as scale  # noqa: E402
+from operator_bench_procs import VENV_BIN, ControlPlane, Operator, RedisServer, poll  # noqa: E402
+from operator_bench_report import git, report, severities  # noqa: E402
+from operator_bench_watch import MANAGED_SELECTOR, Key, Watcher, camera_channel, summary_ms  # noqa: E402
+
+from footfall_operator.crd import GROUP, PLURAL, VERSION  # noqa: E402
+from footfall_operator.settings import OperatorSettings  # noqa: E402
 
 CACHE = Path.home() / ".cache" / "footfall"
 

@@ -18,35 +18,12 @@ import kubernetes
 from kubernetes.client.exceptions import ApiException
 
 from tests.support import kube
+from tests.support.paths import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = REPO / ".venv" / "bin"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 HOST = "127.0.0.1"
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        try:
-            sock.bind((HOST, port))
-        except OSError:
-            return False
-        return True
-
-
-def free_port_range(offsets: tuple[int, ...]) -> int:
-    """A base port with base + every offset free (kube.sh derives the controller manager's and etcd's extra ports)."""
-    for _ in range(100):
-        base = free_port()
-        if base + max(offsets) < 65535 and all(_port_free(base + offset) for offset in offsets):
-            return base
-    raise RuntimeError("no free loopback port range for the control plane")
 
 
 class ControlPlane:
@@ -55,8 +32,8 @@ class ControlPlane:
     def __init__(self, run_dir: Path, name: str = "kube-bench") -> None:
         self.name = name
         self.run_dir = run_dir
-        self.port = free_port_range((0, 1))
-        self.etcd_port = free_port_range((0, 10, 20))
+        self.port = kube.ports_with_offsets((0, 1))
+        self.etcd_port = kube.ports_with_offsets((0, 10, 20))
 
     def _script(self, command: str, timeout_s: float) -> subprocess.CompletedProcess[str]:
         env = {

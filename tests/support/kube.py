@@ -35,7 +35,7 @@ def _port_free(port: int) -> bool:
         return True
 
 
-def _ports_with_offsets(offsets: tuple[int, ...]) -> int:
+def ports_with_offsets(offsets: tuple[int, ...]) -> int:
     """A base port such that base + every offset is free (etcd derives its peer and metrics ports)."""
     for _ in range(100):
         base = free_port()
@@ -89,8 +89,8 @@ class KubeCluster:
 
     name: str
     run_dir: Path
-    port: int = field(default_factory=lambda: _ports_with_offsets((0, 1)))
-    etcd_port: int = field(default_factory=lambda: _ports_with_offsets((0, 10, 20)))
+    port: int = field(default_factory=lambda: ports_with_offsets((0, 1)))
+    etcd_port: int = field(default_factory=lambda: ports_with_offsets((0, 10, 20)))
 
     def _env(self) -> dict[str, str]:
         return {
@@ -125,8 +125,8 @@ class KubeCluster:
                 break
             if "address already in use" in done.stderr and attempt < attempts:
                 # the ports were free when picked; another process took one since: pick again
-                self.port = _ports_with_offsets((0, 1))
-                self.etcd_port = _ports_with_offsets((0, 10, 20))
+                self.port = ports_with_offsets((0, 1))
+                self.etcd_port = ports_with_offsets((0, 10, 20))
                 continue
             # Fail loudly: the operator tests need a real API server and never skip themselves.
             raise RuntimeError(f"the test control plane did not start:\n{done.stderr[-4000:]}")
